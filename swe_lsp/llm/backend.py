@@ -1,0 +1,170 @@
+"""The one interface every engine offers: `generate`, `p_yes` and `logprob`, batched.
+
+- `generate`: n samples per prompt, optionally constrained (choice / regex / JSON schema), optionally
+  through a named LoRA adapter (`policy`, `prm`, `orm`).
+- `p_yes`: P("Yes") / (P("Yes") + P("No")) for the next token after a prompt. This is how a process
+  reward model trained as a Yes/No classifier (or the base model prompted as a judge) scores a stage.
+- `logprob`: log P(continuation | prompt): the ORM's implicit DPO reward is
+  beta * (logprob under the ORM adapter - logprob under the base model).
+
+Prompts are rendered here, once, with the manifest's chat template, so the text the model sees is the
+same whichever engine serves it and whatever the trainer trained it on.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import jinja2.sandbox
+
+from swe_lsp.errors import BackendUnavailableError
+from swe_lsp.llm.types import (
+    Constraint,
+    GenerateRequest,
+    Generation,
+    Message,
+    Prompt,
+    Sample,
+    Score,
+    ScoreRequest,
+)
+
+YES, NO = "Yes", "No"
+
+
+class ChatTemplate:
+    """A manifest's Jinja chat template, rendered in a sandbox (templates are data, not code)."""
+
+    def __init__(self, source: str) -> None:
+        env = jinja2.sandbox.ImmutableSandboxedEnvironment(keep_trailing_newline=True)
+        self._template = env.from_string(source)
+
+    def render(self, prompt: Prompt, add_generation_prompt: bool = True) -> str:
+        """The text the model sees: `prompt` as is when it is text, else the rendered messages."""
+        if isinstance(prompt, str):
+            return prompt
+        messages = [{"role": m.role, "content": m.content} for m in prompt]
+        return self._template.render(messages=messages, add_generation_prompt=add_generation_prompt)
+
+
+class Backend(ABC):
+    """An engine serving one base model and its adapters. Use it as a context manager or `close()` it:
+    engines hold gigabytes of memory and, for vLLM, worker processes."""
+
+    name: ClassVar[str]
+
+    def __init__(self, template: ChatTemplate, adapters: Sequence[str] = ()) -> None:
+        self.template = template
+        self._adapters = tuple(adapters)
+
+    @property
+    def adapters(self) -> tuple[str, ...]:
+        """The adapter names this backend can route a request to."""
+        return self._adapters
+
+    def render(self, prompt: Prompt) -> str:
+        """The prompt as the model sees it."""
+        return self.template.render(prompt)
+
+    def check_adapter(self, adapter: str | None) -> None:
+        """Reject a request for an adapter this backend was not given, naming the ones it has."""
+        if adapter is not None and adapter not in self._adapters:
+            known = ", ".join(self._adapters) or "none"
+            raise ValueError(f"unknown adapter {adapter!r} (this backend has: {known})")
+
+    @abstractmethod
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """n samples for each request, in order."""
+
+    @abstractmethod
+    def logprob(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        """log P(continuation | prompt) for each request (a sum over the continuation's tokens)."""
+
+    def p_yes(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        """P(Yes) normalised against P(No) for the next token after each prompt.
+
+        The default scores "Yes" and "No" as one-token continuations with `logprob`; engines that can
+        read the next-token distribution directly override it.
+        """
+        pairs = [ScoreRequest(r.prompt, answer, r.adapter) for r in requests for answer in (YES, NO)]
+        scores = self.logprob(pairs)
+        out = []
+        for i in range(len(requests)):
+            yes, no = scores[2 * i], scores[2 * i + 1]
+            out.append(Score(yes_probability(yes.value, no.value), yes.usage + no.usage))
+        return out
+
+    def close(self) -> None:  # noqa: B027 - engines without resources need nothing
+        """Free the engine's memory and processes."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalBackend(Backend):
+    """A backend that holds the tokenizer itself (vLLM and transformers in process)."""
+
+    tokenizer: Any
+
+    def _encode(self, text: str) -> list[int]:
+        # Rendered templates carry their own special tokens: never let the tokenizer add a BOS.
+        return list(self.tokenizer.encode(text, add_special_tokens=False)) if text else []
+
+    def _label_ids(self) -> tuple[int, int]:
+        """The token ids of "Yes" and "No", which `p_yes` compares."""
+        ids = []
+        for word in (YES, NO):
+            encoded = self._encode(word)
+            if len(encoded) != 1:
+                raise BackendUnavailableError(f"{word!r} is not one token for this tokenizer: p_yes needs it")
+            ids.append(encoded[0])
+        return ids[0], ids[1]
+
+
+def yes_probability(logp_yes: float, logp_no: float) -> float:
+    """P(Yes) / (P(Yes) + P(No)) from two log-probabilities, computed stably."""
+    if logp_yes == -math.inf and logp_no == -math.inf:
+        return 0.5
+    top = max(logp_yes, logp_no)
+    a, b = math.exp(logp_yes - top), math.exp(logp_no - top)
+    return a / (a + b)
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Text up to (not including) the earliest stop string, and whether one was found. Engines
+    differ in whether they keep the stop string; every backend returns text without it."""
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def engine_n(n: int, temperature: float) -> int:
+    """How many samples to ask an engine for: greedy decoding gives one answer however often it is
+    asked (and engines refuse n > 1 without sampling), so decode once and copy (see `fill_n`)."""
+    return n if temperature > 0 else 1
+
+
+def fill_n(samples: list[Sample], n: int) -> tuple[Sample, ...]:
+    """The samples, copied up to `n` when greedy decoding produced one."""
+    return tuple(samples * n if len(samples) == 1 and n > 1 else samples)
+
+
+def make_sample(text: str, finish_reason: str, constraint: Constraint | None) -> Sample:
+    """A sample with its constraint checked: a violation is flagged, never raised."""
+    return Sample(text, finish_reason, constraint.accepts(text) if constraint else True)
+
+
+__all__ = [
+    "Backend",
+    "ChatTemplate",
+    "LocalBackend",
+    "Message",
+    "cut_at_stop",
+    "make_sample",
+    "yes_probability",
+]

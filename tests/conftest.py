@@ -1,0 +1,39 @@
+"""Shared test setup.
+
+Model-loading tests are slow on CPU, so the prepared embedded model lives in a cache that survives
+test runs (`.cache/test-models` in the checkout, or `SWE_LSP_TEST_CACHE`); everything else a test
+writes goes to its own tmp_path. Torch threads are pinned: on two shared cores, torch's default
+thread count collapses under load from other processes (see shared/notes/ml-stack.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def model_cache() -> Path:
+    """A cache folder for prepared models that persists across test runs."""
+    path = Path(os.environ.get("SWE_LSP_TEST_CACHE", REPO / ".cache" / "test-models"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep tests from reading or writing the real user's config and data folders."""
+    home = tmp_path_factory.mktemp("xdg")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    for key in [k for k in os.environ if k.startswith("SWE_LSP_") and k != "SWE_LSP_TEST_CACHE"]:
+        monkeypatch.delenv(key)

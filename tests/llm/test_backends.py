@@ -1,0 +1,165 @@
+"""One conformance suite, run against every backend serving the real embedded model.
+
+The model is weak, so these tests check the contract, not the quality: n samples, stop strings,
+constraints honoured, scores in range and sensitive to their input, token counts reported, and a
+LoRA adapter routed by name changing the distribution.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from swe_lsp.llm import Backend, Constraint, GenerateRequest, Message, SamplingConfig, ScoreRequest
+
+pytestmark = pytest.mark.slow
+
+SYSTEM = Message("system", "You are a careful senior software engineer.")
+FILES = ("src/parser.py", "src/lexer.py", "tests/test_parser.py", "README.md")
+
+
+def ask(text: str) -> tuple[Message, ...]:
+    return (SYSTEM, Message("user", text))
+
+
+def test_n_samples_and_token_counts(backend: Backend) -> None:
+    (gen,) = backend.generate(
+        [
+            GenerateRequest(
+                ask("Name three Python web frameworks."), SamplingConfig(n=3, temperature=0.9, max_tokens=24)
+            )
+        ]
+    )
+    assert len(gen.samples) == 3
+    assert all(isinstance(s.text, str) for s in gen.samples)
+    assert gen.usage.prompt_tokens > 10
+    assert 0 < gen.usage.completion_tokens <= 3 * 24
+    assert gen.usage.calls == 1
+
+
+def test_greedy_n_gives_copies(backend: Backend) -> None:
+    (gen,) = backend.generate([GenerateRequest(ask("Say hi."), SamplingConfig(n=2, max_tokens=8))])
+    assert len(gen.samples) == 2 and gen.samples[0].text == gen.samples[1].text
+
+
+def test_batch_keeps_order(backend: Backend) -> None:
+    prompts = [ask("Reply with the word apple."), ask("Write a Python function that adds two numbers.")]
+    gens = backend.generate([GenerateRequest(p, SamplingConfig(max_tokens=16)) for p in prompts])
+    singles = [backend.generate([GenerateRequest(p, SamplingConfig(max_tokens=16))])[0] for p in prompts]
+    assert [g.texts for g in gens] == [g.texts for g in singles]
+
+
+def test_stop_strings_are_honoured(backend: Backend) -> None:
+    request = GenerateRequest(
+        ask("Count from 1 to 20, separated by commas."), SamplingConfig(max_tokens=64, stop=(",", "\n"))
+    )
+    (gen,) = backend.generate([request])
+    (free,) = backend.generate([GenerateRequest(request.prompt, SamplingConfig(max_tokens=64))])
+    text = gen.samples[0].text
+    assert "," not in text and "\n" not in text
+    assert free.samples[0].text.startswith(text)
+    assert gen.usage.completion_tokens < free.usage.completion_tokens
+
+
+def test_choice_constraint_yields_only_listed_paths(backend: Backend) -> None:
+    request = GenerateRequest(
+        ask(f"Which file most likely defines the parser? Options: {', '.join(FILES)}"),
+        SamplingConfig(n=4, temperature=1.0, max_tokens=16, seed=1),
+        Constraint.choice(FILES),
+    )
+    (gen,) = backend.generate([request])
+    assert len(gen.samples) == 4
+    for sample in gen.samples:
+        assert sample.text in FILES and sample.valid
+
+
+def test_regex_constraint(backend: Backend) -> None:
+    request = GenerateRequest(
+        ask("Give a line range in the form START-END."),
+        SamplingConfig(n=2, temperature=1.0, max_tokens=12, seed=2),
+        Constraint.regex(r"[1-9][0-9]{0,2}-[1-9][0-9]{0,2}"),
+    )
+    (gen,) = backend.generate([request])
+    for sample in gen.samples:
+        assert sample.valid, sample.text
+        a, b = sample.text.split("-")
+        assert a.isdigit() and b.isdigit()
+
+
+def test_json_schema_constraint_yields_parseable_json(backend: Backend) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"file": {"type": "string", "enum": list(FILES)}, "line": {"type": "integer"}},
+        "required": ["file", "line"],
+        "additionalProperties": False,
+    }
+    request = GenerateRequest(
+        ask("Where is the bug? Answer as JSON with keys file and line."),
+        SamplingConfig(n=2, temperature=0.8, max_tokens=64, seed=3),
+        Constraint.json_schema(schema),
+    )
+    (gen,) = backend.generate([request])
+    for sample in gen.samples:
+        assert sample.valid, sample.text
+        value = json.loads(sample.text)
+        assert value["file"] in FILES and isinstance(value["line"], int)
+
+
+def test_p_yes_is_a_probability_that_depends_on_the_prompt(backend: Backend) -> None:
+    prompts = [
+        ask("Is Python a programming language? Answer Yes or No."),
+        ask(
+            "Does this patch fix the issue? Issue: crash on empty list. Patch: deletes all tests. Yes or No?"
+        ),
+    ]
+    scores = backend.p_yes([ScoreRequest(p) for p in prompts])
+    values = [s.value for s in scores]
+    assert all(0.0 <= v <= 1.0 for v in values)
+    assert abs(values[0] - values[1]) > 1e-4
+    assert all(s.usage.prompt_tokens > 0 for s in scores)
+
+
+def test_logprob_prefers_a_likely_continuation(backend: Backend) -> None:
+    prompt = ask("Say hello to the user.")
+    likely, garbage = backend.logprob(
+        [
+            ScoreRequest(prompt, "Hello! How can I help you today?"),
+            ScoreRequest(prompt, "zq}} vorp 8812 ]]> klax"),
+        ]
+    )
+    assert math.isfinite(likely.value) and likely.value < 0
+    assert likely.value > garbage.value + 10
+    assert likely.usage.prompt_tokens > 0
+
+
+def test_logprob_matches_generation(backend: Backend) -> None:
+    """Consistency between the calls: a greedy completion is likely under `logprob`."""
+    prompt = ask("Reply with one word: the colour of the sky.")
+    (gen,) = backend.generate([GenerateRequest(prompt, SamplingConfig(max_tokens=6))])
+    text = gen.samples[0].text
+    (mine,) = backend.logprob([ScoreRequest(prompt, text)])
+    (other,) = backend.logprob([ScoreRequest(prompt, "Purple elephants dance.")])
+    assert mine.value > other.value
+
+
+def test_adapter_changes_the_distribution(backend: Backend) -> None:
+    assert backend.adapters == ("policy",)
+    prompt = ask("Explain what a unit test is.")
+    base, tuned = backend.logprob(
+        [
+            ScoreRequest(prompt, "A unit test checks one small piece of code."),
+            ScoreRequest(prompt, "A unit test checks one small piece of code.", adapter="policy"),
+        ]
+    )
+    assert abs(base.value - tuned.value) > 0.05
+    p_base, p_tuned = backend.p_yes([ScoreRequest(prompt), ScoreRequest(prompt, adapter="policy")])
+    assert p_base.value != pytest.approx(p_tuned.value, abs=1e-6)
+    (gen,) = backend.generate([GenerateRequest(prompt, SamplingConfig(max_tokens=8), adapter="policy")])
+    assert len(gen.samples) == 1
+
+
+def test_unknown_adapter_is_a_clear_error(backend: Backend) -> None:
+    with pytest.raises(ValueError, match=r"unknown adapter 'nope'.*policy"):
+        backend.generate([GenerateRequest(ask("hi"), SamplingConfig(max_tokens=4), adapter="nope")])

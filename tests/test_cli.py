@@ -1,0 +1,103 @@
+"""The command line as a user runs it: a real subprocess, real output, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def swe_lsp(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "swe_lsp", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_help_lists_the_commands() -> None:
+    out = swe_lsp("--help")
+    assert out.returncode == 0
+    for command in ("models", "doctor", "generate"):
+        assert command in out.stdout
+
+
+def test_models_list_shows_the_shipped_manifests() -> None:
+    out = swe_lsp("models", "list")
+    assert out.returncode == 0, out.stderr
+    for name in ("smollm2-135m", "qwen2.5-coder-32b-instruct", "swe-reasoner-32b"):
+        assert name in out.stdout
+
+
+def test_models_show_is_json() -> None:
+    out = swe_lsp("models", "show", "swe-reasoner-32b")
+    data = json.loads(out.stdout)
+    assert data["roles"]["orm"]["kind"] == "adapter"
+    assert data["roles"]["orm"]["beta"] == 0.1
+
+
+def test_unknown_model_is_one_clear_line_and_exit_2() -> None:
+    out = swe_lsp("models", "prepare", "no-such-model")
+    assert out.returncode == 2
+    assert out.stderr.startswith("swe-lsp: error: unknown model 'no-such-model'")
+    assert "Traceback" not in out.stderr
+
+
+def test_doctor_reports_versions_docker_and_settings(tmp_path: Path) -> None:
+    (tmp_path / "swe-lsp.toml").write_text("[search]\nbudget = 2\n")
+    out = swe_lsp("doctor", "--json", "--workspace", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["python"] == sys.version.split()[0]
+    assert set(report["packages"]) >= {"torch", "transformers", "pygls"}
+    assert report["docker"].startswith(("reachable", "not reachable"))
+    assert report["settings_files"] == [str(tmp_path / "swe-lsp.toml")]
+    assert "smollm2-135m" in report["models"]
+
+
+def test_doctor_does_not_import_torch() -> None:
+    """The LSP process runs the same report for `swe-lsp.debugInfo` and must stay light."""
+    code = (
+        "import sys; from swe_lsp.doctor import collect; from swe_lsp.settings import load_settings;"
+        "collect(load_settings()); print('torch' in sys.modules, 'vllm' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_bad_setting_in_workspace_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "swe-lsp.toml").write_text('[model]\nbackend = "tpu"\n')
+    out = swe_lsp("generate", "--workspace", str(tmp_path), "--prompt", "hi")
+    assert out.returncode == 2
+    assert "model.backend" in out.stderr and "transformers" in out.stderr
+
+
+@pytest.mark.slow
+def test_generate_with_a_choice_runs_the_real_model(model_cache: Path) -> None:
+    import os
+
+    env = {**os.environ, "SWE_LSP_CACHE_DIR": str(model_cache), "SWE_LSP_MODEL__BACKEND": "transformers"}
+    out = swe_lsp(
+        "generate",
+        "--json",
+        "--prompt",
+        "Pick a file.",
+        "--choice",
+        "a.py",
+        "--choice",
+        "b.py",
+        "-n",
+        "2",
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["backend"] == "transformers"
+    assert [s["text"] in ("a.py", "b.py") for s in report["samples"]] == [True, True]
+    assert report["usage"]["completion_tokens"] > 0
