@@ -46,7 +46,7 @@ class ModelSettings(_Section):
     threads: int | None = Field(None, ge=1, description="CPU threads for local inference (None: all).")
     max_model_len: int | None = Field(None, ge=256)
     gpu_memory_utilization: float = Field(0.85, gt=0.05, le=1.0)
-    kv_cache_gib: float = Field(2.0, gt=0, description="KV cache for vLLM on CPU (VLLM_CPU_KVCACHE_SPACE).")
+    kv_cache_gib: float = Field(2.0, gt=0, description="KV cache for vLLM on CPU, in GiB.")
     enforce_eager: bool | None = Field(
         None,
         description="vLLM: skip torch.compile / CUDA graphs (None: skip on CPU, where compiling a "

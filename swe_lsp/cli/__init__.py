@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "swe_lsp.cli.generate_cmd",
     "swe_lsp.cli.localize_cmd",
     "swe_lsp.cli.sandbox_cmd",
+    "swe_lsp.cli.resolve_cmd",
 )
 
 
@@ -44,18 +45,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `swe-lsp` console script."""
-    parser = build_parser()
+def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` and run the chosen command, turning user errors into one line and exit 2.
+    Shared by `swe-lsp` and `swe-train`."""
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except SweLspError as exc:
-        print(f"swe-lsp: error: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("swe-lsp: interrupted", file=sys.stderr)
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `swe-lsp` console script."""
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -80,10 +80,14 @@ def _serve(args: argparse.Namespace) -> int:
     with progress_bar(f"prepare {manifest.name}") as update:
         prepared = prepare(manifest, settings.cache_path(), update)
     log = Path(tempfile.mkstemp(prefix="swe-lsp-vllm-", suffix=".log")[1])
-    eager = settings.model.enforce_eager if settings.model.enforce_eager is not None else True
+    from swe_lsp.llm.factory import has_cuda
+
+    cuda = has_cuda()
+    eager = settings.model.enforce_eager if settings.model.enforce_eager is not None else not cuda
+    kv = None if cuda else settings.model.kv_cache_gib
     max_len = args.max_model_len or settings.model.max_model_len or manifest.context_length
     console.print(f"starting vllm serve for {manifest.name} (log: {log})")
-    with vllm_server(prepared, log, args.host, args.port, max_len, eager) as url:
+    with vllm_server(prepared, log, args.host, args.port, max_len, eager, kv) as url:
         base, adapters = served_names(manifest)
         console.print(f"[green]serving[/] {base} at {url}; adapters: {adapters or 'none'}")
         console.print(f'use it with: SWE_LSP_MODEL__NAME={manifest.name} SWE_LSP_MODEL__BASE_URL="{url}"')

