@@ -1,0 +1,122 @@
+"""Copying a workspace tree into a sandbox: which files go, and how they are packed.
+
+Caches, virtual environments and VCS data stay behind: they are large, they belong to the host
+(a host `.venv` is useless in a container), and tests do not need them. Paths that come from a
+model (a candidate's changed files) are checked to stay inside the tree.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from swe_lsp.sandbox.errors import SandboxError
+
+IGNORED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".hypothesis",
+        "node_modules",
+        ".eggs",
+    }
+)
+# Above this an archive spills from memory to a temporary file.
+_SPOOL_BYTES = 32 * 1024 * 1024
+
+
+def safe_relpath(name: str) -> str:
+    """`name` as a normalised relative POSIX path; raise if it is absolute or climbs out."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or not path.parts or ".." in path.parts:
+        raise SandboxError(f"refusing a path outside the workspace: {name!r}")
+    return path.as_posix()
+
+
+def iter_tree(tree: Path) -> Iterator[tuple[Path, str]]:
+    """Every file, link and folder under `tree` that is copied, as (path, relative POSIX name)."""
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
+        base = Path(root)
+        for name in dirs + sorted(files):
+            path = base / name
+            yield path, path.relative_to(tree).as_posix()
+
+
+def copy_tree(tree: Path, dest: Path) -> None:
+    """Copy `tree` to the new folder `dest`, without the ignored folders, keeping symlinks."""
+    shutil.copytree(tree, dest, symlinks=True, ignore=shutil.ignore_patterns(*IGNORED_DIRS))
+
+
+def write_files(root: Path, files: Mapping[str, bytes | None]) -> None:
+    """Write (or, for None, delete) each relative path of `files` under `root`."""
+    for name, data in files.items():
+        path = root / safe_relpath(name)
+        if data is None:
+            path.unlink(missing_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def tree_archive(tree: Path, prefix: str, uid: int) -> IO[bytes]:
+    """A tar of `tree` under the folder `prefix`, every entry owned by `uid`, rewound to its start."""
+    out = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (the caller closes it)
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        tar.addfile(_dir_info(prefix, uid))
+        for path, rel in iter_tree(tree):
+            info = tar.gettarinfo(str(path), arcname=f"{prefix}/{rel}")
+            _own(info, uid)
+            if info.isreg():
+                with path.open("rb") as fh:
+                    tar.addfile(info, fh)
+            elif info.isdir() or info.issym():
+                tar.addfile(info)
+    out.seek(0)
+    return out
+
+
+def files_archive(files: Mapping[str, bytes], prefix: str, uid: int, mode: int = 0o644) -> bytes:
+    """A tar of in-memory `files` (relative names) under `prefix`, with their parent folders."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        made: set[str] = set()
+        for name, data in files.items():
+            rel = safe_relpath(name)
+            parents = list(PurePosixPath(rel).parents)[:-1]
+            for parent in reversed(parents):
+                if parent.as_posix() not in made:
+                    made.add(parent.as_posix())
+                    tar.addfile(_dir_info(f"{prefix}/{parent.as_posix()}", uid))
+            info = tarfile.TarInfo(f"{prefix}/{rel}")
+            info.size, info.mode = len(data), mode
+            _own(info, uid)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _dir_info(name: str, uid: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    _own(info, uid)
+    return info
+
+
+def _own(info: tarfile.TarInfo, uid: int) -> None:
+    info.uid = info.gid = uid
+    info.uname = info.gname = ""

@@ -1,0 +1,74 @@
+"""The runs that verify one candidate patch: reproduction before and after, then regression tests.
+
+All in one session, so the tree is copied once: the script runs on the original tree (it should
+fail: it reproduces the issue), the candidate's files are written, the script runs again (it should
+pass) and then the tests that exercise the changed files. The search stage judges and records the
+outcome; this module only runs and reports.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from swe_lsp.sandbox.base import Sandbox
+from swe_lsp.sandbox.result import RunResult
+
+# Where the reproduction script is written in the copy: a dot folder, which pytest does not collect.
+REPRO_PATH = ".swe_lsp/repro.py"
+
+
+@dataclass(frozen=True)
+class CandidateRuns:
+    """What ran for one candidate: each None when it was not run (no script, no tests, stopped)."""
+
+    repro_before: RunResult | None
+    repro_after: RunResult | None
+    tests: RunResult | None
+
+    @property
+    def reproduced(self) -> bool:
+        """The script failed on the original tree, so it does show the issue."""
+        return self.repro_before is not None and self.repro_before.exit_code not in (0, None)
+
+    @property
+    def verified(self) -> bool:
+        """The script (when there is one) passes on the patched tree, and so do the tests that ran."""
+        runs = [r for r in (self.repro_after, self.tests) if r is not None]
+        return bool(runs) and all(r.ok for r in runs)
+
+    @property
+    def sandbox_seconds(self) -> float:
+        """Time spent in commands, for the job's report."""
+        return sum(r.duration_s for r in (self.repro_before, self.repro_after, self.tests) if r)
+
+
+def verify_candidate(
+    sandbox: Sandbox,
+    tree: Path,
+    changed: Mapping[str, bytes | None],
+    repro_script: str | None,
+    test_argv: Sequence[str],
+    timeout_s: float | None = None,
+    cancel: threading.Event | None = None,
+    job_id: str | None = None,
+) -> CandidateRuns:
+    """Run the reproduction script before and after writing `changed`, then `test_argv`.
+
+    `tree` is the original snapshot; `changed` maps relative paths to their patched content (None:
+    deleted). `test_argv` is the full test command, e.g. the detected command plus `select_tests`.
+    """
+    before = after = tests = None
+    with sandbox.session(tree, job_id=job_id) as session:
+        if repro_script is not None:
+            session.put_files({REPRO_PATH: repro_script.encode()})
+            before = session.run(["python3", REPRO_PATH], timeout_s, cancel=cancel)
+        if not (before and before.cancelled):
+            session.put_files(changed)
+            if repro_script is not None:
+                after = session.run(["python3", REPRO_PATH], timeout_s, cancel=cancel)
+            if test_argv and not (after and after.cancelled):
+                tests = session.run(list(test_argv), timeout_s, cancel=cancel)
+    return CandidateRuns(before, after, tests)
