@@ -40,12 +40,10 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: install
+	bash .ci/docker.sh $(VENV)
 	$(VENV)/bin/swe-lsp models prepare smollm2-135m
-	$(VENV)/bin/swe-lsp generate -n 2 --max-tokens 96 \
-	  --prompt "A user reports: 'mean([]) raises ZeroDivisionError instead of ValueError'. Which function would you look at first, and why?"
-	$(VENV)/bin/swe-lsp generate --max-tokens 16 \
-	  --prompt "Which file most likely defines mean()? Options: stats/core.py, stats/io.py, README.md" \
-	  --choice stats/core.py --choice stats/io.py --choice README.md
+	$(VENV)/bin/swe-lsp resolve --workspace examples/statsmini --issue examples/statsmini/ISSUE.md \
+	  --budget 2 --beam 1 --rounds 2 --max-tokens 128
 
 test: install
 	bash .ci/docker.sh $(VENV)
@@ -60,6 +58,8 @@ lint: install
 
 bench: install
 	$(PY) bench/backends.py
+	$(PY) bench/verify.py
+	@echo "bench/localize.py needs SWE-bench repository mirrors: see its docstring"
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

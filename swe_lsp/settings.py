@@ -55,6 +55,11 @@ class ModelSettings(_Section):
     server_constraints: Literal["vllm", "none"] = Field(
         "vllm", description="openai: send vLLM's structured_outputs, or check constraints client-side only."
     )
+    serial_scoring: bool = Field(
+        False,
+        description="openai: score one prompt per request (a vLLM CPU server with LoRA crashes "
+        "on batched prompt log-probabilities, vllm#16668).",
+    )
     request_timeout_s: float = Field(300.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)
     seed: int | None = None

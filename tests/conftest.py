@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
+from docker_support import require_docker
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -37,3 +38,10 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     for key in [k for k in os.environ if k.startswith("SWE_LSP_") and k != "SWE_LSP_TEST_CACHE"]:
         monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def _require_docker(request: pytest.FixtureRequest) -> None:
+    """Docker-marked tests need an engine (see `require_docker`)."""
+    if request.node.get_closest_marker("docker") is not None:
+        require_docker()

@@ -23,6 +23,8 @@ SUBCOMMANDS = (
     "swe_lsp.cli.localize_cmd",
     "swe_lsp.cli.sandbox_cmd",
     "swe_lsp.cli.resolve_cmd",
+    "swe_lsp.cli.serve_cmd",
+    "swe_lsp.cli.jobs_cmd",
 )
 
 

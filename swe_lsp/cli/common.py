@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from swe_lsp.errors import SweLspError
 from swe_lsp.settings import LoadedSettings, load_settings
 
 console = Console(stderr=True)
@@ -55,3 +57,24 @@ def progress_bar(description: str) -> Iterator[Callable[[str, float], None]]:
             bar.update(task, completed=fraction, step=message)
 
         yield update
+
+
+def read_issue(source: str) -> str:
+    """The issue text from a file, or from standard input when `source` is "-"."""
+    try:
+        text = (
+            sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8", errors="replace")
+        )
+    except OSError as exc:
+        raise SweLspError(f"cannot read the issue from {source}: {exc.strerror}") from exc
+    if not text.strip():
+        raise SweLspError(f"the issue in {source} is empty; write the issue text into it")
+    return text
+
+
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
+
+from swe_lsp.cli.common import positive_int, read_issue
 
 
 def register(subparsers: Any) -> None:
@@ -22,8 +23,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: .)")
     parser.add_argument("--issue", required=True, help="file with the issue text, or - for standard input")
-    parser.add_argument("--top", type=_positive, default=10, help="how many files (default 10)")
-    parser.add_argument("--symbols", type=_positive, default=None, help="symbols to list (default 2 x top)")
+    parser.add_argument("--top", type=positive_int, default=10, help="how many files (default 10)")
+    parser.add_argument("--symbols", type=positive_int, default=None, help="symbols (default 2 x top)")
     parser.add_argument(
         "--json", action="store_true", help='print {"files": [...], "symbols": [{"file", "name"}]} only'
     )
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from swe_lsp.settings import load_settings
     from swe_lsp.workspace import RepoIndex, WorkspaceError, make_snapshot, retrieve
 
-    issue = _read_issue(args.issue)
+    issue = read_issue(args.issue)
     workspace = args.workspace.resolve()
     if not workspace.is_dir():
         raise WorkspaceError(f"{args.workspace}: no such folder; pass the workspace with --workspace")
@@ -53,25 +54,3 @@ def run(args: argparse.Namespace) -> int:
     for n, sym in enumerate(found.symbols, 1):
         print(f"{n:>3}. {sym.file}:{sym.start}-{sym.end} {sym.name} [{sym.kind}]  ({sym.score:.3f})")
     return 0
-
-
-def _read_issue(source: str) -> str:
-    from swe_lsp.workspace import WorkspaceError
-
-    try:
-        if source == "-":
-            text = sys.stdin.read()
-        else:
-            text = Path(source).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise WorkspaceError(f"cannot read the issue from {source}: {exc.strerror}") from exc
-    if not text.strip():
-        raise WorkspaceError(f"the issue in {source} is empty; write the issue text into it")
-    return text
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number

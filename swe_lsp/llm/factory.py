@@ -64,6 +64,7 @@ def open_backend(
             timeout_s=settings.request_timeout_s,
             max_retries=settings.max_retries,
             server_constraints=settings.server_constraints,
+            serial_scoring=settings.serial_scoring,
         )
     prepared = prepare(manifest, cache_dir, progress or (lambda _m, _f: None))
     if prepared.path is None:

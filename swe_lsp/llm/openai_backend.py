@@ -42,12 +42,14 @@ class OpenAIBackend(Backend):
         max_retries: int = 3,
         server_constraints: Literal["vllm", "none"] = "vllm",
         concurrency: int = 8,
+        serial_scoring: bool = False,
     ) -> None:
         super().__init__(template, tuple(adapters or {}))
         self.base_url = base_url
         self.model = model
         self._served = dict(adapters or {})
         self._constraints = server_constraints
+        self._serial_scoring = serial_scoring
         self._client = openai.OpenAI(
             base_url=base_url, api_key=api_key or "EMPTY", timeout=timeout_s, max_retries=max_retries
         )
@@ -71,6 +73,15 @@ class OpenAIBackend(Backend):
         return self._map(lambda r: self._call(lambda: self._generate_one(r)), requests)
 
     def logprob(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        if self._serial_scoring:
+            # One prompt per request, one request at a time: a vLLM CPU server with LoRA enabled
+            # crashes when it batches prompt log-probabilities (vllm#16668).
+            for r in requests:
+                self.check_adapter(r.adapter)
+            return [
+                self._call(lambda r=r: self._logprob_batch(self._model_for(r.adapter), [r]))[0]
+                for r in requests
+            ]
         by_model: dict[str, list[int]] = {}
         for i, r in enumerate(requests):
             self.check_adapter(r.adapter)

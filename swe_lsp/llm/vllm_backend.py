@@ -11,9 +11,9 @@ continuation is exact and no BOS token is added behind the chat template's back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from swe_lsp.errors import BackendUnavailableError
 from swe_lsp.llm.backend import (
@@ -26,6 +26,9 @@ from swe_lsp.llm.backend import (
     yes_probability,
 )
 from swe_lsp.llm.types import Constraint, GenerateRequest, Generation, Score, ScoreRequest, Usage
+
+R = TypeVar("R", GenerateRequest, ScoreRequest)
+T = TypeVar("T", Generation, Score)
 
 
 class VLLMBackend(LocalBackend):
@@ -67,6 +70,7 @@ class VLLMBackend(LocalBackend):
             "seed": seed if seed is not None else 0,
             "enforce_eager": enforce_eager,
         }
+        self._on_cpu = on_cpu
         if on_cpu:
             # On CPU, vLLM reserves gpu_memory_utilization x *all* RAM and refuses to start when
             # other processes hold some of it; a fixed KV-cache size avoids both.
@@ -82,6 +86,9 @@ class VLLMBackend(LocalBackend):
         self._yes_id, self._no_id = self._label_ids()
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        return self._per_adapter(requests, self._generate_batch)
+
+    def _generate_batch(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         sp = self._vllm.SamplingParams
         prompts, params, loras = [], [], []
         for r in requests:
@@ -117,6 +124,14 @@ class VLLMBackend(LocalBackend):
         return results
 
     def logprob(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        # vLLM maps LoRA adapters per sequence while prompt log-probabilities are computed per token
+        # (vllm#16668): on the CPU build a batch of several prompts then crashes the engine. One
+        # prompt per step is exact (our adapters do not touch lm_head) and is what we do there.
+        if self._lora and self._on_cpu:
+            return [score for r in requests for score in self._logprob_batch([r])]
+        return self._per_adapter(requests, self._logprob_batch)
+
+    def _logprob_batch(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         prompts, loras, spans = [], [], []
         for r in requests:
             self.check_adapter(r.adapter)
@@ -137,6 +152,9 @@ class VLLMBackend(LocalBackend):
         return scores
 
     def p_yes(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        return self._per_adapter(requests, self._p_yes_batch)
+
+    def _p_yes_batch(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         # vLLM returns log-probabilities of exactly the label tokens asked for (raw, before sampling
         # transforms), from one decoding step: one request per prompt instead of two.
         prompts, loras = [], []
@@ -154,6 +172,21 @@ class VLLMBackend(LocalBackend):
             p = yes_probability(first[self._yes_id].logprob, first[self._no_id].logprob)
             scores.append(Score(p, Usage(len(out.prompt_token_ids), 1, 1)))
         return scores
+
+    def _per_adapter(self, requests: Sequence[R], run: Callable[[Sequence[R]], list[T]]) -> list[T]:
+        """Run `requests` as one batch, except on the CPU build with LoRA enabled: there a batch that
+        mixes adapters was seen to apply one request's adapter to another, so each adapter (and the
+        base model) gets a batch of its own."""
+        if not (self._lora and self._on_cpu):
+            return run(requests)
+        groups: dict[str | None, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(r.adapter, []).append(i)
+        out: list[T | None] = [None] * len(requests)
+        for indices in groups.values():
+            for i, result in zip(indices, run([requests[i] for i in indices]), strict=True):
+                out[i] = result
+        return [r for r in out if r is not None]
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)

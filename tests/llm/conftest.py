@@ -88,7 +88,8 @@ def backend(
             assert prepared.path is not None
             log = tmp_path_factory.mktemp("vllm-serve") / "server.log"
             url = stack.enter_context(vllm_server(prepared, log))
-            settings = settings.model_copy(update={"base_url": url})
+            # The test server is vLLM's CPU build with LoRA on, which needs this (see the setting).
+            settings = settings.model_copy(update={"base_url": url, "serial_scoring": True})
         engine = open_backend(lora_manifest, settings, model_cache)
         stack.callback(engine.close)
         yield engine

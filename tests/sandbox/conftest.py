@@ -1,18 +1,16 @@
 """Fixtures for the sandbox tests: a tiny buggy package, and a sandbox of each kind.
 
-Docker tests (`@pytest.mark.docker`) are skipped when no engine answers, except under `CI=true`,
-where an unreachable engine fails them: CI is where the Docker path must really be exercised.
+Docker tests (`@pytest.mark.docker`) need an engine: see `require_docker` in tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from docker_support import require_docker
 from sandbox_helpers import CalcRepo, make_calc_repo, settings
 
 from swe_lsp.sandbox.base import Sandbox
@@ -25,31 +23,6 @@ if TYPE_CHECKING:
 def calc_repo(tmp_path: Path) -> CalcRepo:
     """The buggy package in tmp_path/repo, with a known-good and a known-bad patch."""
     return make_calc_repo(tmp_path / "repo")
-
-
-@cache
-def docker_problem() -> str | None:
-    """Why no Docker engine can be used (None when one answers); asked once per test run."""
-    from swe_lsp.sandbox.docker_engine import engine_problem
-
-    return engine_problem()
-
-
-def require_docker() -> None:
-    """Skip the calling test when no engine answers; fail it instead under CI=true."""
-    problem = docker_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and the Docker engine is unreachable: {problem}")
-    pytest.skip(f"no Docker engine: {problem}")
-
-
-@pytest.fixture(autouse=True)
-def _require_docker(request: pytest.FixtureRequest) -> None:
-    """Docker-marked tests need an engine (see `require_docker`)."""
-    if request.node.get_closest_marker("docker") is not None:
-        require_docker()
 
 
 @pytest.fixture(scope="session")

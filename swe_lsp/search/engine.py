@@ -1,0 +1,176 @@
+"""`resolve`: one job from request to report. This is the layer that touches the outside world:
+it snapshots the workspace, builds the index, opens the sandbox, runs the search, writes the
+trajectory and the cost report, and turns every failure into a report state (never a traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+
+from swe_lsp.errors import SweLspError
+from swe_lsp.llm import Backend, Manifest, get_manifest
+from swe_lsp.search.context import JobContext, SearchConfig
+from swe_lsp.search.controller import SearchResult, search
+from swe_lsp.search.job import Cost, JobReport, Progress, ResolveRequest
+from swe_lsp.search.ranking import STRATEGIES, to_candidates
+from swe_lsp.search.records import write_trajectory
+from swe_lsp.search.roles import BackendORM, BackendPolicy, BackendPRM
+from swe_lsp.search.runtime import Cancelled, Roles, Runtime
+from swe_lsp.search.verification import SandboxVerifier, Verifier
+from swe_lsp.settings import Settings
+
+log = logging.getLogger(__name__)
+TRAJECTORY_FILE = "trajectory.jsonl"
+COST_FILE = "cost.json"
+
+
+def roles_for(backend: Backend, manifest: Manifest) -> Roles:
+    """The policy, PRM and ORM of a manifest, served by `backend`."""
+    return Roles(
+        BackendPolicy(backend, manifest), BackendPRM(backend, manifest), BackendORM(backend, manifest)
+    )
+
+
+def job_dir(request: ResolveRequest, settings: Settings) -> Path:
+    """Where a job's files go: the request's `out_dir`, else `<cache>/jobs/<job_id>`."""
+    return request.out_dir or settings.cache_path() / "jobs" / request.job_id
+
+
+def resolve(
+    request: ResolveRequest,
+    backend: Backend,
+    settings: Settings,
+    progress: Callable[[Progress], None],
+    cancel: threading.Event,
+    roles: Roles | None = None,
+    verifier_factory: Callable[[Path], Verifier | None] | None = None,
+) -> JobReport:
+    """Run one job synchronously. `roles` and `verifier_factory` replace the backend's roles and the
+    configured sandbox (tests, the trainer's evaluation); by default both come from `settings`."""
+    cfg = SearchConfig.from_settings(settings.search, request.budget, request.beam, request.strategy)
+    if cfg.strategy not in STRATEGIES:
+        return JobReport(
+            request.job_id,
+            "failed",
+            error=f"unknown strategy {cfg.strategy!r}; choose one of {', '.join(STRATEGIES)}",
+        )
+    cfg = SearchConfig(**{**asdict(cfg), "seed": settings.model.seed})
+    if roles is None:
+        try:
+            roles = roles_for(
+                backend, get_manifest(request.model or settings.model.name, settings.models_dirs)
+            )
+        except SweLspError as exc:
+            return JobReport(request.job_id, "failed", error=str(exc))
+    rt = Runtime(request.job_id, roles, cancel, progress, cfg.token_ceiling)
+    out = job_dir(request, settings)
+    state, error, result, commit = "done", None, SearchResult(), None
+    try:
+        with ExitStack() as stack:
+            ctx, commit = _prepare(rt, request, settings, stack)
+            verifier = _verifier(rt, request, settings, ctx, cfg, stack, verifier_factory)
+            result = search(rt, ctx, cfg, verifier)
+    except Cancelled:
+        state = "cancelled"
+    except SweLspError as exc:
+        state, error = "failed", str(exc)
+    except Exception as exc:  # a backend or sandbox bug must not take the worker down
+        # The traceback goes to the log only when debugging: the user gets the one-line error.
+        log.error("job %s failed: %r", request.job_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        state, error = "failed", f"{type(exc).__name__}: {exc}"
+    cost = rt.cost()
+    candidates = to_candidates(result.outcomes, cfg.strategy, cfg.budget) if state == "done" else ()
+    trajectory = _persist(out, rt, cost, cfg, state, result)
+    rt.finish(f"{state}: {len(candidates)} candidate(s)")
+    return JobReport(request.job_id, state, candidates, cost, trajectory, commit, error)  # type: ignore[arg-type]
+
+
+def issue_text(request: ResolveRequest) -> str:
+    """The issue as the model reads it, with where in the workspace it was raised, if anywhere."""
+    issue = request.issue
+    if not issue.path:
+        return issue.text
+    where = issue.path
+    if issue.start_line is not None:
+        end = f"-{issue.end_line}" if issue.end_line and issue.end_line != issue.start_line else ""
+        where += f", line {issue.start_line}{end}"
+    return f"{issue.text.rstrip()}\n\n(Raised in {where}.)"
+
+
+def _prepare(
+    rt: Runtime, request: ResolveRequest, settings: Settings, stack: ExitStack
+) -> tuple[JobContext, str | None]:
+    from swe_lsp.workspace import RepoIndex, make_snapshot
+
+    cache = settings.cache_path()
+    with rt.in_stage("snapshot", f"snapshot of {request.workspace}"):
+        rt.checkpoint()
+        snapshot = stack.enter_context(make_snapshot(request.workspace, dict(request.buffers), cache))
+    with rt.in_stage("index", "indexing the snapshot"):
+        rt.checkpoint()
+        index = RepoIndex.build_or_load(snapshot.root, cache, key=str(Path(request.workspace).resolve()))
+        ctx = JobContext(issue_text(request), index)
+    return ctx, snapshot.base_commit
+
+
+def _verifier(
+    rt: Runtime,
+    request: ResolveRequest,
+    settings: Settings,
+    ctx: JobContext,
+    cfg: SearchConfig,
+    stack: ExitStack,
+    factory: Callable[[Path], Verifier | None] | None,
+) -> Verifier | None:
+    """The sandbox-backed verifier (None for `vote`, which runs nothing); opened before the model
+    is asked anything, so that a missing sandbox fails the job at once, not after minutes."""
+    if cfg.strategy == "vote":
+        return None
+    if factory is not None:
+        return factory(ctx.root)
+    from swe_lsp.sandbox import open_sandbox
+
+    sandbox_settings = settings.sandbox
+    if request.sandbox:
+        sandbox_settings = sandbox_settings.model_copy(update={"kind": request.sandbox})
+    rt.checkpoint()
+    sandbox = stack.enter_context(open_sandbox(sandbox_settings))
+    return SandboxVerifier(
+        sandbox,
+        ctx.root,
+        sandbox_settings.test_command,
+        sandbox_settings.timeout_s,
+        rt.cancel,
+        request.job_id,
+    )
+
+
+def _persist(
+    out: Path, rt: Runtime, cost: Cost, cfg: SearchConfig, state: str, result: SearchResult
+) -> Path | None:
+    """Write the trajectory (JSONL) and the cost report (JSON); a write failure is logged, not fatal."""
+    try:
+        path = write_trajectory(out / TRAJECTORY_FILE, rt.recorder.records)
+        report = {
+            "job_id": rt.job_id,
+            "state": state,
+            "strategy": cfg.strategy,
+            "budget": cfg.budget,
+            "beam": cfg.beam,
+            "stopped_early": result.stopped_early,
+            "budget_exhausted": result.budget_exhausted,
+            "candidates_per_stage": result.counts,
+            "stages": {name: asdict(c) for name, c in cost.stages.items()},
+            "total": asdict(cost.total),
+        }
+        (out / COST_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        return path
+    except OSError as exc:
+        log.warning("could not write the job's files to %s: %s", out, exc)
+        return None

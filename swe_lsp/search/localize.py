@@ -1,0 +1,175 @@
+"""Stage 2, fault localization: from each kept file set, candidates found with multi-round tool use.
+
+All live conversations of a round go to the model in one batch. A conversation ends when it gives
+locations that all resolve against the index (a symbol that exists, a span inside the file); a
+location that does not resolve is sent back with the reason, and a conversation still without
+locations after the last round is rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from swe_lsp.llm import Constraint, GenerateRequest, Message, Usage
+from swe_lsp.search.context import JobContext, SearchConfig
+from swe_lsp.search.model import FileSet, Location, LocationSet
+from swe_lsp.search.prompts import (
+    localize_messages,
+    localize_regex,
+    parse_localize_answer,
+    tool_results_message,
+)
+from swe_lsp.search.prompts.localize import followup
+from swe_lsp.search.records import StepRecord, usage_share
+from swe_lsp.search.runtime import Runtime
+from swe_lsp.search.turns import split_turn
+from swe_lsp.search.understand import sampling
+
+STAGE = "localize"
+MAX_PATHS = 30
+
+
+@dataclass(frozen=True)
+class _Conversation:
+    cid: str
+    parent: FileSet
+    messages: tuple[Message, ...]
+    symbols: Mapping[str, tuple[str, ...]]
+
+
+def localize(
+    rt: Runtime, ctx: JobContext, cfg: SearchConfig, parents: Sequence[FileSet], counts: Sequence[int]
+) -> list[LocationSet]:
+    """`counts[i]` localization candidates from `parents[i]`; the ones that resolved, in order."""
+    specs = ctx.tools.specs()
+    rounds = cfg.max_localization_rounds
+    live: list[tuple[_Conversation, int]] = []  # (conversation, samples wanted) for the first round
+    for parent, count in zip(parents, counts, strict=True):
+        paths = tuple(dict.fromkeys([*parent.files, *(p for p, _ in ctx.file_choices())]))[:MAX_PATHS]
+        symbols = {p: ctx.symbol_names(p) for p in paths}
+        messages = localize_messages(ctx.issue, parent.files, ctx.skeletons(parent.files), specs, rounds)
+        live.append((_Conversation(parent.id, parent, messages, symbols), count))
+    done: list[LocationSet] = []
+    active: list[_Conversation] = []
+    for rnd in range(rounds):
+        final = rnd == rounds - 1
+        batch = live if rnd == 0 else [(conv, 1) for conv in active]
+        if not batch:
+            break
+        requests = [
+            GenerateRequest(
+                conv.messages,
+                sampling(cfg, count),
+                Constraint.regex(localize_regex(specs, conv.symbols, final)),
+            )
+            for conv, count in batch
+        ]
+        generations = rt.generate(requests)
+        active = []
+        for (conv, _), generation in zip(batch, generations, strict=True):
+            for j, sample in enumerate(generation.samples):
+                cid = f"{conv.cid}.l{j}" if rnd == 0 else conv.cid
+                usage = usage_share(generation.usage, len(generation.samples))
+                conv_j = _Conversation(cid, conv.parent, conv.messages, conv.symbols)
+                result = _step(rt, ctx, conv_j, sample.text, rnd, rounds, usage)
+                if isinstance(result, LocationSet):
+                    done.append(result)
+                elif result is not None:
+                    active.append(result)
+        rt.report(f"localization round {rnd + 1}/{rounds}: {len(done)} located", (rnd + 1) / rounds)
+    return done
+
+
+def _step(
+    rt: Runtime, ctx: JobContext, conv: _Conversation, text: str, rnd: int, rounds: int, usage: Usage
+) -> LocationSet | _Conversation | None:
+    """Read one turn: locations that resolve end the conversation; tool calls or unresolved
+    locations continue it (while rounds remain); anything else rejects it."""
+    turn = split_turn(text)
+    parsed = parse_localize_answer(turn.answer, ctx.tools.specs())
+    left = rounds - rnd - 1
+
+    def record(outcome: str, detail: str, value: object) -> None:
+        rt.recorder.add(
+            StepRecord(
+                rt.job_id,
+                STAGE,
+                conv.cid,
+                conv.parent.id,
+                conv.messages,
+                turn.think,
+                turn.answer,
+                value,
+                outcome=outcome,
+                detail=detail,
+                usage=usage,
+                round=rnd,
+            )
+        )
+
+    if parsed.final:
+        locations, problems = resolve_locations(ctx, parsed.locations)
+        problems = [*parsed.problems, *problems]
+        labels = [loc.label() for loc in locations]
+        if locations and not problems:
+            record("sampled", "", labels)
+            return LocationSet(conv.cid, conv.parent.id, conv.parent.files, tuple(locations), turn.answer)
+        if left <= 0:
+            if locations:  # keep what resolved rather than lose the candidate on the last turn
+                record("sampled", "; ".join(problems), labels)
+                return LocationSet(conv.cid, conv.parent.id, conv.parent.files, tuple(locations), turn.answer)
+            record("rejected", "; ".join(problems) or "no location resolved", labels)
+            return None
+        record("unresolved", "; ".join(problems), labels)
+        reply = Message(
+            "user",
+            "These locations do not resolve:\n"
+            + "\n".join(problems)
+            + f"\n\n{left} turn(s) left. Give {'LOCATIONS'} that exist, or call tools.",
+        )
+        return _Conversation(conv.cid, conv.parent, followup(conv.messages, turn.answer, reply), conv.symbols)
+    if not parsed.calls or left <= 0:
+        record("rejected", "; ".join(parsed.problems) or "no locations on the last turn", None)
+        return None
+    results = []
+    for call in parsed.calls:
+        rt.checkpoint()
+        results.append((call.text(), ctx.tools.call(call.name, dict(call.args)).text))
+    record("tool_calls", "; ".join(parsed.problems), [c.text() for c in parsed.calls])
+    reply = tool_results_message(results, left)
+    return _Conversation(conv.cid, conv.parent, followup(conv.messages, turn.answer, reply), conv.symbols)
+
+
+def resolve_locations(
+    ctx: JobContext, raw: Sequence[tuple[str, str | None, int | None, int | None]]
+) -> tuple[list[Location], list[str]]:
+    """The raw locations that exist in the snapshot, and a sentence for each one that does not."""
+    found: list[Location] = []
+    problems: list[str] = []
+    for path, name, start, end in raw:
+        rel = ctx.index.relative(path)
+        entry = ctx.index.file(rel) if rel else None
+        label = f"{path}::{name}" if name else (f"{path}:{start}-{end}" if start else path)
+        if entry is None or rel is None:
+            problems.append(f"`{label}`: no file `{path}` in the repository.")
+            continue
+        if name:
+            matches = [s for s in entry.symbols if s.name == name] or [
+                s for s in entry.symbols if s.short_name == name.rpartition(".")[2]
+            ]
+            if len(matches) != 1:
+                known = ", ".join(s.name for s in entry.symbols[:20]) or "none"
+                why = "is ambiguous" if matches else "does not exist"
+                problems.append(f"`{label}`: the symbol {why} in {rel}; its symbols: {known}.")
+                continue
+            sym = matches[0]
+            found.append(Location(rel, sym.start, sym.end, sym.name))
+        elif start is not None and end is not None:
+            if not 1 <= start <= end <= max(entry.lines, 1):
+                problems.append(f"`{label}`: lines must lie within 1-{entry.lines} of {rel}.")
+                continue
+            found.append(Location(rel, start, end))
+        else:
+            found.append(Location(rel, 1, max(entry.lines, 1)))
+    return list(dict.fromkeys(found)), problems

@@ -1,0 +1,121 @@
+"""Stage 3, patch generation: from each kept location set, candidate patches as search/replace edit
+blocks, applied to the snapshot's texts (never to disk). A candidate whose blocks do not apply is
+sent the feedback and tries again, at most `max_refinements` times; only `applicable` patches go on.
+Equal fixes (the same up to formatting; the AST for Python) are merged, their votes added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from swe_lsp.llm import GenerateRequest, Message, Usage
+from swe_lsp.patch import ApplyResult, apply_model_output, dedup_key
+from swe_lsp.search.context import JobContext, SearchConfig
+from swe_lsp.search.model import LocationSet, PatchCandidate
+from swe_lsp.search.prompts import code_context, patch_messages, retry_message
+from swe_lsp.search.records import StepRecord, usage_share
+from swe_lsp.search.runtime import Runtime
+from swe_lsp.search.turns import split_turn
+from swe_lsp.search.understand import sampling
+
+STAGE = "patch"
+
+
+def generate_patches(
+    rt: Runtime, ctx: JobContext, cfg: SearchConfig, parents: Sequence[LocationSet], counts: Sequence[int]
+) -> list[PatchCandidate]:
+    """`counts[i]` patch attempts from `parents[i]`; the applicable ones, in order (not merged)."""
+    pending: list[tuple[str, LocationSet, tuple[Message, ...], int]] = []  # (cid, parent, messages, n)
+    for parent, count in zip(parents, counts, strict=True):
+        context = code_context(parent.locations, ctx.lines)
+        pending.append((parent.id, parent, patch_messages(ctx.issue, parent.locations, context), count))
+    found: list[PatchCandidate] = []
+    for attempt in range(cfg.max_refinements + 1):
+        if not pending:
+            break
+        requests = [GenerateRequest(msgs, sampling(cfg, n)) for _, _, msgs, n in pending]
+        generations = rt.generate(requests)
+        retry = []
+        for (cid, parent, msgs, _), generation in zip(pending, generations, strict=True):
+            for j, sample in enumerate(generation.samples):
+                this = f"{cid}.p{j}" if attempt == 0 else cid
+                usage = usage_share(generation.usage, len(generation.samples))
+                candidate, feedback, answer = _read(rt, ctx, this, parent, msgs, sample.text, attempt, usage)
+                if candidate is not None:
+                    found.append(candidate)
+                elif feedback and attempt < cfg.max_refinements:
+                    retry.append((this, parent, retry_message(msgs, answer, feedback), 1))
+        pending = retry
+        rt.report(
+            f"patch attempt {attempt + 1}: {len(found)} applicable", (attempt + 1) / (cfg.max_refinements + 1)
+        )
+    return found
+
+
+def patch_from_answer(
+    ctx: JobContext, cid: str, parent: LocationSet, messages: tuple[Message, ...], answer: str
+) -> tuple[PatchCandidate | None, ApplyResult]:
+    """Apply an answer's edit blocks to the snapshot's texts: a candidate when applicable."""
+    result = apply_model_output(answer, ctx.root)
+    if not result.ok or result.patch is None:
+        return None, result
+    key = dedup_key(result.new_texts, result.original_texts)
+    changed = {p: result.original_texts.get(p) for p in result.new_texts}
+    return PatchCandidate(
+        cid,
+        parent.id,
+        result.patch.diff,
+        result.patch.files,
+        changed,
+        dict(result.new_texts),
+        key,
+        parent,
+        messages,
+        answer,
+    ), result
+
+
+def _read(
+    rt: Runtime,
+    ctx: JobContext,
+    cid: str,
+    parent: LocationSet,
+    messages: tuple[Message, ...],
+    text: str,
+    attempt: int,
+    usage: Usage,
+) -> tuple[PatchCandidate | None, str, str]:
+    turn = split_turn(text)
+    candidate, result = patch_from_answer(ctx, cid, parent, messages, turn.answer)
+    outcome = "sampled" if candidate else str(result.status)
+    parsed = candidate.diff if candidate else None
+    rt.recorder.add(
+        StepRecord(
+            rt.job_id,
+            STAGE,
+            cid,
+            parent.id,
+            messages,
+            turn.think,
+            turn.answer,
+            parsed,
+            outcome=outcome,
+            detail=result.feedback_text[:2000],
+            usage=usage,
+            round=attempt,
+        )
+    )
+    return candidate, result.feedback_text, turn.answer
+
+
+def merge_duplicates(candidates: Sequence[PatchCandidate]) -> list[PatchCandidate]:
+    """One candidate per distinct fix, the first sampled kept, with the votes of its copies."""
+    merged: dict[str, PatchCandidate] = {}
+    for c in candidates:
+        first = merged.get(c.key)
+        if first is None:
+            merged[c.key] = c
+        else:
+            merged[c.key] = replace(first, votes=first.votes + c.votes)
+    return list(merged.values())

@@ -1,0 +1,116 @@
+"""The parsers of model text: exact on well-formed answers, and never raising on arbitrary text."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from swe_lsp.search.prompts import (
+    parse_file_answer,
+    parse_localize_answer,
+    parse_script,
+    understand_regex,
+)
+from swe_lsp.search.prompts.localize import localize_regex
+from swe_lsp.search.turns import split_turn
+from swe_lsp.workspace import Tools
+
+SPECS = Tools.specs()
+PATHS = ["pkg/a.py", "pkg/b.py", "README.md"]
+# Text made of the pieces model output is made of, so the fuzzer reaches the interesting branches.
+PIECES = st.sampled_from(
+    [
+        "<think>",
+        "</think>",
+        "<answer>",
+        "</answer>",
+        "LOCATIONS",
+        "\n",
+        "pkg/a.py",
+        "::",
+        ":1-3",
+        "[",
+        "]",
+        '"',
+        ",",
+        "search_class(",
+        ")",
+        "view_file(",
+        "```python\n",
+        "```",
+        "ISSUE REPRODUCED",
+        "sys.exit(1)",
+        "x = (",
+        "\x00",
+        "é",
+        " ",
+    ]
+)
+MODEL_TEXT = st.one_of(st.text(max_size=300), st.lists(PIECES, max_size=40).map("".join))
+
+
+@settings(max_examples=300, deadline=None)
+@given(MODEL_TEXT)
+def test_no_parser_raises(text: str) -> None:
+    turn = split_turn(text)
+    files, why = parse_file_answer(turn.answer, PATHS)
+    assert set(files) <= set(PATHS) and len(files) <= 5
+    assert bool(files) != bool(why)
+    parsed = parse_localize_answer(turn.answer, SPECS)
+    assert all(call.name in {s.name for s in SPECS} for call in parsed.calls)
+    script, problem = parse_script(turn.answer)
+    assert (script is None) == bool(problem)
+
+
+def test_think_and_answer_are_split() -> None:
+    assert split_turn("<think>hmm</think>\n<answer>x</answer>").think == "hmm"
+    assert split_turn("<think>hmm</think>\n<answer>x</answer>").answer == "x"
+    assert split_turn("no tags at all").answer == "no tags at all"
+    assert split_turn("<think>cut off").answer == ""
+    assert split_turn("thinking</think> tail").answer == "tail"
+
+
+def test_file_answer_keeps_existing_files_in_order() -> None:
+    assert parse_file_answer('["pkg/b.py", "nope.py", "pkg/a.py", "pkg/b.py"]', PATHS)[0] == (
+        "pkg/b.py",
+        "pkg/a.py",
+    )
+    assert parse_file_answer("look at pkg/a.py", PATHS)[0] == ("pkg/a.py",)
+    assert parse_file_answer("[]", PATHS)[0] == ()
+
+
+def test_tool_calls_and_locations_are_read() -> None:
+    calls = parse_localize_answer(
+        'search_method_in_file("mean", "pkg/a.py")\nview_file("pkg/a.py", 1, 9)', SPECS
+    )
+    assert [(c.name, dict(c.args)) for c in calls.calls] == [
+        ("search_method_in_file", {"method_name": "mean", "file_path": "pkg/a.py"}),
+        ("view_file", {"path": "pkg/a.py", "start": 1, "end": 9}),
+    ]
+    locs = parse_localize_answer("LOCATIONS\npkg/a.py::Foo.bar\npkg/b.py:3-7\n`pkg/a.py`", SPECS)
+    assert locs.final
+    assert locs.locations == (
+        ("pkg/a.py", "Foo.bar", None, None),
+        ("pkg/b.py", None, 3, 7),
+        ("pkg/a.py", None, None, None),
+    )
+    bad = parse_localize_answer("os.system('rm -rf /')", SPECS)
+    assert not bad.calls and bad.problems
+
+
+def test_constraints_accept_well_formed_turns_only() -> None:
+    files = understand_regex(PATHS)
+    assert re.fullmatch(files, '<think>a</think>\n<answer>["pkg/a.py", "README.md"]</answer>', re.DOTALL)
+    assert not re.fullmatch(files, '<answer>["nope.py"]</answer>', re.DOTALL)
+    final = localize_regex(SPECS, {"pkg/a.py": ("mean",)}, final=True)
+    assert re.fullmatch(final, "<answer>LOCATIONS\npkg/a.py::mean</answer>", re.DOTALL)
+    assert not re.fullmatch(final, "<answer>LOCATIONS\npkg/a.py::other</answer>", re.DOTALL)
+    assert not re.fullmatch(final, '<answer>search_class("X")</answer>', re.DOTALL)
+
+
+def test_script_needs_a_verdict_and_valid_python() -> None:
+    assert parse_script("```python\nimport sys\nprint('ISSUE RESOLVED')\n```")[0] is not None
+    assert parse_script("```python\ndef (:\n```")[0] is None
+    assert parse_script("print('hello')")[0] is None
