@@ -109,7 +109,7 @@ class Settings(_Section):
 
     def with_overrides(self, overrides: Mapping[str, Any], source: str = "overrides") -> Settings:
         """A copy with `overrides` (nested dicts) validated on top; `self` is unchanged on error."""
-        merged = _deep_merge(self.model_dump(), overrides)
+        merged = deep_merge(self.model_dump(), overrides)
         return _validate(merged, {source: overrides})
 
 
@@ -149,7 +149,7 @@ def load_settings(
         sources["overrides"] = overrides
     merged: dict[str, Any] = {}
     for values in sources.values():
-        merged = _deep_merge(merged, values)
+        merged = deep_merge(merged, values)
     settings = _validate(merged, sources)
     return LoadedSettings(settings, tuple(files), tuple(env_keys), tuple(overrides or ()))
 
@@ -182,11 +182,12 @@ def _from_env(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     return out, keys
 
 
-def _deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """`top` over `base`, merging nested tables instead of replacing them."""
     merged = dict(base)
     for key, value in top.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged

@@ -4,15 +4,23 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Sequence
 
 from swe_lsp import __version__
-from swe_lsp.cli import run
+from swe_lsp.cli import add_subcommands, run
 
-STEPS: tuple[str, ...] = ()
+STEPS: tuple[str, ...] = (
+    "trainer.collect",
+    "trainer.synth",
+    "trainer.reject",
+    "trainer.sft",
+    "trainer.prm",
+    "trainer.orm",
+    "trainer.export",
+    "trainer.evaluate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,8 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     versions = sub.add_parser("versions", help="the package versions an output directory would record")
     versions.set_defaults(run=_versions)
-    for name in STEPS:
-        importlib.import_module(name).register(sub)
+    add_subcommands(sub, STEPS)
     return parser
 
 

@@ -35,16 +35,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Resolve issues in your workspace with a local model (language server and tools).",
     )
     parser.add_argument("--version", action="version", version=f"swe-lsp {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMANDS:
+    add_subcommands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True), SUBCOMMANDS)
+    return parser
+
+
+def add_subcommands(sub: argparse._SubParsersAction, modules: Sequence[str]) -> None:
+    """Register each module's subcommand; a module missing from this installation is left out."""
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # a subcommand not written yet in this tree
+            if exc.name == name:
                 continue
             raise
         module.register(sub)
-    return parser
 
 
 def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:

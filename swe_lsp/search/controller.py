@@ -20,14 +20,13 @@ from swe_lsp.search.context import JobContext, SearchConfig
 from swe_lsp.search.localize import localize
 from swe_lsp.search.model import FileSet, LocationSet, Outcome, PatchCandidate, Verification
 from swe_lsp.search.patching import generate_patches, merge_duplicates
-from swe_lsp.search.prompts import code_context
+from swe_lsp.search.prompts import MAX_STEP_CHARS, render_locations
 from swe_lsp.search.ranking import STRATEGIES, rank
 from swe_lsp.search.runtime import BudgetExhausted, Runtime
 from swe_lsp.search.understand import understand
 from swe_lsp.search.verification import Verifier, refine, write_scripts
 
 T = TypeVar("T", FileSet, LocationSet, PatchCandidate)
-MAX_STEP_CHARS = 6000
 
 
 @dataclass
@@ -71,7 +70,9 @@ def _generate(rt: Runtime, ctx: JobContext, cfg: SearchConfig, result: SearchRes
         counts = allocate(n, len(files)) if beam else [1] * len(files)
         locations = localize(rt, ctx, cfg, files, counts)
         result.counts["localize"] = len(locations)
-        locations = _select(rt, ctx, "localize", locations, k, beam, lambda s: _render_locations(ctx, s))
+        locations = _select(
+            rt, ctx, "localize", locations, k, beam, lambda s: render_locations(s.locations, ctx.lines)
+        )
     with rt.in_stage("patch", f"writing patches for {len(locations)} location set(s)"):
         counts = allocate(n, len(locations)) if beam else [1] * len(locations)
         sampled = generate_patches(rt, ctx, cfg, locations, counts)
@@ -100,11 +101,6 @@ def _select(
     for item in pruned:
         rt.recorder.settle(item.id, stage, prm=item.prm, outcome="pruned")
     return kept
-
-
-def _render_locations(ctx: JobContext, s: LocationSet) -> str:
-    labels = "\n".join(loc.label() for loc in s.locations)
-    return f"{labels}\n\n{code_context(s.locations, ctx.lines)}"[:MAX_STEP_CHARS]
 
 
 def _prm_path(rt: Runtime, patch: PatchCandidate) -> dict[str, float]:

@@ -13,7 +13,13 @@ from swe_lsp.search.prompts.localize import (
     parse_localize_answer,
     tool_results_message,
 )
-from swe_lsp.search.prompts.patch import code_context, patch_messages, retry_message
+from swe_lsp.search.prompts.patch import (
+    MAX_STEP_CHARS,
+    code_context,
+    patch_messages,
+    render_locations,
+    retry_message,
+)
 from swe_lsp.search.prompts.understand import (
     MAX_FILES,
     parse_file_answer,
@@ -30,6 +36,7 @@ from swe_lsp.search.prompts.verify import (
 
 __all__ = [
     "MAX_FILES",
+    "MAX_STEP_CHARS",
     "REPRODUCED",
     "RESOLVED",
     "SYSTEM",
@@ -46,6 +53,7 @@ __all__ = [
     "patch_messages",
     "prm_messages",
     "refine_message",
+    "render_locations",
     "repro_messages",
     "retry_message",
     "tool_results_message",

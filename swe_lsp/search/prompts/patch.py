@@ -69,3 +69,14 @@ def retry_message(messages: Sequence[Message], answer: str, feedback: str) -> tu
     """The conversation after a patch that did not apply: its answer and what went wrong."""
     reply = f"The edits could not be applied:\n{feedback}\n\nWrite all the edit blocks again, corrected."
     return (*messages, Message("assistant", answer_turn(answer)), Message("user", reply))
+
+
+# How much of a stage's output the PRM is shown (labels and the code they point at).
+MAX_STEP_CHARS = 6000
+
+
+def render_locations(locations: Sequence[Location], read_lines: Callable[[str], list[str] | None]) -> str:
+    """A location set as the PRM sees it: the labels, then the code there. The server and the
+    trainer (which labels PRM data) both render with this, so the PRM trains on what it scores."""
+    labels = "\n".join(loc.label() for loc in locations)
+    return f"{labels}\n\n{code_context(locations, read_lines)}"[:MAX_STEP_CHARS]

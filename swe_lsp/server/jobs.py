@@ -1,0 +1,216 @@
+"""The job queue: jobs wait here for the one engine, run one at a time, and land in the store.
+
+Everything here runs on the server's event loop and returns at once: `submit` and `cancel` only
+record and send small messages; the engine's answers arrive as `on_message` / `on_exit` calls from
+the engine's reader thread (through `loop.call_soon_threadsafe`). A listener (the progress reporter)
+hears every change.
+
+Lifecycle: queued -> running -> done | failed | cancelled. When the worker dies mid-job, that job
+is failed (or cancelled, if a cancel was asked for) and the queue goes on with a fresh worker. An
+engine that ignores a cancel for `cancel_grace_s` has its worker killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from swe_lsp.search.job import JobReport, ResolveRequest
+from swe_lsp.server.engine import Engine
+from swe_lsp.server.store import JobRecord, JobStore
+from swe_lsp.server.worker import JobFinished, JobProgress, ModelLoading
+from swe_lsp.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+TERMINAL_STATES = ("done", "failed", "cancelled", "interrupted")
+
+
+class JobListener(Protocol):
+    """Hears about jobs as they change (the progress reporter)."""
+
+    def job_changed(self, record: JobRecord) -> None: ...
+
+    def job_finished(self, record: JobRecord) -> None: ...
+
+
+@dataclass
+class _Pending:
+    request: ResolveRequest
+    settings: Settings
+    cancel_requested: bool = False
+
+
+class JobManager:
+    """Queues jobs for the engine, tracks the running one, records everything in the store."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        engine_factory: Callable[[Callable[[object], None], Callable[[int | None], None]], Engine],
+        listener: JobListener,
+        base_texts: Callable[[JobReport], Mapping[str, str | None]],
+        cancel_grace_s: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._engine_factory = engine_factory
+        self._engine: Engine | None = None
+        self._listener = listener
+        self._base_texts = base_texts
+        self._cancel_grace_s = cancel_grace_s
+        self._queue: deque[str] = deque()
+        self._pending: dict[str, _Pending] = {}
+        self._running: str | None = None
+        self._kill_timer: asyncio.TimerHandle | None = None
+        self.worker_exits = 0
+        self._closed = False
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, created on first use (its worker process starts on the first job)."""
+        if self._engine is None:
+            self._engine = self._engine_factory(self.on_message, self.on_exit)
+        return self._engine
+
+    @property
+    def running(self) -> str | None:
+        """The id of the job the engine works on, if any."""
+        return self._running
+
+    def queued(self) -> tuple[str, ...]:
+        """Ids of the jobs waiting, first to run first."""
+        return tuple(self._queue)
+
+    def submit(self, request: ResolveRequest, settings: Settings) -> JobRecord:
+        """Record and queue a job; it starts when the engine is free."""
+        self._store.add_job(request.job_id, str(request.workspace), request.issue)
+        self._pending[request.job_id] = _Pending(request, settings)
+        self._queue.append(request.job_id)
+        ahead = len(self._queue) - 1 + (self._running is not None)
+        self._store.update_job(request.job_id, message=f"queued ({ahead} ahead)" if ahead else "queued")
+        self._changed(request.job_id)
+        self._dispatch()
+        return self._record(request.job_id)
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel a queued or running job; returns the job's state after the request (a running
+        job stays `running` until the engine confirms)."""
+        if job_id in self._queue:
+            self._queue.remove(job_id)
+            self._pending.pop(job_id, None)
+            self._store.update_job(job_id, state="cancelled", message="cancelled before it started")
+            self._listener.job_finished(self._record(job_id))
+            return "cancelled"
+        if job_id == self._running:
+            pending = self._pending[job_id]
+            if not pending.cancel_requested:
+                pending.cancel_requested = True
+                self._store.update_job(job_id, message="cancelling")
+                self.engine.cancel(job_id)
+                self._kill_timer = asyncio.get_running_loop().call_later(
+                    self._cancel_grace_s, self._kill_unresponsive, job_id
+                )
+                self._changed(job_id)
+            return "running"
+        record = self._store.job(job_id)
+        return record.state if record else "unknown"
+
+    def _kill_unresponsive(self, job_id: str) -> None:
+        if self._running == job_id:
+            logger.warning("engine ignored the cancel of %s; killing the worker", job_id)
+            self.engine.kill()
+
+    def _dispatch(self) -> None:
+        if self._running is not None or not self._queue:
+            return
+        job_id = self._queue.popleft()
+        pending = self._pending[job_id]
+        self._running = job_id
+        self._store.update_job(job_id, state="running", message="starting the engine")
+        self._changed(job_id)
+        self.engine.submit(pending.request, pending.settings)
+
+    def on_message(self, message: object) -> None:
+        """A message from the engine worker (on the event loop)."""
+        if self._closed:  # a late answer after shutdown: the store is closed, the job recorded
+            return
+        if isinstance(message, JobProgress):
+            p = message.progress
+            if p.job_id == self._running:
+                self._store.update_job(p.job_id, stage=p.stage, message=p.message, fraction=p.fraction)
+                self._changed(p.job_id)
+        elif isinstance(message, ModelLoading):
+            if message.job_id == self._running:
+                self._store.update_job(message.job_id, stage="model", message=message.message)
+                self._changed(message.job_id)
+        elif isinstance(message, JobFinished):
+            self._finish(message.report)
+
+    def on_exit(self, code: int | None) -> None:
+        """The engine worker died (on the event loop): fail its job, go on with the queue."""
+        if self._closed:
+            return
+        self.worker_exits += 1
+        job_id = self._running
+        if job_id is not None:
+            cancelled = self._pending[job_id].cancel_requested
+            self._finish(
+                JobReport(
+                    job_id,
+                    "cancelled" if cancelled else "failed",
+                    error=None
+                    if cancelled
+                    else f"the engine worker exited unexpectedly (exit status {code}); it restarts "
+                    "for the next job. The editor's log has its output.",
+                )
+            )
+
+    def _finish(self, report: JobReport) -> None:
+        job_id = report.job_id
+        if job_id != self._running:
+            return
+        if self._kill_timer is not None:
+            self._kill_timer.cancel()
+            self._kill_timer = None
+        pending = self._pending.pop(job_id)
+        if pending.cancel_requested and report.state == "done" and not report.candidates:
+            report = JobReport(job_id, "cancelled", cost=report.cost, trajectory_path=report.trajectory_path)
+        self._running = None
+        try:
+            texts = self._base_texts(report) if report.candidates else {}
+        except Exception:  # the review documents are a convenience: never lose the report for them
+            logger.exception("could not read the base texts of %s", job_id)
+            texts = {}
+        self._store.finish_job(report, texts)
+        message = {
+            "done": f"{len(report.candidates)} candidate(s)",
+            "cancelled": "cancelled",
+            "failed": report.error or "failed",
+        }.get(report.state, report.state)
+        self._store.update_job(job_id, message=message)
+        self._listener.job_finished(self._record(job_id))
+        self._dispatch()
+
+    def _changed(self, job_id: str) -> None:
+        self._listener.job_changed(self._record(job_id))
+
+    def _record(self, job_id: str) -> JobRecord:
+        record = self._store.job(job_id)
+        assert record is not None, job_id
+        return record
+
+    def close(self) -> None:
+        """Cancel everything and stop the worker (at shutdown)."""
+        self._closed = True
+        for job_id in list(self._queue):
+            self.cancel(job_id)
+        if self._kill_timer is not None:
+            self._kill_timer.cancel()
+        if self._running is not None:
+            self._store.update_job(self._running, state="cancelled", message="the server shut down")
+        if self._engine is not None:
+            self._engine.close()

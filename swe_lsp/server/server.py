@@ -1,0 +1,134 @@
+"""The language server object: pygls' `LanguageServer` plus the session, the job store, the job
+queue, the progress reporter and the indexer. Handlers live in `swe_lsp.server.api`, one module per
+LSP method or command; `create_server()` registers them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from swe_lsp import __version__
+from swe_lsp.search.job import JobReport
+from swe_lsp.server.engine import EngineWorker
+from swe_lsp.server.indexing import Indexer
+from swe_lsp.server.jobs import JobManager
+from swe_lsp.server.progress import ProgressReporter
+from swe_lsp.server.protocol import SweLspProtocol, converter_factory
+from swe_lsp.server.review import current_documents
+from swe_lsp.server.session import Session
+from swe_lsp.server.store import JobStore
+from swe_lsp.server.worker import Started
+
+logger = logging.getLogger(__name__)
+
+
+class SweLspServer(LanguageServer):
+    """swe-lsp's server state. Everything here is touched from the event loop only (the engine's
+    and the indexer's threads hand their results to the loop)."""
+
+    def __init__(self, engine_spec: str | None = None, store_path: Path | None = None) -> None:
+        super().__init__(
+            "swe-lsp", __version__, protocol_cls=SweLspProtocol, converter_factory=converter_factory
+        )
+        self.session = Session()
+        self.engine_spec = engine_spec
+        self.store_path = store_path
+        self.startup_errors: list[str] = []
+        self.reporter = ProgressReporter(self, lambda: self.session.client.work_done_progress)
+        self.indexer = Indexer(on_error=lambda msg: self.show(msg, types.MessageType.Warning))
+        self.worker_pid: int | None = None
+        self._store: JobStore | None = None
+        self._jobs: JobManager | None = None
+
+    # -- lazily created parts ---------------------------------------------------------------
+
+    @property
+    def store(self) -> JobStore:
+        """The job store (opened on `initialize`, which also marks interrupted jobs)."""
+        if self._store is None:
+            self._store = JobStore(self.store_path)
+            interrupted = self._store.recover()
+            if interrupted:
+                logger.info("marked %d job(s) of a previous server as interrupted", len(interrupted))
+        return self._store
+
+    @property
+    def jobs(self) -> JobManager:
+        """The job queue (its engine worker starts on the first job)."""
+        if self._jobs is None:
+            loop = asyncio.get_running_loop()
+            self._jobs = JobManager(
+                self.store,
+                lambda on_message, on_exit: EngineWorker(
+                    loop, self._spy(on_message), on_exit, self.engine_spec
+                ),
+                self.reporter,
+                self._base_texts,
+            )
+        return self._jobs
+
+    def _spy(self, on_message):  # type: ignore[no-untyped-def]
+        def handle(message: object) -> None:
+            if isinstance(message, Started):
+                self.worker_pid = message.pid
+            on_message(message)
+
+        return handle
+
+    # -- helpers for handlers ---------------------------------------------------------------
+
+    @property
+    def root(self) -> Path | None:
+        """The workspace folder."""
+        return self.session.root
+
+    def new_job_id(self) -> str:
+        """A short, unique job id."""
+        return uuid.uuid4().hex[:12]
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
+        """`window/showMessage`."""
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def _base_texts(self, report: JobReport) -> Mapping[str, str | None]:
+        """The snapshot texts of the files a finished job's candidates change: the current texts
+        wherever they still hash as the snapshot's (the usual case: the job ran on what the user
+        sees). A file edited during the job has no recorded text and its candidates are stale."""
+        record = self.store.job(report.job_id)
+        if record is None:
+            return {}
+        root = Path(record.workspace)
+        wanted: dict[str, str | None] = {}
+        for cand in report.candidates:
+            for path, expected in cand.base_hashes.items():
+                wanted.setdefault(path, expected)
+        now = current_documents(self.workspace, root, wanted)
+        from swe_lsp.patch import content_hash
+
+        return {p: now.texts[p] for p, h in wanted.items() if content_hash(now.texts[p]) == h}
+
+    def close(self) -> None:
+        """Cancel jobs, stop the worker and the indexer, close the store (shutdown or exit)."""
+        if self._jobs is not None:
+            self._jobs.close()
+            self._jobs = None
+        self.indexer.close()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+def create_server(engine_spec: str | None = None, store_path: Path | None = None) -> SweLspServer:
+    """The server with every handler registered."""
+    from swe_lsp.server.api import register_all
+
+    server = SweLspServer(engine_spec, store_path)
+    register_all(server)
+    return server

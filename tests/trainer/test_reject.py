@@ -1,0 +1,115 @@
+"""Step 3 end to end on hand-written trajectories of the two-issue repository, with the checks
+that need a sandbox run in the local one; and `eval`'s scoring on the same repository."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from swe_lsp.llm import Message
+from swe_lsp.sandbox.local_sandbox import LocalSandbox
+from swe_lsp.search.records import StepRecord, write_trajectory
+from swe_lsp.settings import SandboxSettings
+from trainer.cli import main
+from trainer.evaluate import score
+from trainer.instances import Instance, read_instances
+from trainer.reject import reject, resolve_labels
+from trainer.repos import checkout_repo, file_at, git_dir_of
+from trainer.runs import Runner
+
+GOOD_SCRIPT = """import sys
+from pkg.core import mean
+try:
+    mean([])
+except ValueError:
+    print("ISSUE RESOLVED"); sys.exit(0)
+except ZeroDivisionError:
+    print("ISSUE REPRODUCED"); sys.exit(1)
+"""
+BAD_SCRIPT = 'print("ISSUE RESOLVED")\n'  # never reproduces
+WRONG = "--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ -7 +7 @@\n"
+WRONG += "-    return sum(values) / len(values)\n+    return 0\n"
+
+
+def _rec(stage: str, cid: str, parent: str | None, parsed: object, think: str = "t") -> StepRecord:
+    return StepRecord(
+        "j", stage, cid, parent, (Message("user", f"{stage} prompt"),), think, "a", parsed, outcome="kept"
+    )
+
+
+@pytest.fixture
+def collected(pr_list: Path, tmp_path: Path) -> tuple[Path, Instance]:
+    run = tmp_path / "run"
+    assert main(["collect", "--git", str(pr_list), "--out", str(run)]) == 0
+    inst = {i.instance_id: i for i in read_instances(run / "collect" / "instances.jsonl")}["mean-empty"]
+    records = [
+        _rec("understand", "u0", None, ["pkg/core.py"]),
+        _rec("understand", "u1", None, ["pkg/__init__.py"]),
+        _rec("localize", "u0.l0", "u0", ["pkg/core.py::mean"]),
+        _rec("localize", "u0.l1", "u0", ["pkg/core.py::clamp"]),
+        _rec("patch", "u0.l0.p0", "u0.l0", inst.patch),
+        _rec("patch", "u0.l0.p1", "u0.l0", WRONG),
+        _rec("repro", "u0.l0.p0", "u0.l0", GOOD_SCRIPT),
+        _rec("repro", "u0.l0.p1", "u0.l0", BAD_SCRIPT),
+    ]
+    write_trajectory(run / "synth" / "mean-empty" / "0" / "trajectory.jsonl", records)
+    return run, inst
+
+
+def test_reject_checks_each_stage_and_keeps_correct_prefixes(collected: tuple[Path, Instance]) -> None:
+    run, inst = collected
+    with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
+        report = reject([inst], run, Runner(box, 60))
+    checks = report["checks"]
+    assert checks["environment"] == {"checked": 1, "passed": 1}
+    assert checks["understanding"] == {"checked": 2, "passed": 1}
+    assert checks["localization"] == {"checked": 2, "passed": 1}
+    assert checks["reproduction"] == {"checked": 2, "passed": 1}
+    assert checks["patch"] == {"checked": 2, "passed": 1}
+    sft = [json.loads(line) for line in (run / "reject" / "sft.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["candidate_id"]) for r in sft] == [
+        ("understand", "u0"),
+        ("localize", "u0.l0"),
+        ("patch", "u0.l0.p0"),
+        ("repro", "u0.l0.p0"),
+    ]
+    labels = [json.loads(line) for line in (run / "reject" / "labels.jsonl").read_text().splitlines()]
+    synth = {(r["stage"], r["candidate_id"]): r["label"] for r in labels if r["source"] == "synth"}
+    assert synth[("patch", "u0.l0.p1")] is False and synth[("localize", "u0.l0")] is True
+    localize = next(r for r in labels if r["candidate_id"] == "u0.l0")
+    assert localize["step"].startswith("pkg/core.py::mean\n\n### pkg/core.py (lines")  # as the server renders
+    assert sum(r["source"] == "gold" for r in labels) == 3
+    pairs = [json.loads(line) for line in (run / "reject" / "pairs.jsonl").read_text().splitlines()]
+    assert [(p["chosen"], p["rejected"]) for p in pairs] == [(inst.patch, WRONG)]
+
+
+def test_without_a_sandbox_the_sandbox_checks_are_not_counted(collected: tuple[Path, Instance]) -> None:
+    run, inst = collected
+    report = reject([inst], run, Runner(None))
+    assert report["checks"]["reproduction"]["checked"] == 0 and report["checks"]["patch"]["checked"] == 0
+    assert report["checks"]["understanding"]["checked"] == 2
+    assert report["orm_pairs"] == 0
+
+
+def test_location_labels_resolve_against_the_base_commit(collected: tuple[Path, Instance]) -> None:
+    _, inst = collected
+    git_dir = git_dir_of(Path(inst.git_dir or ""))
+    read = lambda p: file_at(git_dir, inst.base_commit, p)  # noqa: E731
+    found = resolve_labels(["pkg/core.py::Counter.add", "pkg/core.py:1-2", "pkg/core.py::nope", "x.py"], read)
+    assert [(loc.symbol, loc.start, loc.end) for loc in found] == [("Counter.add", 21, 23), (None, 1, 2)]
+
+
+def test_eval_scores_a_prediction_by_the_instances_tests(
+    collected: tuple[Path, Instance], tmp_path: Path
+) -> None:
+    _, inst = collected
+    git_dir = git_dir_of(Path(inst.git_dir or ""))
+    tree = checkout_repo(git_dir, inst.base_commit, tmp_path / "tree")
+    with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
+        runner = Runner(box, 60)
+        assert score(inst, inst.patch, tree, git_dir, runner) is True
+        assert score(inst, WRONG, tree, git_dir, runner) is False
+        assert score(inst, "", tree, git_dir, runner) is False
+    assert score(inst, inst.patch, tree, git_dir, Runner(None)) is None

@@ -1,0 +1,125 @@
+"""Development-contextualized rejection sampling: one pure check per stage (SWE-Reasoner, 3.2).
+
+Each check takes what a step produced and the ground truth, and returns a `Verdict` (passed or
+not, and why). `accepted_steps` then keeps the correct prefix of each trajectory: a step is kept
+when it passed and every step it grew from passed, so a trajectory whose patch failed still gives
+its correct understanding and localization steps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from swe_lsp.sandbox import RunResult
+from swe_lsp.search.records import StepRecord
+from swe_lsp.search.verification import reproduced, resolved
+from trainer.gold import Gold
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A check's result: whether the step passed, and why (or why not)."""
+
+    passed: bool
+    reason: str = ""
+
+
+def check_understanding(chosen: Sequence[str], gold: Gold) -> Verdict:
+    """The files chosen contain every file the gold patch changes."""
+    missing = [f for f in gold.files if f not in set(chosen)]
+    if not gold.files:
+        return Verdict(False, "the gold patch changes no file")
+    return Verdict(not missing, f"missing {', '.join(missing)}" if missing else "all gold files chosen")
+
+
+def check_localization(locations: Sequence[tuple[str, int, int]], gold: Gold) -> Verdict:
+    """The locations `(file, start, end)` cover every class, function or block the gold patch
+    changes: each gold target has a location in its file spanning at least one of its changed lines
+    (naming the enclosing class of a changed method counts)."""
+    if not gold.targets:
+        return Verdict(False, "the gold patch has no located change")
+    missed = []
+    for target in gold.targets:
+        hit = any(
+            f == target.file and any(start <= line <= end for line in target.lines)
+            for f, start, end in locations
+        )
+        if not hit:
+            missed.append(f"{target.file}::{target.name}" if target.name else f"{target.file}:{target.start}")
+    return Verdict(not missed, f"not covered: {', '.join(missed)}" if missed else "every gold change covered")
+
+
+def check_reproduction(before: RunResult | None, after_gold: RunResult | None) -> Verdict:
+    """The script reproduces the issue on the base commit and no longer with the gold patch."""
+    if before is None:
+        return Verdict(False, "no usable script")
+    if not reproduced(before):
+        return Verdict(False, f"does not reproduce on the base commit (exit {before.exit_code})")
+    if not resolved(after_gold):
+        code = after_gold.exit_code if after_gold else None
+        return Verdict(False, f"still reproduces with the gold patch (exit {code})")
+    return Verdict(True, "reproduces on the base commit, resolved by the gold patch")
+
+
+def check_patch(script_after: RunResult | None, script_valid: bool, tests: RunResult | None) -> Verdict:
+    """The model's patch passes its reproduction script (when the script is a valid one) and the
+    instance's existing tests (when there are any); with neither, nothing shows it correct."""
+    if not script_valid and tests is None:
+        return Verdict(False, "neither a valid reproduction script nor tests to check the patch")
+    if script_valid and not resolved(script_after):
+        return Verdict(False, "the reproduction script still fails with the patch")
+    if tests is not None and not tests.ok:
+        return Verdict(False, f"the instance's tests fail with the patch (exit {tests.exit_code})")
+    return Verdict(
+        True,
+        "passes "
+        + " and ".join(
+            w for w, on in (("its reproduction script", script_valid), ("the tests", tests is not None)) if on
+        ),
+    )
+
+
+def check_complexity(one_shot_solved: Iterable[bool]) -> Verdict:
+    """Keep an instance only when the base model does not solve it in one shot without reasoning."""
+    solved = sum(bool(s) for s in one_shot_solved)
+    return Verdict(
+        solved == 0, f"solved in one shot {solved} time(s)" if solved else "not solved in one shot"
+    )
+
+
+def step_key(record: StepRecord) -> tuple[str, str]:
+    """A step's identity in a trajectory: (stage, candidate id)."""
+    return record.stage, record.candidate_id
+
+
+# The step whose answer a stage's prompt was built from: a reproduction script is written from the
+# location set (its prompt holds no patch), a refinement from the patch (or refinement) it refines.
+PARENT_STAGE = {"localize": "understand", "patch": "localize", "repro": "localize", "refine": "patch"}
+_REFINED = re.compile(r"\.r\d+$")
+
+
+def accepted_steps(
+    records: Sequence[StepRecord], verdicts: Mapping[tuple[str, str], Verdict]
+) -> list[StepRecord]:
+    """The correct prefix of every path: the records whose own verdict and whose ancestors'
+    verdicts all passed, in order. Every round of a multi-round step shares its final verdict
+    (its tool-call rounds led to its answer). A step without a verdict is not accepted."""
+    parents = {step_key(r): r.parent_id for r in records}
+
+    def ok(stage: str, cid: str, depth: int = 0) -> bool:
+        verdict = verdicts.get((stage, cid))
+        if verdict is None or not verdict.passed or depth > 16:
+            return False
+        parent_stage = PARENT_STAGE.get(stage)
+        if parent_stage is None:
+            return True
+        parent = parents.get((stage, cid))
+        if parent is None:
+            return False
+        if stage == "refine" and _REFINED.search(parent):
+            parent_stage = "refine"
+        return ok(parent_stage, parent, depth + 1)
+
+    return [r for r in records if ok(r.stage, r.candidate_id)]

@@ -1,0 +1,339 @@
+"""`swe-train reject`: development-contextualized rejection sampling of the synthesized trajectories.
+
+Each stage output is checked against the instance's ground truth, each check counted apart:
+understanding (the chosen files contain the gold files), localization (the locations cover the
+gold patch's classes, functions and blocks), reproduction (the script reproduces on the base commit
+and not with the gold patch, in the sandbox), patch (the patch passes its reproduction script and
+the instance's tests, in the sandbox). The environment check runs the instance's tests with the
+gold patch and drops the instance when they fail. The correct prefix of each trajectory is kept.
+
+Outputs in `OUT/reject/`:
+- `sft.jsonl`: accepted steps (`instance_id, stage, candidate_id, round, messages, think, answer`);
+- `labels.jsonl`: PRM rows (`instance_id, stage, candidate_id, issue, step, label, reason, source`)
+  for every final understand/localize/patch output that was checked, plus the gold steps as
+  positives (source "gold"; `--no-gold-steps` leaves them out);
+- `pairs.jsonl`: ORM pairs (`instance_id, issue, chosen, rejected, source`): the gold patch and the
+  patches that passed over the patches that failed;
+- `report.json`: per check, how many outputs were checked and passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swe_lsp.search.model import Location
+from swe_lsp.search.prompts import MAX_STEP_CHARS
+from swe_lsp.search.prompts import render_locations as render_step
+from swe_lsp.search.records import StepRecord, read_trajectory
+from swe_lsp.workspace.pysymbols import python_symbols
+from trainer import provenance
+from trainer.checks import (
+    Verdict,
+    accepted_steps,
+    check_localization,
+    check_patch,
+    check_reproduction,
+    check_understanding,
+)
+from trainer.gold import Gold, gold_of
+from trainer.instances import Instance, read_instances, write_jsonl
+from trainer.repos import checkout_repo, file_at, instance_git_dir
+from trainer.runs import Runner, patched_texts
+from trainer.synth import STEP as SYNTH
+
+STEP = "reject"
+CHECKS = ("environment", "understanding", "localization", "reproduction", "patch")
+_LABEL = re.compile(r"^(?P<path>[^:]+?)(?:::(?P<name>[\w.]+)|:(?P<start>\d+)-(?P<end>\d+))?$")
+_REFINED = re.compile(r"(\.r\d+)+$")
+NOT_CHECKED = "not checked"
+
+
+@dataclass
+class Tally:
+    """Per check: outputs checked and passed; plus the step and row counts written."""
+
+    checks: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {c: {"checked": 0, "passed": 0} for c in CHECKS}
+    )
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, check: str, verdict: Verdict) -> Verdict:
+        if not verdict.reason.startswith(NOT_CHECKED):
+            self.checks[check]["checked"] += 1
+            self.checks[check]["passed"] += verdict.passed
+        return verdict
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+def resolve_labels(labels: Sequence[str], read_base: Callable[[str], str | None]) -> list[Location]:
+    """Location labels (`path::Name`, `path:a-b`, `path`) as spans at the base commit; a label
+    that does not resolve is left out."""
+    out = []
+    for label in labels:
+        match = _LABEL.match(label.strip())
+        text = read_base(match["path"]) if match else None
+        if match is None or text is None:
+            continue
+        lines = max(len(text.splitlines()), 1)
+        if match["name"]:
+            symbols = python_symbols(match["path"], text)[0] if match["path"].endswith(".py") else ()
+            found = [s for s in symbols if s.name == match["name"]]
+            if len(found) == 1:
+                out.append(Location(match["path"], found[0].start, found[0].end, found[0].name))
+        elif match["start"]:
+            out.append(Location(match["path"], int(match["start"]), int(match["end"])))
+        else:
+            out.append(Location(match["path"], 1, lines))
+    return out
+
+
+def render_locations(locations: Sequence[Location], read_base: Callable[[str], str | None]) -> str:
+    """A location set as the server renders it for the PRM, from the base commit's files."""
+
+    def read_lines(path: str) -> list[str] | None:
+        text = read_base(path)
+        return text.splitlines() if text is not None else None
+
+    return render_step(locations, read_lines)
+
+
+def _finals(records: Sequence[StepRecord], stage: str) -> dict[str, StepRecord]:
+    """The last record of each candidate of `stage` (a localization's answer after its tool rounds)."""
+    return {r.candidate_id: r for r in records if r.stage == stage}
+
+
+class InstanceJudge:
+    """Judges every trajectory of one instance and gathers its rows."""
+
+    def __init__(self, inst: Instance, tree: Path, git_dir: Path, runner: Runner, tally: Tally) -> None:
+        self.inst, self.tree, self.runner, self.tally = inst, tree, runner, tally
+        self._cache: dict[str, str | None] = {}
+        self._git_dir = git_dir
+        self.gold: Gold = gold_of(inst.patch, self.read_base)
+        self.gold_texts = patched_texts(inst.patch, self.read_base) or {}
+        self.test_texts = patched_texts(inst.test_patch, self.read_base) or {}
+        self.sft: list[dict[str, Any]] = []
+        self.labels: list[dict[str, Any]] = []
+        self.passing: list[str] = []
+        self.failing: list[str] = []
+
+    def read_base(self, path: str) -> str | None:
+        """A file's text at the base commit (cached)."""
+        if path not in self._cache:
+            self._cache[path] = file_at(self._git_dir, self.inst.base_commit, path)
+        return self._cache[path]
+
+    def environment_ok(self) -> bool:
+        """Whether the instance's tests pass with the gold patch (True when there are none to run)."""
+        run = self.runner.environment(self.tree, self.inst, self.gold_texts, self.test_texts)
+        if run is None:
+            return True
+        return self.tally.add("environment", Verdict(run.ok, f"exit {run.exit_code}")).passed
+
+    def judge(self, records: Sequence[StepRecord]) -> None:
+        """Check every final step of one trajectory; keep its correct prefix and its labels."""
+        verdicts: dict[tuple[str, str], Verdict] = {}
+        rendered: dict[tuple[str, str], str] = {}
+        for cid, r in _finals(records, "understand").items():
+            files = [f for f in (r.parsed or []) if isinstance(f, str)]
+            verdict = check_understanding(files, self.gold) if files else Verdict(False, r.outcome)
+            verdicts["understand", cid] = self.tally.add("understanding", verdict)
+            rendered["understand", cid] = "\n".join(files)
+        for cid, r in _finals(records, "localize").items():
+            locations = resolve_labels(r.parsed or [], self.read_base) if r.outcome != "rejected" else []
+            spans = [(loc.file, loc.start, loc.end) for loc in locations]
+            verdict = check_localization(spans, self.gold) if spans else Verdict(False, r.outcome)
+            verdicts["localize", cid] = self.tally.add("localization", verdict)
+            rendered["localize", cid] = render_locations(locations, self.read_base)
+        scripts: dict[str, tuple[str, bool]] = {}
+        for cid, r in _finals(records, "repro").items():
+            verdict = self._repro(r.parsed)
+            verdicts["repro", cid] = self.tally.add("reproduction", verdict)
+            if isinstance(r.parsed, str):
+                scripts[cid] = (r.parsed, verdict.passed)
+        for stage in ("patch", "refine"):
+            for cid, r in _finals(records, stage).items():
+                script, valid = scripts.get(_REFINED.sub("", cid), (None, False))
+                verdict = self._patch(r.parsed, script, valid)
+                verdicts[stage, cid] = self.tally.add("patch", verdict)
+                rendered[stage, cid] = (r.parsed or "")[:MAX_STEP_CHARS]
+                if not verdict.reason.startswith(NOT_CHECKED) and isinstance(r.parsed, str):
+                    (self.passing if verdict.passed else self.failing).append(r.parsed)
+        for r in accepted_steps(records, verdicts):
+            self.sft.append(
+                {
+                    "instance_id": self.inst.instance_id,
+                    "stage": r.stage,
+                    "candidate_id": r.candidate_id,
+                    "round": r.round,
+                    "messages": [{"role": m.role, "content": m.content} for m in r.messages],
+                    "think": r.think,
+                    "answer": r.answer,
+                }
+            )
+        for (stage, cid), verdict in verdicts.items():
+            # The PRM only ever sees what reaches it: a file set, resolved locations, an applicable patch.
+            if not rendered.get((stage, cid)):
+                continue
+            if stage in ("understand", "localize", "patch") and not verdict.reason.startswith(NOT_CHECKED):
+                self._label(stage, cid, rendered.get((stage, cid), ""), verdict, "synth")
+
+    def _repro(self, script: Any) -> Verdict:
+        if not isinstance(script, str):
+            return Verdict(False, "no usable script")
+        if not self.runner.enabled:
+            return Verdict(False, f"{NOT_CHECKED}: no sandbox")
+        return check_reproduction(*self.runner.script(self.tree, script, self.gold_texts))
+
+    def _patch(self, diff: Any, script: str | None, script_valid: bool) -> Verdict:
+        if not isinstance(diff, str) or not diff.strip():
+            return Verdict(False, "no applicable patch")
+        changed = patched_texts(diff, self.read_base)
+        if changed is None:
+            return Verdict(False, "the patch does not apply to the base commit")
+        if not self.runner.enabled:
+            return Verdict(False, f"{NOT_CHECKED}: no sandbox")
+        after, tests = self.runner.patch(self.tree, self.inst, changed, self.test_texts, script)
+        if not script_valid and tests is None:
+            return Verdict(False, f"{NOT_CHECKED}: no valid script and no tests")
+        return check_patch(after, script_valid, tests)
+
+    def _label(self, stage: str, cid: str, step: str, verdict: Verdict, source: str) -> None:
+        self.labels.append(
+            {
+                "instance_id": self.inst.instance_id,
+                "stage": stage,
+                "candidate_id": cid,
+                "issue": self.inst.problem_statement,
+                "step": step,
+                "label": verdict.passed,
+                "reason": verdict.reason,
+                "source": source,
+            }
+        )
+
+    def gold_steps(self) -> None:
+        """The gold answer of each stage as a positive PRM row."""
+        gold_locations = [Location(t.file, t.start, t.end, t.name) for t in self.gold.targets]
+        for stage, step in (
+            ("understand", "\n".join(self.gold.files)),
+            ("localize", render_locations(gold_locations, self.read_base)),
+            ("patch", self.inst.patch[:MAX_STEP_CHARS]),
+        ):
+            self._label(stage, "gold", step, Verdict(True, "the gold patch"), "gold")
+
+    def pairs(self) -> list[dict[str, Any]]:
+        """ORM pairs: (gold or a passing patch) over each failing patch."""
+        chosen = list(dict.fromkeys([self.inst.patch, *self.passing]))
+        return [
+            {
+                "instance_id": self.inst.instance_id,
+                "issue": self.inst.problem_statement,
+                "chosen": good,
+                "rejected": bad,
+                "source": "reject",
+            }
+            for bad in dict.fromkeys(self.failing)
+            for good in chosen
+            if good != bad
+        ]
+
+
+def reject(
+    instances: Sequence[Instance],
+    out: Path,
+    runner: Runner,
+    mirrors: Path | None = None,
+    gold_steps: bool = True,
+    advance: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    """Judge every instance's trajectories; write the step's files; returns the report."""
+    tally = Tally()
+    sft, labels, pairs = [], [], []
+    for inst in instances:
+        advance(inst.instance_id)
+        samples = sorted((out / SYNTH / inst.instance_id).glob("*/trajectory.jsonl"))
+        if not samples:
+            tally.count("instances_without_trajectories")
+            continue
+        git_dir = instance_git_dir(inst, mirrors)
+        tree = out / STEP / ".work" / inst.instance_id
+        if runner.enabled:
+            checkout_repo(git_dir, inst.base_commit, tree)
+        judge = InstanceJudge(inst, tree, git_dir, runner, tally)
+        if not judge.environment_ok():
+            tally.count("instances_dropped_environment")
+            continue
+        for path in samples:
+            judge.judge(read_trajectory(path))
+            tally.count("trajectories")
+        if gold_steps:
+            judge.gold_steps()
+        sft += judge.sft
+        labels += judge.labels
+        pairs += judge.pairs()
+        tally.count("instances")
+    folder = out / STEP
+    report = {
+        "checks": tally.checks,
+        "counts": tally.counts,
+        "sft_steps": write_jsonl(folder / "sft.jsonl", sft),
+        "prm_labels": write_jsonl(folder / "labels.jsonl", labels),
+        "prm_positive": sum(bool(r["label"]) for r in labels),
+        "orm_pairs": write_jsonl(folder / "pairs.jsonl", pairs),
+        "sandbox": runner.enabled,
+    }
+    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def register(subparsers: Any) -> None:
+    """Add the `reject` subcommand."""
+    p = subparsers.add_parser("reject", help="rejection sampling of the trajectories (step 3)")
+    p.add_argument("--out", type=Path, required=True, help="the run folder")
+    p.add_argument("--sandbox", choices=["auto", "docker", "bwrap", "local", "none"], default="auto")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per sandbox run")
+    p.add_argument("--mirrors", type=Path, default=None, help="folder of git mirrors (SWE-bench instances)")
+    p.add_argument("--no-gold-steps", action="store_true", help="no gold answers as PRM positives")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the sandbox, judge with a progress bar, print the per-check counts."""
+    from contextlib import ExitStack
+
+    from rich.progress import Progress
+
+    from swe_lsp.sandbox import open_sandbox
+    from swe_lsp.settings import load_settings
+
+    instances = read_instances(args.out / "collect" / "instances.jsonl")
+    with ExitStack() as stack, Progress() as bar:
+        sandbox = None
+        if args.sandbox != "none":
+            settings = load_settings(None, {"sandbox": {"kind": args.sandbox}}).settings
+            sandbox = stack.enter_context(open_sandbox(settings.sandbox))
+        task = bar.add_task("reject", total=len(instances))
+        report = reject(
+            instances,
+            args.out,
+            Runner(sandbox, args.timeout),
+            args.mirrors,
+            not args.no_gold_steps,
+            lambda m: bar.update(task, advance=1, description=m),
+        )
+    provenance.record(args.out, STEP, {"sandbox": args.sandbox, "timeout_s": args.timeout})
+    for name, c in report["checks"].items():
+        print(f"{name:<14} checked {c['checked']:>6}  passed {c['passed']:>6}")
+    print(
+        f"sft steps {report['sft_steps']}, PRM labels {report['prm_labels']}, ORM pairs {report['orm_pairs']}"
+    )
+    return 0
