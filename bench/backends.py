@@ -30,7 +30,7 @@ RESULTS = ROOT / "bench" / "results" / "backends.json"
 # About 512 tokens of real-looking context, as a localization prompt would carry.
 CONTEXT = "\n".join(
     f"def handler_{i}(request, timeout={i}):\n    '''Handle request {i}.'''\n    return process(request, {i})"
-    for i in range(22)
+    for i in range(15)
 )
 
 
@@ -111,6 +111,7 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "test-models")
     args = parser.parse_args()
     rows: dict[str, dict] = {}
+    load_before = os.getloadavg()
     for name in args.backends.split(","):
         print(f"== {name}", file=sys.stderr, flush=True)
         with contextlib.ExitStack() as stack:
