@@ -132,7 +132,10 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "threads": os.environ["OMP_NUM_THREADS"],
+            # Other work on the machine moves these numbers: compare backends within one run only.
+            "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         },
+        "openai_load_note": "openai load_s excludes starting `vllm serve` (the server is already up)",
         "date": time.strftime("%Y-%m-%d"),
         "max_tokens": args.max_tokens,
         "repeats": args.repeats,
