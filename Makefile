@@ -23,7 +23,7 @@ export OMP_NUM_THREADS ?= 1
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install demo test test-fast lint bench editors-install clean
 
 install: $(STAMP)
 
@@ -61,5 +61,9 @@ bench: install
 	$(PY) bench/verify.py
 	@echo "bench/localize.py needs SWE-bench repository mirrors: see its docstring"
 
+editors-install:
+	bash editors/vscode/scripts/install-e2e.sh
+
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
+	rm -rf editors/vscode/node_modules editors/vscode/.e2e editors/vscode/dist editors/vscode/out

@@ -1,0 +1,262 @@
+/**
+ * SWE-LSP for VS Code: starts `swe-lsp serve`, offers "Resolve Issue..." (also as the server's code
+ * action), shows a job's progress with a Cancel button, and reviews and applies candidates.
+ * The logic that does not need `vscode` lives in settings.ts and format.ts (unit-tested).
+ */
+
+import { randomUUID } from 'node:crypto';
+import * as vscode from 'vscode';
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  LanguageClient,
+  type LanguageClientOptions,
+  type ServerOptions,
+  WorkDoneProgress,
+  type WorkDoneProgressBegin,
+  type WorkDoneProgressEnd,
+  type WorkDoneProgressReport,
+} from 'vscode-languageclient/node';
+import { jobItem } from './format';
+import { JobTracker, announceFinished, showJobProgress } from './jobs';
+import * as P from './protocol';
+import { type ReviewClient, reviewJob, reviewSteps } from './review';
+import { type ExtensionSettings, needsRestart, readSettings, serverCommand, toServerSettings } from './settings';
+
+const SECTION = 'swe-lsp';
+
+type ProgressValue = WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd;
+
+/** The settings in force (window-level: one server per window). */
+function settingsFor(): ExtensionSettings {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  return readSettings((key) => config.get(key));
+}
+
+/** What `activate` returns: used by the end-to-end tests, and by anyone scripting the extension. */
+export interface SweLspApi {
+  client(): Promise<LanguageClient>;
+  resolve(args: Partial<P.ResolveIssueArgs>): Promise<string | undefined>;
+  waitForJob(jobId: string): Promise<P.JobView>;
+  progressOf(jobId: string): string[];
+  review(jobId: string): Promise<P.ApplyResult | undefined>;
+  /** Fires when a review picker is shown ('candidates', 'hunks'). */
+  onReviewStep: vscode.Event<'candidates' | 'hunks'>;
+}
+
+class Extension implements vscode.Disposable {
+  readonly output = vscode.window.createOutputChannel('SWE-LSP', { log: true });
+  readonly jobs = new JobTracker();
+  private languageClient: LanguageClient | undefined;
+  private starting: Promise<LanguageClient> | undefined;
+  private settings = settingsFor();
+
+  /** The running client, started on first use. */
+  client(): Promise<LanguageClient> {
+    this.starting ??= this.start().catch((err: unknown) => {
+      this.starting = undefined;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  private async start(): Promise<LanguageClient> {
+    this.settings = settingsFor();
+    const { command, args } = serverCommand(this.settings);
+    this.output.info(`starting the server: ${[command, ...args].join(' ')}`);
+    const server: ServerOptions = { command, args, options: { env: process.env } };
+    const options: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      outputChannel: this.output,
+      initializationOptions: toServerSettings(this.settings),
+      middleware: {
+        // The server's code action runs `swe-lsp.resolveIssue`: route it through the prompt and the
+        // progress notification. Other server commands go through as they are.
+        executeCommand: (cmd, cmdArgs, next) =>
+          cmd === P.RESOLVE_ISSUE ? this.resolve((cmdArgs[0] ?? {}) as Partial<P.ResolveIssueArgs>) : next(cmd, cmdArgs),
+        workspace: {
+          // The server pulls section `swe-lsp` shaped like swe-lsp.toml, not like our settings.
+          configuration: async (params, token, next) => {
+            const result = await next(params, token);
+            if (!Array.isArray(result)) {
+              return result;
+            }
+            return params.items.map((item, i) =>
+              item.section === SECTION ? toServerSettings(settingsFor()) : result[i],
+            );
+          },
+        },
+      },
+    };
+    const client = new LanguageClient('swe-lsp', 'SWE-LSP', server, options);
+    client.onNotification(P.JOB_UPDATED, (job: P.JobView) => this.jobs.update(job));
+    await client.start();
+    this.languageClient = client;
+    return client;
+  }
+
+  async restart(): Promise<void> {
+    const old = this.languageClient;
+    this.languageClient = undefined;
+    this.starting = undefined;
+    if (old) {
+      await old.stop().catch((err: unknown) => this.output.warn(`stopping the server: ${String(err)}`));
+    }
+    await this.client();
+  }
+
+  async settingsChanged(): Promise<void> {
+    const now = settingsFor();
+    if (needsRestart(this.settings, now)) {
+      await this.restart();
+    } else if (this.languageClient) {
+      await this.languageClient.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
+    }
+    this.settings = now;
+  }
+
+  private async executeServerCommand<T>(command: string, arg: unknown): Promise<T> {
+    const client = await this.client();
+    return (await client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [arg] })) as T;
+  }
+
+  readonly reviewClient: ReviewClient = {
+    candidates: async (jobId) => (await this.client()).sendRequest<P.CandidatesResult>(P.CANDIDATES, { jobId }),
+    apply: (jobId, rank, hunks) => this.executeServerCommand<P.ApplyResult>(P.APPLY_CANDIDATE, { jobId, rank, ...(hunks ? { hunks } : {}) }),
+  };
+
+  /** Start a job (asking for the issue text when `args` has none); returns its id. */
+  async resolve(args: Partial<P.ResolveIssueArgs>): Promise<string | undefined> {
+    let issue = args.issue;
+    if (!issue) {
+      const editor = vscode.window.activeTextEditor;
+      issue = await vscode.window.showInputBox({
+        title: 'SWE-LSP: Resolve Issue',
+        prompt: 'Describe the issue to resolve (an issue text, a traceback, what should change)',
+        value: editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection).trim() : '',
+        ignoreFocusOut: true,
+      });
+      if (!issue?.trim()) {
+        return undefined;
+      }
+      if (!args.uri && editor) {
+        const s = editor.selection;
+        args = { ...args, uri: editor.document.uri.toString(), range: { start: { line: s.start.line, character: s.start.character }, end: { line: s.end.line, character: s.end.character } } };
+      }
+    }
+    const client = await this.client();
+    const token = `swe-lsp-vscode-${randomUUID()}`;
+    // Subscribe before asking: the server may report before its answer arrives.
+    const early: ProgressValue[] = [];
+    let sink: ((v: ProgressValue) => void) | undefined;
+    const subscription = client.onProgress(WorkDoneProgress.type, token, (value: ProgressValue) => {
+      if (sink) {
+        sink(value);
+      } else {
+        early.push(value);
+      }
+    });
+    let jobId: string;
+    try {
+      ({ jobId } = await this.executeServerCommand<{ jobId: string }>(P.RESOLVE_ISSUE, { ...args, issue, workDoneToken: token }));
+    } catch (err) {
+      subscription.dispose();
+      throw err;
+    }
+    const finished = showJobProgress(
+      this.jobs,
+      jobId,
+      (onValue) => {
+        sink = onValue;
+        // Replayed once the caller holds the subscription (an early `end` disposes it).
+        queueMicrotask(() => early.splice(0).forEach(onValue));
+        return subscription;
+      },
+      () => this.executeServerCommand(P.CANCEL, { jobId }),
+    );
+    void finished.then((job) => announceFinished(job, (id) => this.review(id)));
+    return jobId;
+  }
+
+  review(jobId: string): Promise<P.ApplyResult | undefined> {
+    return reviewJob(this.reviewClient, jobId);
+  }
+
+  /** Pick a job among the server's (this workspace's) that `keep` accepts; the only one at once. */
+  async pickJob(keep: (job: P.JobView) => boolean, none: string): Promise<string | undefined> {
+    const client = await this.client();
+    const { jobs } = await client.sendRequest<{ jobs: P.JobView[] }>(P.JOBS, {});
+    const list = jobs.filter(keep).sort((a, b) => b.updated - a.updated);
+    if (list.length === 0) {
+      void vscode.window.showInformationMessage(none);
+      return undefined;
+    }
+    if (list.length === 1) {
+      return list[0].jobId;
+    }
+    const picked = await vscode.window.showQuickPick(list.map((job) => ({ ...jobItem(job), jobId: job.jobId })), { title: 'SWE-LSP: jobs' });
+    return picked?.jobId;
+  }
+
+  async showCandidates(arg?: { jobId?: string }): Promise<P.ApplyResult | undefined> {
+    const jobId = arg?.jobId ?? (await this.pickJob((j) => j.state === 'done' && j.candidates > 0, 'SWE-LSP: no job has candidates to review.'));
+    return jobId ? this.review(jobId) : undefined;
+  }
+
+  async cancel(arg?: { jobId?: string }): Promise<void> {
+    const jobId = arg?.jobId ?? (await this.pickJob((j) => !P.isFinal(j.state), 'SWE-LSP: no job is running.'));
+    if (jobId) {
+      await this.executeServerCommand(P.CANCEL, { jobId });
+    }
+  }
+
+  dispose(): void {
+    void this.languageClient?.stop();
+    this.jobs.dispose();
+    this.output.dispose();
+  }
+}
+
+export function activate(context: vscode.ExtensionContext): SweLspApi {
+  const ext = new Extension();
+  const guard =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R | undefined> => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        ext.output.error(message);
+        void vscode.window.showErrorMessage(`SWE-LSP: ${message}`, 'Show Server Log').then((c) => c && ext.output.show(true));
+        return undefined;
+      }
+    };
+  context.subscriptions.push(
+    ext,
+    reviewSteps,
+    vscode.commands.registerCommand('swe-lsp.resolveIssuePrompt', guard((args?: Partial<P.ResolveIssueArgs>) => ext.resolve(args ?? {}))),
+    vscode.commands.registerCommand('swe-lsp.showCandidates', guard((arg?: { jobId?: string }) => ext.showCandidates(arg))),
+    vscode.commands.registerCommand('swe-lsp.cancelJob', guard((arg?: { jobId?: string }) => ext.cancel(arg))),
+    vscode.commands.registerCommand('swe-lsp.showServerLog', () => ext.output.show(true)),
+    vscode.commands.registerCommand('swe-lsp.restartServer', guard(() => ext.restart())),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration(SECTION)) {
+        void guard(() => ext.settingsChanged())();
+      }
+    }),
+  );
+  // Start at once: the server indexes the workspace while the user types.
+  void guard(() => ext.client())();
+  return {
+    client: () => ext.client(),
+    resolve: (args) => ext.resolve(args),
+    waitForJob: (jobId) => ext.jobs.waitFinal(jobId),
+    progressOf: (jobId) => ext.jobs.progressOf(jobId),
+    review: (jobId) => ext.review(jobId),
+    onReviewStep: reviewSteps.event,
+  };
+}
+
+export function deactivate(): void {
+  // The subscriptions stop the client.
+}
