@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
     build = sub.add_parser("build-base", help="Build the offline base image (debootstrap + docker import).")
     build.add_argument("--tag", default=None, help="Image tag (default: swe-lsp-base:bookworm).")
     build.add_argument("--suite", default="bookworm", help="Debian release to bootstrap.")
-    build.add_argument("--mirror", default="http://deb.debian.org/debian", help="Debian mirror.")
+    build.add_argument("--mirror", default=None, help="Debian mirror (default: the one apt uses here).")
     build.add_argument("--force", action="store_true", help="Rebuild even if the image exists.")
     build.set_defaults(run=_build_base)
 

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,12 +48,39 @@ _IMAGE_CONFIG = [
 ]
 
 
+APT_SOURCES = (Path("/etc/apt/sources.list.d"), Path("/etc/apt/sources.list"))
+
+
+def host_debian_mirror(sources: Sequence[Path] = APT_SOURCES) -> str | None:
+    """The Debian mirror this machine's apt already uses (deb822 `URIs:` or one-line `deb` lines),
+    skipping the security archive: the mirror known to be reachable from here, chosen by the admin."""
+    for source in sources:
+        files = (
+            [*sorted(source.glob("*.sources")), *sorted(source.glob("*.list"))]
+            if source.is_dir()
+            else [source]
+        )
+        for file in files:
+            try:
+                lines = file.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                words = line.split()
+                uris = words[1:] if words[:1] == ["URIs:"] else words[1:] if words[:1] == ["deb"] else []
+                for uri in uris:
+                    if "://" in uri and not uri.rstrip("/").endswith("-security"):
+                        return uri
+    return None
+
+
 @dataclass(frozen=True)
 class BaseImageRecipe:
-    """What goes into the base image: the Debian release, the mirror and the extra packages."""
+    """What goes into the base image: the Debian release, the mirror (None: the host's apt mirror)
+    and the extra packages."""
 
     suite: str = "bookworm"
-    mirror: str = "http://deb.debian.org/debian"
+    mirror: str | None = None
     packages: tuple[str, ...] = BASE_PACKAGES
     variant: str = "minbase"
 
@@ -103,13 +130,19 @@ def build_base_image(
 
 
 def _debootstrap(recipe: BaseImageRecipe, root: Path, on_line: Callable[[str], None]) -> None:
+    mirror = recipe.mirror or host_debian_mirror()
+    if mirror is None:
+        raise SandboxImageError(
+            "no Debian mirror: this machine's apt sources name none; pass --mirror URL "
+            "(a Debian mirror debootstrap can reach)"
+        )
     argv = [
         "debootstrap",
         f"--variant={recipe.variant}",
         f"--include={','.join(recipe.packages)}",
         recipe.suite,
         str(root),
-        recipe.mirror,
+        mirror,
     ]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     tail: list[str] = []
@@ -119,4 +152,4 @@ def _debootstrap(recipe: BaseImageRecipe, root: Path, on_line: Callable[[str], N
         tail = [*tail[-19:], line.rstrip()]
     if proc.wait() != 0:
         log = "\n".join(tail)
-        raise SandboxImageError(f"debootstrap failed (is {recipe.mirror} reachable?):\n{log}")
+        raise SandboxImageError(f"debootstrap failed (is {mirror} reachable?):\n{log}")
