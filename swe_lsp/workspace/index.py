@@ -5,9 +5,11 @@ a restarted server re-reads a file only when its size or mtime changed, re-parse
 digest changed. A snapshot copied from the workspace keeps the workspace's mtimes and is loaded
 under the workspace's key, so a job's snapshot starts warm from the index built at idle time.
 
-`update()` appends the changed entries to a journal beside the main file instead of rewriting the
-whole index, which keeps a one-file update to milliseconds; the next `build_or_load` folds the
-journal in.
+`update()` re-parses only the blocks of a Python file that an edit changed (its column-0
+definitions, or the members of a class; see `incremental`) and appends the changed entries to a
+journal beside the main file instead of rewriting the whole index, which keeps a one-file update to
+milliseconds; the next `build_or_load` folds the journal in. A build parses changed files whole,
+so what it holds is `extract`'s output alone.
 """
 
 from __future__ import annotations
@@ -22,33 +24,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from swe_lsp.workspace.errors import WorkspaceError
-from swe_lsp.workspace.files import FileStat, decode, language_of, walk
+from swe_lsp.workspace.extract import extract, file_digest
+from swe_lsp.workspace.files import FileStat, walk
+from swe_lsp.workspace.incremental import Blocks, blocks_of, reparse
 from swe_lsp.workspace.model import FileIndex, Symbol
-from swe_lsp.workspace.pysymbols import python_symbols
-from swe_lsp.workspace.tokens import raw_terms
 
-FORMAT_VERSION = 1
-# Translation catalogs and vector data repeat the source's strings (every message in every
-# language), which would drown the retrieval statistics; they stay listed but carry no terms.
-UNSEARCHED_SUFFIXES = frozenset({".po", ".pot", ".svg", ".map", ".lock", ".csv", ".tsv"})
-_Entry = tuple[FileStat, FileIndex]
-
-
-def _index_bytes(rel: str, data: bytes) -> FileIndex:
-    digest = hashlib.sha1(data).hexdigest()
-    language = language_of(rel)
-    decoded = decode(data)
-    if decoded.text is None:
-        return FileIndex(rel, digest, len(data), language, decoded.status, 0)
-    text = decoded.text
-    status = decoded.status
-    symbols: tuple[Symbol, ...] = ()
-    terms = {} if os.path.splitext(rel)[1].lower() in UNSEARCHED_SUFFIXES else raw_terms(text)
-    if language == "python":
-        symbols, parsed = python_symbols(rel, data if status == "ok" else text)
-        if not parsed:
-            status = "syntax_error"
-    return FileIndex(rel, digest, len(data), language, status, text.count("\n") + 1, symbols, terms)
+FORMAT_VERSION = 3
+# A file's stat, its entry, and for a Python file its blocks (see `incremental`), or None.
+_Entry = tuple[FileStat, FileIndex, Blocks | None]
 
 
 class RepoIndex:
@@ -88,7 +71,7 @@ class RepoIndex:
             if entry is not None and entry[0] == info:
                 entries[rel] = entry
                 continue
-            new = _fresh_entry(root, rel, info, entry)
+            new = _fresh_entry(root, rel, info, entry, incremental=False)
             if new is not None:
                 entries[rel] = new
                 changed = True
@@ -129,7 +112,8 @@ class RepoIndex:
                 if self._entries.pop(rel, None) is not None:
                     changed[rel] = None
                 continue
-            new = _fresh_entry(self.root, rel, FileStat(st.st_size, st.st_mtime_ns), self._entries.get(rel))
+            info = FileStat(st.st_size, st.st_mtime_ns)
+            new = _fresh_entry(self.root, rel, info, self._entries.get(rel), incremental=True)
             if new is not None and new != self._entries.get(rel):
                 self._entries[rel] = new
                 changed[rel] = new
@@ -211,15 +195,24 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _fresh_entry(root: Path, rel: str, info: FileStat, old: _Entry | None) -> _Entry | None:
-    """Re-read a file whose stat changed; reuse the old entry when its bytes did not."""
+def _fresh_entry(root: Path, rel: str, info: FileStat, old: _Entry | None, incremental: bool
+                 ) -> _Entry | None:  # fmt: skip
+    """Re-read a file whose stat changed; reuse the old entry when its bytes did not. With
+    `incremental` (an edit), re-parse only the changed blocks of a Python file where that applies;
+    a build parses whole files, so that what it holds depends on `extract` alone."""
     try:
         data = (root / rel).read_bytes()
     except (OSError, RuntimeError):
         return None
-    if old is not None and old[1].digest == hashlib.sha1(data).hexdigest():
-        return info, old[1]
-    return info, _index_bytes(rel, data)
+    digest = file_digest(data)
+    if old is not None and old[1].digest == digest:
+        return info, old[1], old[2]
+    if incremental and old is not None and old[2] is not None:
+        reparsed = reparse(rel, data, digest, old[1], old[2])
+        if reparsed is not None:
+            return info, *reparsed
+    entry, text = extract(rel, data)
+    return info, entry, blocks_of(entry, text)
 
 
 def _store_path(cache_dir: Path, key: str) -> Path:

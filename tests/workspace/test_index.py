@@ -17,13 +17,13 @@ from swe_lsp.workspace.files import MAX_TEXT_BYTES
 def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Paths the index parses from now on (cache hits do not parse)."""
     parsed: list[str] = []
-    real = index_module._index_bytes
+    real = index_module.extract
 
     def spy(rel: str, data: bytes):  # type: ignore[no-untyped-def]
         parsed.append(rel)
         return real(rel, data)
 
-    monkeypatch.setattr(index_module, "_index_bytes", spy)
+    monkeypatch.setattr(index_module, "extract", spy)
     return parsed
 
 
@@ -105,12 +105,19 @@ def test_restart_is_warm_and_one_changed_file_reindexes_alone(
     assert [s.name for s in index.file("pkg/query.py").symbols] == ["only"]
 
 
-def test_update_reindexes_one_file_and_persists(
-    fixture_repo: Path, tmp_path: Path, count_parses: list[str]
-) -> None:
+@pytest.fixture
+def cached(fixture_repo: Path, tmp_path: Path, count_parses: list[str]) -> tuple[RepoIndex, Path]:
+    """The fixture repo's index, built with a cache (that build's parses not counted), and the cache."""
     cache = tmp_path / "cache"
     index = RepoIndex.build_or_load(fixture_repo, cache)
     count_parses.clear()
+    return index, cache
+
+
+def test_update_reindexes_one_file_and_persists(
+    fixture_repo: Path, cached: tuple[RepoIndex, Path], count_parses: list[str]
+) -> None:
+    index, cache = cached
     (fixture_repo / "pkg" / "query.py").write_text("class Changed:\n    pass\n")
     (fixture_repo / "docs" / "guide.txt").unlink()
     write(fixture_repo, {"pkg/added.py": "def added():\n    pass\n"})
@@ -139,3 +146,18 @@ def test_corrupt_cache_is_rebuilt(fixture_repo: Path, tmp_path: Path) -> None:
 def test_missing_root_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match="not a folder"):
         RepoIndex.build_or_load(tmp_path / "absent", None)
+
+
+def test_an_edit_reparses_only_its_block_and_matches_a_fresh_build(
+    fixture_repo: Path, cached: tuple[RepoIndex, Path], count_parses: list[str]
+) -> None:
+    index, cache = cached
+    shapes = fixture_repo / "pkg" / "shapes.py"
+    shapes.write_text(shapes.read_text().replace("return self.size ** 2", "return self.size ** 3"))
+    with shapes.open("a") as fh:
+        fh.write("\n\ndef appended():\n    return 1\n")
+    assert index.update([shapes]) == ["pkg/shapes.py"]
+    assert count_parses == []  # the incremental path, not a whole-file extract
+    fresh = RepoIndex.build_or_load(fixture_repo, None)
+    assert index.file("pkg/shapes.py") == fresh.file("pkg/shapes.py")
+    assert RepoIndex.build_or_load(fixture_repo, cache).file("pkg/shapes.py") == fresh.file("pkg/shapes.py")
