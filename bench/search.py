@@ -63,8 +63,25 @@ def main() -> int:
         }
     )
     issue = Issue((EXAMPLE / "ISSUE.md").read_text())
-    rows = []
+    rows: list[dict] = []
     started = time.perf_counter()
+
+    def summary(load_s: float) -> dict:
+        return {
+            "what": "resolve on examples/statsmini: cost per job by strategy and budget (n per stage)",
+            "model": args.model,
+            "backend": args.backend,
+            "threads": args.threads,
+            "max_tokens": args.max_tokens,
+            "localization_rounds": args.rounds,
+            "sandbox": args.sandbox,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), {platform.python_version()}",
+            "load_average": round(os.getloadavg()[0], 1),
+            "model_load_seconds": round(load_s, 1),
+            "complete": len(rows) == len(args.budgets) * len(args.strategies),
+            "rows": rows,
+        }
+
     with open_backend(get_manifest(args.model), base.model, CACHE) as backend:
         load_s = time.perf_counter() - started
         for budget in args.budgets:
@@ -96,20 +113,9 @@ def main() -> int:
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    summary = {
-        "what": "resolve on examples/statsmini: cost per job by strategy and budget (n samples per stage)",
-        "model": args.model,
-        "backend": args.backend,
-        "threads": args.threads,
-        "max_tokens": args.max_tokens,
-        "localization_rounds": args.rounds,
-        "sandbox": args.sandbox,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), {platform.python_version()}",
-        "model_load_seconds": round(load_s, 1),
-        "rows": rows,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+                # Written after every job, so a long run that is stopped keeps what it measured.
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(summary(load_s), indent=2) + "\n")
     return 0
 
 

@@ -33,6 +33,8 @@ from swe_lsp.search.turns import split_turn
 STAGE = "verify"
 TAIL_CHARS = 2000
 _FAILED = re.compile(r"(\d+) (?:failed|error)")
+# pytest's short test summary (its default `-r fE`): one line per failing or erroring test.
+_FAILED_ID = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
 
 
 class Verifier(Protocol):
@@ -62,6 +64,29 @@ def failures(run: RunResult | None) -> int | None:
         return None
     counts = [int(n) for n in _FAILED.findall(run.stdout + run.stderr)]
     return sum(counts) if counts else (0 if run.ok else 1)
+
+
+def failing_tests(run: RunResult | None) -> frozenset[str]:
+    """The ids of the tests pytest's short summary lists as failed or in error."""
+    if run is None:
+        return frozenset()
+    return frozenset(m.rstrip(":") for m in _FAILED_ID.findall(run.stdout + run.stderr))
+
+
+def regressed(tests: RunResult | None, tests_before: RunResult | None) -> tuple[bool, str]:
+    """Whether the patch broke a test that passed before, and how that was told. Test ids from
+    pytest's summary when there are any (a patch that fixes one test and breaks another is still a
+    regression); failure counts otherwise (unittest, tox, a crash)."""
+    if tests is None:
+        return False, ""
+    new = failing_tests(tests) - failing_tests(tests_before)
+    if new:
+        shown = ", ".join(sorted(new)[:5]) + (" ..." if len(new) > 5 else "")
+        return True, f"regression: {len(new)} test(s) fail that passed before: {shown}"
+    after_fail, before_fail = failures(tests), failures(tests_before)
+    if failing_tests(tests) or after_fail is None or after_fail <= (before_fail or 0):
+        return False, ""
+    return True, f"regression: {after_fail} failing test(s) after, {before_fail or 0} before"
 
 
 class SandboxVerifier:
@@ -131,7 +156,7 @@ def judge(
     seconds: float,
 ) -> Verification:
     """The verdict from the runs: verified when the script reproduced the issue before and not
-    after, and the tests show no regression (no more failures than on the original tree)."""
+    after, and no test that passed on the original tree fails with the patch."""
     notes = []
     did_reproduce = reproduced(before) if script is not None else None
     if script is None:
@@ -141,10 +166,9 @@ def judge(
     fixed = did_reproduce is True and resolved(after)
     if did_reproduce and not fixed:
         notes.append("the issue still reproduces with the patch")
-    after_fail, before_fail = failures(tests), failures(tests_before)
-    regression = after_fail is not None and after_fail > (before_fail or 0)
+    regression, why = regressed(tests, tests_before)
     if regression:
-        notes.append(f"regression: {after_fail} failing test(s) after, {before_fail or 0} before")
+        notes.append(why)
     if command is None:
         notes.append("no existing tests exercise the changed files")
     verified = fixed and not regression
