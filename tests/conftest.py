@@ -32,10 +32,12 @@ def model_cache() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep tests from reading or writing the real user's config and data folders."""
+    """Keep tests from reading or writing the real user's config, data and cache folders (prepared
+    models come from `model_cache`, which tests pass explicitly)."""
     home = tmp_path_factory.mktemp("xdg")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     for key in [k for k in os.environ if k.startswith("SWE_LSP_") and k != "SWE_LSP_TEST_CACHE"]:
         monkeypatch.delenv(key)
 
