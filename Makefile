@@ -45,9 +45,11 @@ demo: install
 	$(VENV)/bin/swe-lsp resolve --workspace examples/statsmini --issue examples/statsmini/ISSUE.md \
 	  --budget 2 --beam 1 --rounds 2 --max-tokens 128
 
+# pytest exits 5 when it collected no test: here that is a failure with its own message.
 test: install
 	bash .ci/docker.sh $(VENV)
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra; status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
 test-fast: install
 	$(PY) -m pytest -q -ra -m "not slow"
