@@ -99,4 +99,3 @@ class Session:
         loaded = load_settings(self.root, overrides or None)  # raises: keep the last good
         self.loaded = loaded
         self._init_options, self._client_config = init_options, client_config
-

@@ -167,8 +167,10 @@ def _collect_elisions(body: list[ast.stmt], elided: dict[int, tuple[int, str]], 
         if first.lineno == node.lineno:
             continue  # a one-line def: nothing to elide
         keep_until = first.lineno - 1
-        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
-            first.value.value, str
+        if (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
         ):
             doc_end = first.end_lineno or first.lineno
             if doc_end - first.lineno < _SKELETON_DOC_LINES:

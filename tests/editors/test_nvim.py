@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from calc_workspace import BUGGY, make_calc_workspace
 
 from swe_lsp.patch import Patch, content_hash
 from swe_lsp.search.job import Candidate, Evidence, Issue, JobReport
@@ -31,15 +32,6 @@ REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "editors" / "nvim"
 BIN = Path(sys.executable).parent
 
-BUGGY = '''def add(a, b):
-    """Add two numbers."""
-    return a - b
-
-
-def mul(a, b):
-    # TODO: handle None arguments
-    return a * b
-'''
 FIXED = BUGGY.replace("a - b", "a + b")
 
 
@@ -73,17 +65,7 @@ def run_nvim(script: Path, env: dict[str, str], timeout: float) -> subprocess.Co
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A small git repository with a bug and a TODO."""
-    root = tmp_path / "ws"
-    root.mkdir()
-    (root / "calc.py").write_text(BUGGY)
-    (root / "test_calc.py").write_text(
-        "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
-    )
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false", "-C", str(root)]
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "commit", "-qm", "init"], check=True)
-    return root.resolve()
+    return make_calc_workspace(tmp_path / "ws").resolve()
 
 
 def editor_env(workspace: Path, **extra: str) -> dict[str, str]:

@@ -21,16 +21,6 @@ HERE = Path(__file__).resolve().parent
 STAND_IN = "stand_in_engine:resolve"
 CLIENTS = {"neovim": "neovim@v0.11.0", "vscode": "visual-studio-code@v1.65.2"}
 
-BUGGY = '''def add(a, b):
-    """Add two numbers."""
-    return a - b
-
-
-def mul(a, b):
-    # TODO: handle None arguments
-    return a * b
-'''
-
 
 def _raw_converter():  # the client keeps custom results and notifications as plain JSON
     converter = default_converter()

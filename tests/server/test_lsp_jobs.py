@@ -7,7 +7,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from lsp_client import BUGGY, editor_session, wait_until_pid_gone
+from calc_workspace import BUGGY
+from lsp_client import editor_session, wait_until_pid_gone
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 

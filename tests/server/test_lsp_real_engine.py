@@ -10,7 +10,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from lsp_client import BUGGY, editor_session, server_env
+from calc_workspace import BUGGY
+from lsp_client import editor_session, server_env
 from lsprotocol import types
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from calc_workspace import BUGGY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lsp_client import BUGGY, editor_session, wait_until_pid_gone
+from lsp_client import editor_session, wait_until_pid_gone
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 

@@ -59,11 +59,7 @@ function M.pick(job_id, cb)
         end)
     end)
   end
-  if job_id then
-    go(job_id)
-  else
-    require('swe_lsp.commands').default_job(go)
-  end
+  require('swe_lsp.commands').default_job(go, job_id)
 end
 
 local function scratch(lines, name, ft)
@@ -205,11 +201,7 @@ function M.apply_command(fargs, cb)
     local r = rank or (prev and prev.jobId == id and prev.rank) or 0
     M.apply(id, r, nil, cb)
   end
-  if job_id then
-    go(job_id)
-  else
-    require('swe_lsp.commands').default_job(go)
-  end
+  require('swe_lsp.commands').default_job(go, job_id)
 end
 
 return M

@@ -208,10 +208,14 @@ function M.jobs(cb)
   end)
 end
 
---- The job :SweCandidates and :SweApply act on by default: the current one, else the newest
---- finished job with candidates. `cb(job_id | nil)`.
+--- The job :SweCandidates and :SweApply act on: `job_id` when given, else the current one, else
+--- the newest finished job with candidates. `cb(job_id | nil)`.
 ---@param cb fun(job_id: string|nil)
-function M.default_job(cb)
+---@param job_id string|nil
+function M.default_job(cb, job_id)
+  if job_id then
+    return cb(job_id)
+  end
   if progress.current then
     return cb(progress.current)
   end
