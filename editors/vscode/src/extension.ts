@@ -73,7 +73,7 @@ class Extension implements vscode.Disposable {
         // The server's code action runs `swe-lsp.resolveIssue`: route it through the prompt and the
         // progress notification. Other server commands go through as they are.
         executeCommand: (cmd, cmdArgs, next) =>
-          cmd === P.RESOLVE_ISSUE ? this.resolve((cmdArgs[0] ?? {}) as Partial<P.ResolveIssueArgs>) : next(cmd, cmdArgs),
+          cmd === P.RESOLVE_ISSUE ? this.resolve((cmdArgs[0] ?? {}) as Partial<P.ResolveIssueArgs>) : (next(cmd, cmdArgs) as unknown),
         workspace: {
           // The server pulls section `swe-lsp` shaped like swe-lsp.toml, not like our settings.
           configuration: async (params, token, next) => {
@@ -81,15 +81,16 @@ class Extension implements vscode.Disposable {
             if (!Array.isArray(result)) {
               return result;
             }
-            return params.items.map((item, i) =>
-              item.section === SECTION ? toServerSettings(settingsFor()) : result[i],
-            );
+            const values: unknown[] = result;
+            return params.items.map((item, i) => (item.section === SECTION ? toServerSettings(settingsFor()) : values[i]));
           },
         },
       },
     };
     const client = new LanguageClient('swe-lsp', 'SWE-LSP', server, options);
-    client.onNotification(P.JOB_UPDATED, (job: P.JobView) => this.jobs.update(job));
+    client.onNotification(P.JOB_UPDATED, (job: P.JobView) => {
+      this.jobs.update(job);
+    });
     await client.start();
     this.languageClient = client;
     return client;
@@ -100,7 +101,9 @@ class Extension implements vscode.Disposable {
     this.languageClient = undefined;
     this.starting = undefined;
     if (old) {
-      await old.stop().catch((err: unknown) => this.output.warn(`stopping the server: ${String(err)}`));
+      await old.stop().catch((err: unknown) => {
+        this.output.warn(`stopping the server: ${String(err)}`);
+      });
     }
     await this.client();
   }
@@ -169,7 +172,9 @@ class Extension implements vscode.Disposable {
       (onValue) => {
         sink = onValue;
         // Replayed once the caller holds the subscription (an early `end` disposes it).
-        queueMicrotask(() => early.splice(0).forEach(onValue));
+        queueMicrotask(() => {
+          early.splice(0).forEach(onValue);
+        });
         return subscription;
       },
       () => this.executeServerCommand(P.CANCEL, { jobId }),
@@ -187,12 +192,13 @@ class Extension implements vscode.Disposable {
     const client = await this.client();
     const { jobs } = await client.sendRequest<{ jobs: P.JobView[] }>(P.JOBS, {});
     const list = jobs.filter(keep).sort((a, b) => b.updated - a.updated);
-    if (list.length === 0) {
+    const [only, ...others] = list;
+    if (!only) {
       void vscode.window.showInformationMessage(none);
       return undefined;
     }
-    if (list.length === 1) {
-      return list[0].jobId;
+    if (others.length === 0) {
+      return only.jobId;
     }
     const picked = await vscode.window.showQuickPick(list.map((job) => ({ ...jobItem(job), jobId: job.jobId })), { title: 'SWE-LSP: jobs' });
     return picked?.jobId;
@@ -227,7 +233,11 @@ export function activate(context: vscode.ExtensionContext): SweLspApi {
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         ext.output.error(message);
-        void vscode.window.showErrorMessage(`SWE-LSP: ${message}`, 'Show Server Log').then((c) => c && ext.output.show(true));
+        void vscode.window.showErrorMessage(`SWE-LSP: ${message}`, 'Show Server Log').then((choice) => {
+          if (choice) {
+            ext.output.show(true);
+          }
+        });
         return undefined;
       }
     };
@@ -237,7 +247,9 @@ export function activate(context: vscode.ExtensionContext): SweLspApi {
     vscode.commands.registerCommand('swe-lsp.resolveIssuePrompt', guard((args?: Partial<P.ResolveIssueArgs>) => ext.resolve(args ?? {}))),
     vscode.commands.registerCommand('swe-lsp.showCandidates', guard((arg?: { jobId?: string }) => ext.showCandidates(arg))),
     vscode.commands.registerCommand('swe-lsp.cancelJob', guard((arg?: { jobId?: string }) => ext.cancel(arg))),
-    vscode.commands.registerCommand('swe-lsp.showServerLog', () => ext.output.show(true)),
+    vscode.commands.registerCommand('swe-lsp.showServerLog', () => {
+      ext.output.show(true);
+    }),
     vscode.commands.registerCommand('swe-lsp.restartServer', guard(() => ext.restart())),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(SECTION)) {

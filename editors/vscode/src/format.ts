@@ -7,7 +7,7 @@ import type { CandidateView, EvidenceView, HunkView, JobView } from './protocol'
 
 /** "passed", "failed (exit 2)" or undefined when the regression tests did not run. */
 export function testsOutcome(ev: EvidenceView): string | undefined {
-  if (ev.testsExit === null || ev.testsExit === undefined) {
+  if (ev.testsExit === null) {
     return undefined;
   }
   return ev.testsExit === 0 ? 'passed' : `failed (exit ${ev.testsExit})`;
@@ -32,17 +32,17 @@ export function evidenceText(ev: EvidenceView): string {
   if (ev.testsCommand) {
     lines.push(`tests: ${ev.testsCommand}`);
   }
-  const prm = Object.entries(ev.prmScores ?? {});
+  const prm = Object.entries(ev.prmScores);
   if (prm.length > 0) {
     lines.push(`PRM: ${prm.map(([stage, score]) => `${stage} ${score.toFixed(2)}`).join(', ')}`);
   }
-  if (ev.ormScore !== null && ev.ormScore !== undefined) {
+  if (ev.ormScore !== null) {
     lines.push(`ORM: ${ev.ormScore.toFixed(2)}`);
   }
   if (ev.votes > 1) {
     lines.push(`votes: ${ev.votes}`);
   }
-  for (const note of ev.notes ?? []) {
+  for (const note of ev.notes) {
     lines.push(`note: ${note}`);
   }
   if (ev.testsOutputTail) {
@@ -83,7 +83,7 @@ export function diffTitle(path: string, c: CandidateView): string {
 /** Cost in a few words: "3 model calls, 1,234 tokens, 2.5 s". */
 export function costText(job: JobView): string {
   const c = job.cost;
-  const tokens = (c.promptTokens ?? 0) + (c.completionTokens ?? 0);
+  const tokens = c.promptTokens + c.completionTokens;
   const parts = [`${c.modelCalls} model call${c.modelCalls === 1 ? '' : 's'}`, `${tokens.toLocaleString('en-US')} tokens`];
   if (c.sandboxSeconds > 0) {
     parts.push(`${c.sandboxSeconds.toFixed(1)} s in the sandbox`);

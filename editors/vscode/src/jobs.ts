@@ -13,7 +13,7 @@ type ProgressValue = WorkDoneProgressBegin | WorkDoneProgressReport | WorkDonePr
 
 export class JobTracker implements vscode.Disposable {
   private readonly latest = new Map<string, JobView>();
-  private readonly waiters = new Map<string, Array<(job: JobView) => void>>();
+  private readonly waiters = new Map<string, ((job: JobView) => void)[]>();
   private readonly progress = new Map<string, string[]>();
   private readonly changed = new vscode.EventEmitter<JobView>();
   /** Fires on every job update. */

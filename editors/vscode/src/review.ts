@@ -27,8 +27,8 @@ const EVIDENCE_BUTTON: vscode.QuickInputButton = {
   tooltip: 'Show the evidence and the full diff',
 };
 
-/** The workspace file a candidate changes (its snapshot document when the file does not exist). */
-async function leftSide(path: string, c: CandidateView): Promise<vscode.Uri> {
+/** The workspace file a candidate changes (its snapshot document `base` when the file does not exist). */
+async function leftSide(path: string, base: string): Promise<vscode.Uri> {
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (folder) {
     const uri = vscode.Uri.joinPath(folder.uri, path);
@@ -39,7 +39,7 @@ async function leftSide(path: string, c: CandidateView): Promise<vscode.Uri> {
       // A file the candidate creates: compare with the (empty) snapshot document.
     }
   }
-  return vscode.Uri.parse(c.documents[path].base);
+  return vscode.Uri.parse(base);
 }
 
 /** Open one diff editor per file the candidate changes, keeping the focus on the picker. */
@@ -49,7 +49,7 @@ export async function showDiffs(c: CandidateView): Promise<void> {
     if (!docs) {
       continue;
     }
-    await vscode.commands.executeCommand('vscode.diff', await leftSide(path, c), vscode.Uri.parse(docs.candidate), diffTitle(path, c), {
+    await vscode.commands.executeCommand('vscode.diff', await leftSide(path, docs.base), vscode.Uri.parse(docs.candidate), diffTitle(path, c), {
       preview: true,
       preserveFocus: true,
     });
@@ -70,7 +70,7 @@ function pickCandidate(result: CandidatesResult): Promise<CandidateView | undefi
   qp.matchOnDescription = true;
   qp.matchOnDetail = true;
   qp.items = result.candidates.map((c) => ({ ...candidateItem(c), candidate: c, buttons: [EVIDENCE_BUTTON] }));
-  const disposables: vscode.Disposable[] = [qp];
+  const disposables: { dispose(): unknown }[] = [qp];
   return new Promise<CandidateView | undefined>((resolve) => {
     disposables.push(
       qp.onDidChangeActive((items) => {
@@ -83,11 +83,17 @@ function pickCandidate(result: CandidatesResult): Promise<CandidateView | undefi
         resolve((qp.selectedItems[0] ?? qp.activeItems[0])?.candidate);
         qp.hide();
       }),
-      qp.onDidHide(() => resolve(undefined)),
+      qp.onDidHide(() => {
+        resolve(undefined);
+      }),
     );
     qp.show();
     reviewSteps.fire('candidates');
-  }).finally(() => disposables.forEach((d) => d.dispose()));
+  }).finally(() => {
+    for (const d of disposables) {
+      d.dispose();
+    }
+  });
 }
 
 /** Which hunks to apply: undefined for all, [] when the user gave up. */
@@ -108,10 +114,14 @@ async function pickHunks(c: CandidateView): Promise<string[] | undefined> {
       resolve(qp.selectedItems);
       qp.hide();
     });
-    qp.onDidHide(() => resolve(undefined));
+    qp.onDidHide(() => {
+      resolve(undefined);
+    });
     qp.show();
     reviewSteps.fire('hunks');
-  }).finally(() => qp.dispose());
+  }).finally(() => {
+    qp.dispose();
+  });
   if (!chosen || chosen.length === 0) {
     return [];
   }
@@ -134,7 +144,7 @@ export async function reviewJob(client: ReviewClient, jobId: string): Promise<Ap
     return { applied: false, failureReason: chosen.editError };
   }
   const hunks = await pickHunks(chosen);
-  if (hunks !== undefined && hunks.length === 0) {
+  if (hunks?.length === 0) {
     return undefined;
   }
   const applied = await client.apply(jobId, chosen.rank, hunks);

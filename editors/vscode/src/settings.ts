@@ -37,8 +37,9 @@ export function readSettings(get: Getter): ExtensionSettings {
 
 /** How to start the server: `serverCommand`, else `<python> -m swe_lsp serve`, else `swe-lsp serve`. */
 export function serverCommand(s: ExtensionSettings): { command: string; args: string[] } {
-  if (s.serverCommand.length > 0) {
-    return { command: s.serverCommand[0], args: s.serverCommand.slice(1) };
+  const [command, ...args] = s.serverCommand;
+  if (command !== undefined) {
+    return { command, args };
   }
   if (s.pythonInterpreter) {
     return { command: s.pythonInterpreter, args: ['-m', 'swe_lsp', 'serve'] };

@@ -51,17 +51,6 @@ const out = path.join(tmp, 'suite-out');
 fs.mkdirSync(out);
 console.log(`e2e: temp ${tmp}, artifacts ${artifacts}`);
 
-// -- the fixture workspace (a git repository) and the seeded job ------------------------------
-const ws = path.join(tmp, 'ws');
-fs.cpSync(path.join(HERE, 'fixture'), ws, { recursive: true });
-const git = (...args) => {
-  const r = spawnSync('git', ['-c', 'user.name=e2e', '-c', 'user.email=e2e@localhost', '-c', 'commit.gpgsign=false', ...args], { cwd: ws });
-  if (r.status !== 0) fail(`git ${args.join(' ')}: ${r.stderr}`);
-};
-git('init', '-q', '.');
-git('add', '.');
-git('commit', '-qm', 'fixture');
-
 const xdg = Object.fromEntries(['DATA', 'CONFIG', 'CACHE', 'STATE'].map((k) => [`XDG_${k}_HOME`, path.join(tmp, `xdg-${k.toLowerCase()}`)]));
 const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SWE_LSP_') && !k.startsWith('VSCODE_')));
 const serverEnv = {
@@ -80,8 +69,13 @@ const serverEnv = {
   OMP_NUM_THREADS: '1',
 };
 fs.mkdirSync(serverEnv.HOME);
-const seed = spawnSync(PYTHON, [path.join(HERE, 'seed.py'), ws], { env: serverEnv, encoding: 'utf8' });
-if (seed.status !== 0) fail(`seeding the job store failed:\n${seed.stderr}`);
+
+// -- the fixture workspace (a git repository) and the seeded job ------------------------------
+// The same workspace and seeding as the server's and Neovim's tests (tests/seeded_jobs.py), into
+// the store the server will open (XDG_DATA_HOME above).
+const ws = path.join(tmp, 'ws');
+const seed = spawnSync(PYTHON, [path.join(REPO, 'tests/seeded_jobs.py'), ws], { env: serverEnv, encoding: 'utf8' });
+if (seed.status !== 0) fail(`creating the workspace and seeding the job store failed:\n${seed.stdout}\n${seed.stderr}`);
 const seeded = JSON.parse(seed.stdout);
 
 // -- code-server: config, user settings, the .vsix ----------------------------------------------
@@ -202,7 +196,7 @@ try {
   if (status === 0) {
     // Checked from outside VS Code too: the file on disk has exactly the applied hunk.
     const text = fs.readFileSync(path.join(ws, 'calc.py'), 'utf8');
-    if (text !== seeded.expectedSecondHunk) throw new Error(`calc.py on disk is not what the suite applied:\n${text}`);
+    if (text !== seeded.expectedHunks[1]) throw new Error(`calc.py on disk is not what the suite applied:\n${text}`);
     if (process.argv.includes('--update-screenshot')) {
       fs.copyFileSync(path.join(artifacts, 'review.png'), path.join(EXT, 'screenshot.png'));
     }

@@ -6,7 +6,11 @@
  *   2. the server's code action on a TODO runs a real resolve with the embedded model: progress
  *      arrives on the extension's token and the job ends `done`;
  *   3. on a seeded finished job: the candidates QuickPick opens the diff against the `swe-lsp:`
- *      document, accepting it asks for hunks, one hunk is unchecked, and only the other is applied.
+ *      document, accepting it asks for hunks, one hunk is unchecked, and only the other is applied;
+ *   4. "SWE-LSP: Cancel" (no argument: the only running job) cancels a second real job;
+ *   5. "SWE-LSP: Restart Server" starts a new server process, which answers and still lists the
+ *      jobs above from the store;
+ *   6. "SWE-LSP: Show Server Log" shows the extension's output channel.
  * The runner (run.mjs) passes its settings in E2E_* variables and takes screenshots on request.
  * Waits are bounded and fail with what they waited for; nothing asserts on time.
  */
@@ -15,8 +19,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
 import type { SweLspApi } from '../../../src/extension';
-import type { JobView } from '../../../src/protocol';
+import { JOBS, type JobView } from '../../../src/protocol';
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -46,7 +51,9 @@ async function waitFor<T>(what: string, seconds: number, probe: () => T | undefi
 async function withTimeout<T>(what: string, seconds: number, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`gave up after ${seconds} s waiting for ${what}`)), seconds * 1000);
+    timer = setTimeout(() => {
+      reject(new Error(`gave up after ${seconds} s waiting for ${what}`));
+    }, seconds * 1000);
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -69,12 +76,35 @@ function diffTabs(): vscode.TabInputTextDiff[] {
     .filter((i): i is vscode.TabInputTextDiff => i instanceof vscode.TabInputTextDiff);
 }
 
-async function serverSettings(api: SweLspApi): Promise<Record<string, Record<string, unknown>>> {
-  const client = await api.client();
-  const info = (await client.sendRequest('workspace/executeCommand', { command: 'swe-lsp.debugInfo', arguments: [] })) as {
-    server: { settings: Record<string, Record<string, unknown>>; clientFeatures: Record<string, unknown> };
-  };
-  return { ...info.server.settings, clientFeatures: info.server.clientFeatures };
+/** The settings in force in the server, by section (as in swe-lsp.toml), and the client's features. */
+interface ServerSettings {
+  model: Record<string, unknown>;
+  search: Record<string, unknown>;
+  sandbox: Record<string, unknown>;
+  clientFeatures: Record<string, unknown>;
+}
+
+interface ServerState {
+  pid: number;
+  settings: Omit<ServerSettings, 'clientFeatures'>;
+  clientFeatures: Record<string, unknown>;
+}
+
+/** The server's own state, from `swe-lsp.debugInfo`. */
+async function serverState(client: LanguageClient): Promise<ServerState> {
+  const info = await client.sendRequest<{ server: ServerState }>('workspace/executeCommand', { command: 'swe-lsp.debugInfo', arguments: [] });
+  return info.server;
+}
+
+async function serverSettings(api: SweLspApi): Promise<ServerSettings> {
+  const state = await serverState(await api.client());
+  return { ...state.settings, clientFeatures: state.clientFeatures };
+}
+
+/** This workspace's jobs as the server lists them (`swe-lsp/jobs`), by id. */
+async function serverJobs(client: LanguageClient): Promise<Map<string, JobView>> {
+  const { jobs } = await client.sendRequest<{ jobs: JobView[] }>(JOBS, {});
+  return new Map(jobs.map((j) => [j.jobId, j]));
 }
 
 export async function run(): Promise<void> {
@@ -97,7 +127,7 @@ async function suite(): Promise<void> {
   assert.ok(!ext.extensionPath.includes('/test/e2e/'), `the extension under test is not the installed one: ${ext.extensionPath}`);
   const api = await ext.activate();
   const client = await withTimeout('the language server to start', 120, api.client());
-  log(`server started: ${client.initializeResult?.serverInfo?.name} ${client.initializeResult?.serverInfo?.version}`);
+  log(`server started: ${JSON.stringify(client.initializeResult?.serverInfo)}`);
 
   // Settings from VS Code reach the server shaped like swe-lsp.toml (initializationOptions and
   // the answer to workspace/configuration); unset ones leave the server's (the env's) in force.
@@ -118,7 +148,7 @@ async function suite(): Promise<void> {
   await vscode.window.showTextDocument(doc);
   const todoLine = doc.getText().split('\n').findIndex((l) => l.includes('TODO'));
   const actions = await waitFor('the server\'s code actions on the TODO line', 30, async () => {
-    const found = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+    const found = await vscode.commands.executeCommand<vscode.CodeAction[] | undefined>(
       'vscode.executeCodeActionProvider',
       calc,
       new vscode.Range(todoLine, 6, todoLine, 6),
@@ -131,14 +161,15 @@ async function suite(): Promise<void> {
   assert.ok(todo?.command, `no action for the TODO among ${JSON.stringify(titles)}`);
   // What VS Code runs when the user picks the action: the client's middleware turns it into a job
   // with the extension's own progress notification.
-  const jobId = await vscode.commands.executeCommand<string>(todo.command.command, ...(todo.command.arguments ?? []));
-  assert.match(String(jobId), /^[0-9a-f]{12}$/, `the code action's command returned ${JSON.stringify(jobId)}, not a job id`);
+  const jobId = await vscode.commands.executeCommand(todo.command.command, ...((todo.command.arguments ?? []) as unknown[]));
+  assert.ok(typeof jobId === 'string', `the code action's command returned ${JSON.stringify(jobId)}, not a job id`);
+  assert.match(jobId, /^[0-9a-f]{12}$/, `the code action's command returned ${JSON.stringify(jobId)}, not a job id`);
   log(`real resolve started: job ${jobId}`);
   await waitFor('the first $/progress report of the real job', 300, () => api.progressOf(jobId).length > 0);
   await screenshot('progress');
   const job: JobView = await withTimeout(`job ${jobId} (the embedded model) to finish`, 1500, api.waitForJob(jobId));
   log(`real job ended: ${job.state}, ${job.candidates} candidate(s), ${job.cost.modelCalls} model calls; progress: ${JSON.stringify(api.progressOf(jobId))}`);
-  assert.equal(job.state, 'done', `the real job ended ${job.state}: ${job.error ?? job.message}`);
+  assert.equal(job.state, 'done', `the real job ended ${job.state}: ${job.error ?? job.message ?? ''}`);
   assert.ok(job.cost.modelCalls > 0, 'the real job made no model call');
   const progress = api.progressOf(jobId);
   assert.ok(progress[0]?.startsWith('begin: '), `progress did not begin: ${JSON.stringify(progress)}`);
@@ -148,7 +179,7 @@ async function suite(): Promise<void> {
   );
 
   // -- review and apply a seeded candidate ----------------------------------------------------
-  const seeded = JSON.parse(env('E2E_SEEDED')) as { jobId: string; expectedSecondHunk: string };
+  const seeded = JSON.parse(env('E2E_SEEDED')) as { jobId: string; expectedHunks: string[] };
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   const review = vscode.commands.executeCommand<{ applied: boolean; failureReason?: string } | undefined>('swe-lsp.showCandidates', {
     jobId: seeded.jobId,
@@ -163,7 +194,13 @@ async function suite(): Promise<void> {
   await screenshot('review');
 
   // Accept the candidate; in the hunk picker (all checked), uncheck the first hunk and accept.
-  const hunksShown = new Promise<void>((resolve) => api.onReviewStep((step) => step === 'hunks' && resolve()));
+  const hunksShown = new Promise<void>((resolve) =>
+    api.onReviewStep((step) => {
+      if (step === 'hunks') {
+        resolve();
+      }
+    }),
+  );
   await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
   await withTimeout('the hunk picker (the candidate has two hunks)', 30, hunksShown);
   await screenshot('hunks');
@@ -174,9 +211,9 @@ async function suite(): Promise<void> {
 
   const edited = vscode.workspace.textDocuments.find((d) => d.uri.toString() === calc.toString());
   assert.ok(edited, 'calc.py is not open after the apply');
-  assert.equal(edited.getText(), seeded.expectedSecondHunk, 'calc.py is not the original with only the second hunk applied');
+  assert.equal(edited.getText(), seeded.expectedHunks[1], 'calc.py is not the original with only the second hunk applied');
   assert.ok(await edited.save(), 'saving calc.py failed');
-  assert.equal(fs.readFileSync(calc.fsPath, 'utf8'), seeded.expectedSecondHunk, 'calc.py on disk is not what was applied');
+  assert.equal(fs.readFileSync(calc.fsPath, 'utf8'), seeded.expectedHunks[1], 'calc.py on disk is not what was applied');
   log('the second hunk was applied and saved');
 
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
@@ -185,5 +222,43 @@ async function suite(): Promise<void> {
   final.selection = new vscode.Selection(raise, 0, raise, 0);
   final.revealRange(new vscode.Range(0, 0, raise + 2, 0));
   await screenshot('final');
+
+  // -- "SWE-LSP: Cancel" on a running job ------------------------------------------------------
+  const current = await api.client();
+  const toCancel = await api.resolve({ issue: 'mul() fails on None arguments', uri: calc.toString() });
+  assert.ok(toCancel, 'the second resolve returned no job id');
+  await waitFor(`job ${toCancel} to be running`, 120, async () => (await serverJobs(current)).get(toCancel)?.state === 'running');
+  // No argument: the command picks the only job that is not final, as it would for the user.
+  await vscode.commands.executeCommand('swe-lsp.cancelJob');
+  const cancelled = await withTimeout(`job ${toCancel} to end after the cancel`, 180, api.waitForJob(toCancel));
+  assert.equal(cancelled.state, 'cancelled', `the cancelled job ended ${cancelled.state}: ${cancelled.error ?? cancelled.message ?? ''}`);
+  assert.equal(cancelled.candidates, 0, 'a cancelled job has no candidates');
+  await waitFor('the progress end of the cancelled job', 30, () => api.progressOf(toCancel).some((p) => p.startsWith('end: ')));
+  log(`job ${toCancel} cancelled; progress: ${JSON.stringify(api.progressOf(toCancel))}`);
+
+  // -- "SWE-LSP: Restart Server": a new server process that answers from the same store -------
+  const pidBefore = (await serverState(current)).pid;
+  await vscode.commands.executeCommand('swe-lsp.restartServer');
+  const restarted = await withTimeout('the restarted server', 120, api.client());
+  assert.notEqual(restarted, current, 'Restart Server kept the old language client');
+  assert.ok(!current.isRunning(), 'the old language client still runs after the restart');
+  assert.ok(restarted.isRunning(), 'the new language client is not running');
+  const pidAfter = (await serverState(restarted)).pid;
+  assert.notEqual(pidAfter, pidBefore, 'Restart Server did not start a new server process');
+  const jobs = await serverJobs(restarted);
+  const states = Object.fromEntries([seeded.jobId, jobId, toCancel].map((id) => [id, jobs.get(id)?.state]));
+  assert.deepEqual(states, { [seeded.jobId]: 'done', [jobId]: 'done', [toCancel]: 'cancelled' }, 'the jobs after the restart');
+  log(`server restarted: pid ${pidBefore} -> ${pidAfter}; jobs: ${JSON.stringify(states)}`);
+
+  // -- "SWE-LSP: Show Server Log" --------------------------------------------------------------
+  const isLog = (e: vscode.TextEditor): boolean => e.document.uri.scheme === 'output' && e.document.getText().includes('starting the server');
+  await vscode.commands.executeCommand('workbench.action.closePanel');
+  await waitFor('the panel to close', 30, () => !vscode.window.visibleTextEditors.some(isLog));
+  await vscode.commands.executeCommand('swe-lsp.showServerLog');
+  const shown = await waitFor('the SWE-LSP output channel to be shown', 30, () => vscode.window.visibleTextEditors.find(isLog));
+  // Both starts are in it: the channel outlives the restart.
+  assert.equal(shown.document.getText().split('starting the server').length - 1, 2, 'the log does not have both server starts');
+  log(`server log shown: ${shown.document.uri.toString()}`);
+  await screenshot('log');
   log('done');
 }
