@@ -76,6 +76,11 @@ class SearchSettings(_Section):
     early_stop_score: float = Field(0.8, ge=0.0, le=1.0)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(1024, ge=16)
+    constrain_patches: bool = Field(
+        True,
+        description="Constrain patch decoding so SEARCH text quotes the shown code exactly (off: free "
+        "text, for a trained model whose thinking must quote code with `<`).",
+    )
 
 
 class SandboxSettings(_Section):

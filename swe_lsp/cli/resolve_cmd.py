@@ -155,6 +155,11 @@ def _print_report(report: Any) -> None:
         f"{total.prompt_tokens} tokens in, {total.completion_tokens} out, {total.model_calls} model calls, "
         f"{total.sandbox_seconds:.1f} s in the sandbox, {report.cost.wall_seconds:.1f} s in all"
     )
+    if total.uncounted_calls:
+        out.print(
+            f"[yellow]note:[/] the model server reported no token usage for {total.uncounted_calls} "
+            "call(s): the token counts above are missing those"
+        )
     if report.error:
         out.print(f"[red]error:[/] {report.error}")
     costs = Table("stage", "tokens in", "tokens out", "calls", "sandbox s", "wall s", title="cost")

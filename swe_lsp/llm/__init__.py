@@ -19,6 +19,8 @@ from swe_lsp.llm.types import (
     Score,
     ScoreRequest,
     Usage,
+    regex_escape,
+    regex_not_starting,
     total_usage,
 )
 
@@ -42,6 +44,8 @@ __all__ = [
     "list_manifests",
     "open_backend",
     "prepare",
+    "regex_escape",
+    "regex_not_starting",
     "resolve_backend_name",
     "total_usage",
 ]

@@ -13,6 +13,8 @@ errors, 408, 429 and 5xx. Every failure becomes a `BackendError` naming the serv
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypeVar
@@ -24,6 +26,9 @@ from swe_lsp.llm.backend import Backend, ChatTemplate, cut_at_stop, engine_n, fi
 from swe_lsp.llm.types import Constraint, GenerateRequest, Generation, Score, ScoreRequest, Usage
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+# Said once per process: a server that omits `usage` omits it on every call.
+_warned_uncounted = threading.Event()
 
 
 class OpenAIBackend(Backend):
@@ -193,10 +198,15 @@ def _field(response: Any, name: str) -> Any:
 
 
 def _usage(response: Any) -> Usage:
+    """The call's token counts; a response without `usage` is one uncounted call (flagged in the
+    job's cost), never a silent zero."""
     u = getattr(response, "usage", None)
-    if u is None:
-        return Usage(0, 0, 1)
-    return Usage(u.prompt_tokens or 0, u.completion_tokens or 0, 1)
+    if u is None or u.prompt_tokens is None or u.completion_tokens is None:
+        if not _warned_uncounted.is_set():
+            _warned_uncounted.set()
+            log.warning("the server reports no token usage: the job's token counts will be incomplete")
+        return Usage(0, 0, 1, uncounted_calls=1)
+    return Usage(u.prompt_tokens, u.completion_tokens, 1)
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -28,6 +28,42 @@ class Message:
 Prompt = str | tuple[Message, ...]
 
 
+# The characters that are special in a regex outside a character class, in Python's `re` and in the
+# regex dialects of the constrained-decoding engines. `re.escape` also escapes spaces and `#` (for
+# verbose mode), which xgrammar does not recognise (it warns on every one), so it is not used here.
+_SPECIAL = re.compile(r"([\\.^$*+?{}\[\]|()])")
+
+
+def regex_escape(text: str) -> str:
+    """`text` as a regex matching exactly itself, in Python and in xgrammar."""
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def regex_not_starting(prefixes: Sequence[str], exact: Sequence[str] = (), stop: str = "\n") -> str:
+    """A regex for a run of characters other than `stop` that neither starts with one of `prefixes`
+    nor equals one of `exact`: a walk down the trie of the forbidden strings, because the regex
+    dialects of constrained decoding have no lookahead to say "not". Repeats are unbounded (`*`):
+    counted repeats nested in alternatives make xgrammar's compile take seconds."""
+    stop_class = {"\n": r"\n", "\t": r"\t"}.get(stop) or (regex_escape(stop) if stop in "]^-\\" else stop)
+
+    def walk(seen: str) -> str:
+        forbidden = (*prefixes, *exact)
+        nexts = sorted({f[len(seen)] for f in forbidden if f.startswith(seen) and len(f) > len(seen)})
+        other = "[^" + stop_class + "".join(regex_escape(c) if c in "]^-\\" else c for c in nexts) + "]"
+        alts = [f"{other}[^{stop_class}]*"]
+        for c in nexts:
+            child = seen + c
+            if child in prefixes:
+                continue
+            if child in exact:
+                alts.append(f"{regex_escape(c)}[^{stop_class}]+")
+            else:
+                alts.append(regex_escape(c) + walk(child))
+        return "(" + "|".join(alts) + ")?"
+
+    return walk("")
+
+
 @dataclass(frozen=True)
 class Constraint:
     """Constrained decoding: the output must be one of `choices`, match `regex`, or be JSON valid
@@ -61,7 +97,7 @@ class Constraint:
     def as_regex(self) -> str:
         """The constraint as one regular expression (for engines that take only regexes)."""
         if self.kind == "choice":
-            return "(" + "|".join(re.escape(c) for c in self.choices) + ")"
+            return "(" + "|".join(regex_escape(c) for c in self.choices) + ")"
         if self.kind == "regex":
             return self.pattern
         raise ValueError("a JSON-schema constraint has no regex form here; use the engine's JSON mode")
@@ -120,17 +156,21 @@ class ScoreRequest:
 
 @dataclass(frozen=True)
 class Usage:
-    """Tokens a call spent, so a job can report its cost per stage."""
+    """Tokens a call spent, so a job can report its cost per stage. `uncounted_calls`: calls whose
+    tokens the engine did not report (an OpenAI-compatible server may omit `usage`); their tokens are
+    missing from the counts, and the cost report says so rather than under-report in silence."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     calls: int = 0
+    uncounted_calls: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             self.prompt_tokens + other.prompt_tokens,
             self.completion_tokens + other.completion_tokens,
             self.calls + other.calls,
+            self.uncounted_calls + other.uncounted_calls,
         )
 
 

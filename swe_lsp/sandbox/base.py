@@ -155,6 +155,12 @@ class Sandbox(_Closing):
         """One line for logs and the user: which kind, and with what."""
         return self.kind
 
+    def prepare(self, tree: Path) -> None:
+        """Start, in the background, what the first session of `tree` will need, so that it is ready
+        by the time a patch is (the model works for minutes first). Returns at once; never raises
+        (a failure shows when the session starts). The process-based kinds need nothing."""
+        return None
+
     def close(self) -> None:
         """Release what the sandbox holds between sessions (Docker: warm containers); idempotent."""
         return None  # the process-based kinds hold nothing between sessions

@@ -82,6 +82,20 @@ class DockerSandbox(Sandbox):
         s = self.settings
         return f"docker ({self.image}; no network, memory {s.memory}, {s.cpus:g} CPU, {s.pids} processes)"
 
+    def prepare(self, tree: Path) -> None:
+        """Build (or find) `tree`'s environment image and start a warm container of it, in a
+        background thread: a workspace with requirements can take minutes to build, which then
+        overlap the model's work. The build is not waited for at `close` (its image is cached for
+        the next job; its install container removes itself); the warm container is."""
+
+        def build_and_warm() -> None:
+            try:
+                self.pool.prefill(env_image(self.client, self.image, env_spec(tree)))
+            except Exception as exc:  # the first session builds again and reports the error
+                log.info("preparing the sandbox for %s failed: %s", tree, exc)
+
+        threading.Thread(target=build_and_warm, name="swe-lsp-sandbox-prepare", daemon=True).start()
+
     def session(self, tree: Path, job_id: str | None = None) -> DockerSession:
         """A started container (warm if one is ready) of the image for `tree`'s dependencies,
         holding a copy of `tree`."""

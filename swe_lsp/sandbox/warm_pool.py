@@ -61,6 +61,14 @@ class ContainerPool:
                 self._spawn(self._refill, image)
         return warm if warm is not None else self._starter(image, job_id)
 
+    def prefill(self, image: str) -> None:
+        """Start warm containers of `image` up to the pool's size, in the background (no-op once
+        closed), so the first `take` of it does not wait for a start."""
+        with self._lock:
+            if self._size and not self._closed:
+                self._ready.setdefault(image, deque())
+                self._spawn(self._refill, image)
+
     def release(self, container: Container, kill: bool = False) -> None:
         """Remove `container` in the background; with `kill`, stop what runs in it first, now."""
         if kill:

@@ -32,6 +32,7 @@ class SearchConfig:
     early_stop_score: float
     temperature: float
     max_tokens: int
+    constrain_patches: bool = True
     token_ceiling: int | None = None
     seed: int | None = None
 
@@ -52,6 +53,7 @@ class SearchConfig:
             early_stop_score=s.early_stop_score,
             temperature=s.temperature,
             max_tokens=s.max_tokens,
+            constrain_patches=s.constrain_patches,
             token_ceiling=n * calls * (s.max_tokens + 4096),
         )
 

@@ -141,6 +141,7 @@ def _verifier(
         sandbox_settings = sandbox_settings.model_copy(update={"kind": request.sandbox})
     rt.checkpoint()
     sandbox = stack.enter_context(open_sandbox(sandbox_settings))
+    sandbox.prepare(ctx.root)
     return SandboxVerifier(
         sandbox,
         ctx.root,

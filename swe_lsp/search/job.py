@@ -62,6 +62,7 @@ class StageCost:
     model_calls: int = 0
     sandbox_seconds: float = 0.0
     wall_seconds: float = 0.0
+    uncounted_calls: int = 0  # model calls whose tokens the engine did not report
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Cost:
             sum(c.model_calls for c in s),
             sum(c.sandbox_seconds for c in s),
             self.wall_seconds,
+            sum(c.uncounted_calls for c in s),
         )
 
 

@@ -1,6 +1,8 @@
 """Stage 3, patch generation: from each kept location set, candidate patches as search/replace edit
-blocks, applied to the snapshot's texts (never to disk). A candidate whose blocks do not apply is
-sent the feedback and tries again, at most `max_refinements` times; only `applicable` patches go on.
+blocks, applied to the snapshot's texts (never to disk). Unless `constrain_patches` is off, decoding
+is constrained so that SEARCH quotes the shown code exactly (`patch_regex`). A candidate whose blocks
+do not apply is sent the feedback and tries again, at most `max_refinements` times; only
+`applicable` patches go on.
 Equal fixes (the same up to formatting; the AST for Python) are merged, their votes added.
 """
 
@@ -9,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from swe_lsp.llm import GenerateRequest, Message, Usage
+from swe_lsp.llm import Constraint, GenerateRequest, Message, Usage
 from swe_lsp.patch import ApplyResult, apply_model_output, dedup_key
 from swe_lsp.search.context import JobContext, SearchConfig
 from swe_lsp.search.model import LocationSet, PatchCandidate
-from swe_lsp.search.prompts import code_context, patch_messages, retry_message
+from swe_lsp.search.prompts import code_context, patch_messages, patch_regex, retry_message
 from swe_lsp.search.records import StepRecord, usage_share
 from swe_lsp.search.runtime import Runtime
 from swe_lsp.search.turns import split_turn
@@ -27,14 +29,19 @@ def generate_patches(
 ) -> list[PatchCandidate]:
     """`counts[i]` patch attempts from `parents[i]`; the applicable ones, in order (not merged)."""
     pending: list[tuple[str, LocationSet, tuple[Message, ...], int]] = []  # (cid, parent, messages, n)
+    constraints: dict[str, Constraint | None] = {}  # per parent: its SEARCH text may quote its code
     for parent, count in zip(parents, counts, strict=True):
         context = code_context(parent.locations, ctx.lines)
         pending.append((parent.id, parent, patch_messages(ctx.issue, parent.locations, context), count))
+        regex = patch_regex(parent.locations, ctx.lines) if cfg.constrain_patches else None
+        constraints[parent.id] = Constraint.regex(regex) if regex else None
     found: list[PatchCandidate] = []
     for attempt in range(cfg.max_refinements + 1):
         if not pending:
             break
-        requests = [GenerateRequest(msgs, sampling(cfg, n)) for _, _, msgs, n in pending]
+        requests = [
+            GenerateRequest(msgs, sampling(cfg, n), constraints[parent.id]) for _, parent, msgs, n in pending
+        ]
         generations = rt.generate(requests)
         retry = []
         for (cid, parent, msgs, _), generation in zip(pending, generations, strict=True):

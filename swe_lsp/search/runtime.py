@@ -166,6 +166,7 @@ class Runtime:
                 t.usage.calls,
                 round(t.sandbox_seconds, 3),
                 round(t.wall_seconds, 3),
+                t.usage.uncounted_calls,
             )
             for name, t in self._tallies.items()
         }

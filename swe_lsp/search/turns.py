@@ -11,11 +11,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from swe_lsp.llm import regex_not_starting
+
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
 _ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL)
-# The optional think block in a constrained answer: it may not contain `<`, because regex engines for
-# constrained decoding have no lazy matching to stop at `</think>` otherwise.
-THINK_PREFIX = r"(<think>[^<]*</think>\s*)?"
+# The optional think block in a constrained answer: any text without `</think>` in it (regex engines
+# for constrained decoding have no lazy matching to stop at the first `</think>`). Every `<` starts a
+# segment that may not begin `</think>`, so reasoning can still quote code with `<` in it.
+THINK_BODY = "[^<]*(<" + regex_not_starting(["/think>"], stop="<") + ")*"
+THINK_PREFIX = r"(<think>" + THINK_BODY + r"</think>\s*)?"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ def cost_view(cost: Cost, started: float | None = None) -> dict[str, Any]:
         "promptTokens": total.prompt_tokens,
         "completionTokens": total.completion_tokens,
         "modelCalls": total.model_calls,
+        "uncountedCalls": total.uncounted_calls,
         "sandboxSeconds": round(total.sandbox_seconds, 3),
         "wallSeconds": round(wall, 3),
         "stages": {

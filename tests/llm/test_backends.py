@@ -88,6 +88,28 @@ def test_regex_constraint(backend: Backend) -> None:
         assert a.isdigit() and b.isdigit()
 
 
+def test_patch_constraint_makes_the_engine_quote_the_code_exactly(backend: Backend) -> None:
+    """The search's own patch grammar (long alternations of escaped code lines, a trie for what a
+    line may not start with, a think block that may hold `<`) compiles in the engine and binds."""
+    from swe_lsp.search.model import Location
+    from swe_lsp.search.prompts import code_context, patch_messages, patch_regex
+
+    code = ["def add(a, b):", '    """Add two numbers (a < b or not)."""', "    return a - b"]
+    locations = [Location("calc.py", 1, 3, "add")]
+    regex = patch_regex(locations, lambda path: code)
+    assert regex is not None
+    messages = patch_messages("add(2, 3) returns -1", locations, code_context(locations, lambda path: code))
+    # Greedy: the embedded model then answers at once rather than think (a think block is allowed).
+    greedy = SamplingConfig(n=1, temperature=0.0, max_tokens=96)
+    (gen,) = backend.generate([GenerateRequest(messages, greedy, Constraint.regex(regex))])
+    text = gen.samples[0].text
+    assert text.startswith("<answer>\n### calc.py\n<<<<<<< SEARCH\n"), text
+    search = text.split("<<<<<<< SEARCH\n")[1].split("=======\n")[0].splitlines()
+    start = code.index(search[0])  # the quoted lines are consecutive lines of the file, exactly
+    assert code[start : start + len(search)] == search, text
+    assert gen.samples[0].valid or gen.samples[0].finish_reason == "length", text
+
+
 def test_json_schema_constraint_yields_parseable_json(backend: Backend) -> None:
     schema = {
         "type": "object",

@@ -182,3 +182,16 @@ def test_bad_server_answers_are_clear_errors(bad_server: str, message: str) -> N
             backend.logprob([ScoreRequest("hi", " there")])
         else:
             backend.generate([GenerateRequest("hi", SamplingConfig(max_tokens=4))])
+
+
+@pytest.mark.parametrize(
+    "bad_server",
+    [(200, b'{"choices": [{"index": 0, "text": "x", "finish_reason": "stop"}]}')],
+    indirect=True,
+)
+def test_a_server_without_usage_is_counted_as_uncounted_not_as_zero(bad_server: str) -> None:
+    backend = OpenAIBackend(bad_server, "m", CHATML, timeout_s=5, max_retries=0)
+    with backend:
+        (gen,) = backend.generate([GenerateRequest("hi", SamplingConfig(max_tokens=4))])
+    assert gen.samples[0].text == "x"
+    assert (gen.usage.calls, gen.usage.uncounted_calls, gen.usage.prompt_tokens) == (1, 1, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -70,6 +71,25 @@ def test_container_removed_when_the_caller_fails(docker_client, new_docker, calc
         raise RuntimeError("search stage crashed")
     sandbox.close()
     assert docker_engine.owned_containers(docker_client, "boom") == []
+
+
+def test_prepare_warms_a_container_that_the_first_session_takes(
+    docker_client, new_docker, calc_repo: CalcRepo
+) -> None:
+    sandbox = new_docker(warm=1)
+    assert docker_engine.owned_containers(docker_client) == []
+    sandbox.prepare(calc_repo.path)  # returns at once; the container starts in the background
+    for _ in range(300):
+        warm = docker_engine.owned_containers(docker_client, "warm")
+        if warm:
+            break
+        time.sleep(0.1)
+    assert len(warm) == 1
+    with sandbox.session(calc_repo.path, job_id="prepared") as session:
+        assert session.container.name == warm[0]  # taken warm, not started on the caller's path
+        assert session.run(["python3", "-c", "print(2 + 3)"]).stdout.strip() == "5"
+    sandbox.close()  # the refill started by the take is removed too
+    assert docker_engine.owned_containers(docker_client) == []
 
 
 def _dead_pid() -> int:

@@ -23,6 +23,7 @@ from scripted import (
     ScriptedPolicy,
     answer,
     roles,
+    stage_of,
 )
 
 from swe_lsp.search import Issue, JobReport, Progress, ResolveRequest, read_trajectory, resolve
@@ -301,3 +302,13 @@ def test_failures_become_report_states(workspace: Path, tmp_path: Path) -> None:
     assert run.report.state == "failed" and "unknown strategy" in (run.report.error or "")
     missing = run_job(tmp_path / "missing", tmp_path / "m")
     assert missing.report.state == "failed" and "no such folder" in (missing.report.error or "")
+
+
+def test_patch_requests_are_constrained_to_the_shown_code(workspace: Path, tmp_path: Path) -> None:
+    run = run_job(workspace, tmp_path, budget=1, beam=1)
+    (patch,) = [r for r in run.policy.requests if stage_of(r) == "patch"]
+    assert patch.constraint is not None and patch.constraint.accepts(answer(GOOD_PATCH))
+    assert not patch.constraint.accepts(answer(GOOD_PATCH.replace("    values = list", "  values = list", 1)))
+    free = run_job(workspace, tmp_path / "free", budget=1, beam=1, constrain_patches=False)
+    assert [r.constraint for r in free.policy.requests if stage_of(r) == "patch"] == [None]
+    assert free.report.candidates and run.report.candidates[0].diff == free.report.candidates[0].diff

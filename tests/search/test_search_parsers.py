@@ -7,14 +7,17 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from swe_lsp.llm import regex_not_starting
+from swe_lsp.search.model import Location
 from swe_lsp.search.prompts import (
     parse_file_answer,
     parse_localize_answer,
     parse_script,
+    patch_regex,
     understand_regex,
 )
 from swe_lsp.search.prompts.localize import localize_regex
-from swe_lsp.search.turns import split_turn
+from swe_lsp.search.turns import THINK_BODY, split_turn
 from swe_lsp.workspace import Tools
 
 SPECS = Tools.specs()
@@ -114,3 +117,47 @@ def test_script_needs_a_verdict_and_valid_python() -> None:
     assert parse_script("```python\nimport sys\nprint('ISSUE RESOLVED')\n```")[0] is not None
     assert parse_script("```python\ndef (:\n```")[0] is None
     assert parse_script("print('hello')")[0] is None
+
+
+CODE = ["def add(a, b):", '    """Add two numbers."""', "    return a - b", "", "", "def mul(a, b):"]
+
+
+def _patch_turn(search: list[str], replace: list[str], think: str = "step") -> str:
+    block = "\n".join(["### calc.py", "<<<<<<< SEARCH", *search, "=======", *replace, ">>>>>>> REPLACE"])
+    return f"<think>{think}</think>\n<answer>\n{block}\n</answer>"
+
+
+def test_patch_constraint_quotes_the_shown_code_exactly() -> None:
+    regex = patch_regex([Location("calc.py", 1, 3, "add")], lambda path: CODE if path == "calc.py" else None)
+    assert regex is not None
+    accepts = lambda text: re.fullmatch(regex, text, re.DOTALL) is not None  # noqa: E731
+    assert accepts(_patch_turn(CODE[1:3], ['    """Add two numbers."""', "    return a + b"]))
+    assert accepts(_patch_turn(CODE[2:3], ["    return a + b", "", "# a < b, ``` inline", "========"]))
+    assert accepts(_patch_turn(CODE[2:3], ["    return a + b"], think="if a < b: quote </thin"))
+    # An invented line, a changed indent, lines out of order, a SEARCH starting or ending blank:
+    assert not accepts(_patch_turn(["def add(x, y):"], ["def add(x, y):"]))
+    assert not accepts(_patch_turn(["return a - b"], ["return a + b"]))
+    assert not accepts(_patch_turn([CODE[2], CODE[0]], ["x"]))
+    assert not accepts(_patch_turn(CODE[3:6], ["x"]))
+    assert not accepts(_patch_turn(CODE[2:4], ["x"]))  # ends on a blank line
+    assert accepts(_patch_turn(CODE[2:6], ["x"]))  # blank lines inside a SEARCH are fine
+    # A file that was not shown, a fence or a merge marker in REPLACE, `</think>` inside the thinking.
+    assert not accepts(_patch_turn(CODE[2:3], ["x"]).replace("### calc.py", "### other.py"))
+    assert not accepts(_patch_turn(CODE[2:3], ["```python", "    return a + b"]))
+    assert not accepts(_patch_turn(CODE[2:3], ["=======", "    return a + b"]))
+    assert not accepts(_patch_turn(CODE[2:3], ["x"], think="a </think> b"))
+    assert patch_regex([Location("gone.py", 1, 3)], lambda path: None) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="</think>ab\n", max_size=24))
+def test_think_body_is_any_text_without_the_closing_tag(text: str) -> None:
+    assert (re.fullmatch(THINK_BODY, text) is not None) == ("</think>" not in text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="`<=ab \n", max_size=12))
+def test_regex_not_starting_is_the_exact_complement(text: str) -> None:
+    regex = regex_not_starting(["```", "<<<"], ["=="])
+    expected = "\n" not in text and not text.startswith(("```", "<<<")) and text != "=="
+    assert (re.fullmatch(regex, text) is not None) == expected

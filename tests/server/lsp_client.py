@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +107,7 @@ class Editor:
         )
 
     async def wait_job(self, job_id: str, states: tuple[str, ...], timeout: float = 600) -> dict[str, Any]:
-        """Wait for a `swe-lsp/jobUpdated` of this job in one of `states` (a generous timeout only
-        turns a hang into a failure; nothing asserts on time)."""
+        """Wait for a `swe-lsp/jobUpdated` of this job in one of `states`."""
 
         def found() -> dict[str, Any] | None:
             for update in reversed(self.job_updates):
@@ -116,11 +115,22 @@ class Editor:
                     return update
             return None
 
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(found), timeout)
+        await self.wait_update(lambda: found() is not None, timeout)
         result = found()
         assert result is not None
         return result
+
+    async def wait_stage(self, job_id: str, stages: set[str], timeout: float = 600) -> None:
+        """Wait for a `swe-lsp/jobUpdated` of this job in one of `stages`."""
+        await self.wait_update(
+            lambda: any(u["jobId"] == job_id and u.get("stage") in stages for u in self.job_updates), timeout
+        )
+
+    async def wait_update(self, seen: Callable[[], bool], timeout: float) -> None:
+        """Wait until `seen()` holds, checked at each `swe-lsp/jobUpdated` (a generous timeout only
+        turns a hang into a failure; nothing asserts on time)."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(seen), timeout)
 
     def open(self, rel: str, text: str | None = None, version: int = 1) -> str:
         uri = (self.root / rel).as_uri()

@@ -75,3 +75,51 @@ async def test_full_flow_with_the_embedded_model(workspace: Path, model_cache: P
         result = await ed.command("swe-lsp.applyCandidate", {"jobId": job_id, "rank": best["rank"]})
         assert result == {"applied": True}
         assert (workspace / path).read_text() == doc.text
+
+
+async def test_cancel_mid_stage_with_the_real_engine(workspace: Path, model_cache: Path) -> None:
+    """Cancel while the model localizes (the sandbox is open and a warm container is up): the job
+    ends cancelled, its container is removed, the workspace is untouched, the worker takes the next
+    job."""
+    import docker
+
+    from swe_lsp.sandbox import docker_engine
+
+    try:
+        client = docker.from_env(timeout=10)
+        client.ping()
+    except Exception as exc:
+        pytest.skip(f"no Docker engine: {exc}")
+
+    def ours() -> set[str]:
+        found = client.containers.list(all=True, filters={"label": docker_engine.LABEL_OWNER})
+        return {c.name for c in found}
+
+    before = ours()
+    options = {
+        "model": {"name": "smollm2-135m", "backend": "transformers", "seed": 0},
+        "search": {"budget": 1, "beam": 1, "max_tokens": 192, "max_refinements": 0},
+        "sandbox": {"kind": "docker", "timeout_s": 120},
+    }
+    env = server_env(SWE_LSP_CACHE_DIR=str(model_cache))
+    async with editor_session(workspace, "neovim", engine=None, init_options=options, env=env) as ed:
+        job_id = (await ed.command("swe-lsp.resolveIssue", {"issue": "add(2, 3) returns -1"}))["jobId"]
+        await ed.wait_stage(job_id, {"localize"}, timeout=900)
+        for _ in range(300):  # the sandbox was prepared at job start: its warm container is up
+            if ours() - before:
+                break
+            await asyncio.sleep(0.1)
+        assert ours() - before, "no sandbox container was started for the job"
+        await ed.command("swe-lsp.cancel", {"jobId": job_id})
+        final = await ed.wait_job(job_id, ("done", "failed", "cancelled"), timeout=900)
+        assert final["state"] == "cancelled", final
+        assert ours() == before  # the job's sandbox closed with it: no container left
+        assert (workspace / "calc.py").read_text() == BUGGY and ed.applied == []
+
+        second = (await ed.command("swe-lsp.resolveIssue", {"issue": "mul(None, 2) raises"}))["jobId"]
+        await ed.wait_stage(second, {"understand", "localize"}, timeout=900)  # the same worker runs it
+        await ed.command("swe-lsp.cancel", {"jobId": second})
+        assert (await ed.wait_job(second, ("done", "failed", "cancelled"), timeout=900))[
+            "state"
+        ] == "cancelled"
+        assert ours() == before

@@ -17,6 +17,7 @@ from swe_lsp.search.prompts.patch import (
     MAX_STEP_CHARS,
     code_context,
     patch_messages,
+    patch_regex,
     render_locations,
     retry_message,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "parse_localize_answer",
     "parse_script",
     "patch_messages",
+    "patch_regex",
     "prm_messages",
     "refine_message",
     "render_locations",

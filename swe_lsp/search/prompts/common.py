@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from swe_lsp.llm import regex_escape
+
 SYSTEM = (
     "You are a senior software engineer resolving an issue in a code repository. "
     "Think step by step inside <think>...</think>, then give only the final answer inside "
@@ -22,6 +24,4 @@ def issue_block(issue: str) -> str:
 
 def regex_alternatives(options: list[str]) -> str:
     """A regex group matching exactly one of `options` (escaped for both Python and xgrammar)."""
-    import re
-
-    return "(" + "|".join(re.escape(o) for o in options) + ")"
+    return "(" + "|".join(regex_escape(o) for o in options) + ")"

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from swe_lsp.llm import Message
+from swe_lsp.llm import Message, regex_escape
 from swe_lsp.search.prompts.common import SYSTEM, issue_block, regex_alternatives
 from swe_lsp.search.turns import answer_turn, constrained
 from swe_lsp.workspace import ToolSpec
@@ -105,7 +105,7 @@ def localize_regex(specs: Sequence[ToolSpec], symbols: Mapping[str, Sequence[str
         tail = r":[0-9]{1,6}-[0-9]{1,6}"
         if names:
             tail = "(::" + regex_alternatives(list(names)) + "|" + tail + ")"
-        per_file.append(re.escape(path) + "(" + tail + ")?")
+        per_file.append(regex_escape(path) + "(" + tail + ")?")
     loc = "(" + "|".join(per_file) + ")"
     locs = LOCATIONS + r"(\n" + loc + r"){1," + str(MAX_LOCATIONS) + "}"
     return constrained(locs if final else "(" + calls + "|" + locs + ")")
@@ -120,7 +120,7 @@ def _call_regex(spec: ToolSpec) -> str:
     for arg in args[required:]:
         body += "(, ?" + arg if body else "(" + arg
     body += ")?" * (len(args) - required)
-    return re.escape(spec.name) + r"\(" + body + r"\)"
+    return regex_escape(spec.name) + r"\(" + body + r"\)"
 
 
 def parse_localize_answer(answer: str, specs: Sequence[ToolSpec]) -> LocalizeAnswer:
