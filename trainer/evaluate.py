@@ -6,14 +6,19 @@ ranked candidate is the prediction. Outputs in `OUT/eval/`:
 
 - `predictions-n<N>.jsonl` per budget and `predictions.jsonl` (the largest budget), in the
   SWE-bench harness format: `{"instance_id", "model_name_or_path", "model_patch"}`;
-- `results.jsonl`: per instance and budget, the patch, whether it resolved, the cost;
+- `results.jsonl`: per instance and budget, the patch, whether it resolved (null: not scored, and
+  `unscored` says why), the cost;
 - `report.json`: resolve rate per budget (the per-budget curve), cost per instance (tokens in and
-  out, model calls, wall seconds), and how many were scored.
+  out, model calls, wall seconds), how many were scored, and per instance whether its environment
+  built.
 
 Scoring here uses the project's own verification: with FAIL_TO_PASS / PASS_TO_PASS given, the
-prediction plus the instance's test patch is run in the sandbox (`--sandbox docker` to isolate) and
-resolved means those tests pass. On a machine with the official images, score the same file with
-the SWE-bench harness instead::
+instance's tests are first run with the gold patch (and its test patch) in the sandbox; only when
+they pass (the environment builds) are predictions scored, each with the test patch, resolved
+meaning those tests pass. `--environments` pins the requirements of old repository versions (see
+`trainer.environments`); the search's own verification runs in that pinned environment too, and
+never sees the test patch. On a machine with the official images, score the same file with the
+SWE-bench harness instead (see the README)::
 
     python -m swebench.harness.run_evaluation --dataset_name princeton-nlp/SWE-bench_Lite \\
         --predictions_path OUT/eval/predictions.jsonl --max_workers 8 --run_id swe-lsp
@@ -24,13 +29,19 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from swe_lsp.errors import SweLspError
 from swe_lsp.search import Issue, ResolveRequest, resolve
+from swe_lsp.search.runtime import Roles
+from swe_lsp.search.verification import SandboxVerifier, Verifier
 from swe_lsp.settings import Settings
 from trainer import provenance
+from trainer.environments import Environments, load_environments, pinned_tree, pins_for
 from trainer.instances import Instance, read_instances, write_jsonl
 from trainer.repos import checkout_repo, file_at, instance_git_dir
 from trainer.runs import Runner, patched_texts, test_argv
@@ -38,10 +49,52 @@ from trainer.runs import Runner, patched_texts, test_argv
 STEP = "eval"
 
 
-def score(inst: Instance, patch: str, tree: Path, git_dir: Path, runner: Runner) -> bool | None:
-    """Whether `patch` resolves `inst` (its FAIL_TO_PASS and PASS_TO_PASS pass with it); None when
-    it cannot be told (no tests listed, or no sandbox)."""
-    if not runner.enabled or not test_argv(inst):
+@dataclass(frozen=True)
+class Scoring:
+    """How one instance's predictions are scored: the tree the sandbox runs (the base commit, with
+    pinned requirements where given), the gold and test patches' files, and whether the gold patch
+    passes the instance's tests there (None: not checked, and `why` says why)."""
+
+    tree: Path
+    gold: dict[str, str | None]
+    tests: dict[str, str | None]
+    environment_ok: bool | None
+    why: str = ""
+
+
+def prepare_scoring(
+    inst: Instance, tree: Path, git_dir: Path, runner: Runner, work: Path, environments: Environments | None
+) -> Scoring:
+    """Pin the environment (if the file has pins for `inst`) and check that it builds: the
+    instance's tests must pass with the gold patch, or no prediction can be told right or wrong."""
+
+    def read(path: str) -> str | None:
+        return file_at(git_dir, inst.base_commit, path)
+
+    pins = pins_for(inst, environments)
+    box_tree = pinned_tree(tree, pins, work) if pins is not None else tree
+    gold = patched_texts(inst.patch, read) or {}
+    tests = patched_texts(inst.test_patch, read) or {}
+    if not runner.enabled:
+        return Scoring(box_tree, gold, tests, None, "no sandbox")
+    if not test_argv(inst):
+        return Scoring(box_tree, gold, tests, None, "no FAIL_TO_PASS/PASS_TO_PASS tests")
+    try:
+        run = runner.environment(box_tree, inst, gold, tests)
+    except SweLspError as exc:  # the environment image cannot be built
+        return Scoring(box_tree, gold, tests, False, f"environment: {str(exc).splitlines()[0]}")
+    if run is None or not run.ok:
+        code = run.exit_code if run else None
+        return Scoring(
+            box_tree, gold, tests, False, f"environment: the gold patch fails the tests (exit {code})"
+        )
+    return Scoring(box_tree, gold, tests, True)
+
+
+def score(inst: Instance, patch: str, scoring: Scoring, git_dir: Path, runner: Runner) -> bool | None:
+    """Whether `patch` resolves `inst` (its FAIL_TO_PASS and PASS_TO_PASS pass with it and the test
+    patch); None when it cannot be told (no tests, no sandbox, or an environment that fails)."""
+    if not scoring.environment_ok:
         return None
     if not patch.strip():
         return False
@@ -52,9 +105,26 @@ def score(inst: Instance, patch: str, tree: Path, git_dir: Path, runner: Runner)
     changed = patched_texts(patch, read)
     if changed is None:
         return False
-    tests = patched_texts(inst.test_patch, read) or {}
-    _, ran = runner.patch(tree, inst, changed, tests, None)
+    _, ran = runner.patch(scoring.tree, inst, changed, scoring.tests, None)
     return bool(ran is not None and ran.ok)
+
+
+def verifier_factory(
+    runner: Runner, scoring: Scoring, settings: Settings, job_id: str
+) -> Callable[[Path], Verifier | None]:
+    """The search's verifier for one job: the server's own (its reproduction script and the tests
+    it selects, never the instance's hidden tests) on the pinned tree, so it runs in an environment
+    that builds; none when there is no sandbox or the environment is known to fail."""
+
+    def make(_root: Path) -> Verifier | None:
+        if runner.sandbox is None or scoring.environment_ok is False:
+            return None
+        box = settings.sandbox
+        return SandboxVerifier(
+            runner.sandbox, scoring.tree, box.test_command, box.timeout_s, runner.cancel, job_id
+        )
+
+    return make
 
 
 def evaluate(
@@ -67,35 +137,52 @@ def evaluate(
     model_name: str,
     mirrors: Path | None = None,
     advance: Any = lambda _m: None,
+    environments: Environments | None = None,
+    roles: Roles | None = None,
 ) -> dict[str, Any]:
-    """Resolve every instance at every budget, score, write the step's files; returns the report."""
+    """Resolve every instance at every budget, score, write the step's files; returns the report.
+    `roles` replaces the backend's policy, PRM and ORM (as in `resolve`; tests script them)."""
     folder = out / STEP
     results = []
+    environment: dict[str, str] = {}
     for inst in instances:
         git_dir = instance_git_dir(inst, mirrors)
-        tree = checkout_repo(git_dir, inst.base_commit, folder / ".work" / inst.instance_id)
+        work = folder / ".work" / inst.instance_id
+        tree = checkout_repo(git_dir, inst.base_commit, work / "tree")
+        advance(f"{inst.instance_id} environment")
+        scoring = prepare_scoring(inst, tree, git_dir, runner, work / "sandbox", environments)
+        environment[inst.instance_id] = "builds" if scoring.environment_ok else scoring.why
         for n in budgets:
             advance(f"{inst.instance_id} n={n}")
+            job_id = f"{inst.instance_id}-n{n}"
             job = ResolveRequest(
-                f"{inst.instance_id}-n{n}",
-                tree,
-                Issue(inst.problem_statement),
-                budget=n,
-                out_dir=folder / "jobs" / f"{inst.instance_id}-n{n}",
+                job_id, tree, Issue(inst.problem_statement), budget=n, out_dir=folder / "jobs" / job_id
             )
-            report = resolve(job, backend, settings, lambda _p: None, threading.Event())
+            report = resolve(
+                job,
+                backend,
+                settings,
+                lambda _p: None,
+                threading.Event(),
+                roles=roles,
+                verifier_factory=verifier_factory(runner, scoring, settings, job_id),
+            )
             patch = report.candidates[0].diff if report.candidates else ""
             total = report.cost.total
+            resolved = score(inst, patch, scoring, git_dir, runner)
             results.append(
                 {
                     "instance_id": inst.instance_id,
                     "budget": n,
                     "state": report.state,
+                    "error": report.error,
                     "model_patch": patch,
-                    "resolved": score(inst, patch, tree, git_dir, runner),
+                    "resolved": resolved,
+                    "unscored": scoring.why if resolved is None else None,
                     "prompt_tokens": total.prompt_tokens,
                     "completion_tokens": total.completion_tokens,
                     "model_calls": total.model_calls,
+                    "sandbox_seconds": total.sandbox_seconds,
                     "wall_seconds": report.cost.wall_seconds,
                 }
             )
@@ -113,23 +200,32 @@ def evaluate(
         write_jsonl(folder / f"predictions-n{n}.jsonl", rows)
         if n == max(budgets):
             write_jsonl(folder / "predictions.jsonl", rows)
-    curve = {}
-    for n in budgets:
-        at = [r for r in results if r["budget"] == n]
-        scored = [r for r in at if r["resolved"] is not None]
-        curve[str(n)] = {
-            "instances": len(at),
-            "scored": len(scored),
-            "resolved": sum(bool(r["resolved"]) for r in scored),
-            "resolve_rate": sum(bool(r["resolved"]) for r in scored) / len(scored) if scored else None,
-            "cost_per_instance": {
-                k: sum(r[k] for r in at) / max(len(at), 1)
-                for k in ("prompt_tokens", "completion_tokens", "model_calls", "wall_seconds")
-            },
-        }
-    report = {"model": model_name, "budgets": curve, "sandbox": runner.enabled}
+    report = {
+        "model": model_name,
+        "instances": len(instances),
+        "budgets": {str(n): budget_row([r for r in results if r["budget"] == n]) for n in budgets},
+        "environment": environment,
+        "sandbox": runner.enabled,
+    }
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
+
+
+def budget_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One point of the per-budget curve: how many were scored and resolved, the resolve rate over
+    the scored ones (None when none could be scored), and the mean cost per instance."""
+    scored = [r for r in rows if r["resolved"] is not None]
+    resolved = sum(bool(r["resolved"]) for r in scored)
+    keys = ("prompt_tokens", "completion_tokens", "model_calls", "sandbox_seconds", "wall_seconds")
+    return {
+        "instances": len(rows),
+        "scored": len(scored),
+        "resolved": resolved,
+        "resolve_rate": resolved / len(scored) if scored else None,
+        "with_patch": sum(bool(r["model_patch"].strip()) for r in rows),
+        "failed_jobs": sum(r["state"] != "done" for r in rows),
+        "cost_per_instance": {k: round(sum(r[k] for r in rows) / max(len(rows), 1), 3) for k in keys},
+    }
 
 
 def register(subparsers: Any) -> None:
@@ -141,10 +237,42 @@ def register(subparsers: Any) -> None:
     p.add_argument("--backend", choices=["auto", "vllm", "transformers", "openai"], default="auto")
     p.add_argument("--base-url", default=None, help="an OpenAI-compatible endpoint serving the model")
     p.add_argument("--budgets", default="1,2,4,8", help="comma-separated budgets n (the curve)")
+    p.add_argument("--beam", type=int, default=None, help="kept per stage, k")
+    p.add_argument("--max-tokens", type=int, default=None, help="tokens per answer")
+    p.add_argument("--rounds", type=int, default=None, help="tool-call rounds per localization")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (local backends)")
     p.add_argument("--sandbox", choices=["auto", "docker", "bwrap", "local", "none"], default="docker")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per sandbox run")
     p.add_argument("--mirrors", type=Path, default=None, help="folder of git mirrors")
+    p.add_argument(
+        "--environments", type=Path, default=None, help="pinned requirements per repository version (TOML)"
+    )
     p.add_argument("--limit", type=int, default=None, help="only the first N instances")
     p.set_defaults(run=run)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the command line sets (the rest come from the user's settings as usual)."""
+    model: dict[str, Any] = {"name": args.model, "backend": args.backend}
+    if args.base_url:
+        model["base_url"] = args.base_url
+    if args.threads:
+        model["threads"] = args.threads
+    search = {
+        k: v
+        for k, v in (
+            ("beam", args.beam),
+            ("max_tokens", args.max_tokens),
+            ("max_localization_rounds", args.rounds),
+        )
+        if v is not None
+    }
+    sandbox: dict[str, Any] = {} if args.sandbox == "none" else {"kind": args.sandbox}
+    if args.timeout and sandbox:
+        sandbox["timeout_s"] = args.timeout
+    if args.sandbox == "none":
+        search["strategy"] = "vote"  # nothing may run
+    return {"model": model, "search": search, "sandbox": sandbox}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,16 +284,9 @@ def run(args: argparse.Namespace) -> int:
     from swe_lsp.settings import load_settings
 
     budgets = sorted({int(b) for b in args.budgets.split(",") if b.strip()})
-    model = {
-        "name": args.model,
-        "backend": args.backend,
-        **({"base_url": args.base_url} if args.base_url else {}),
-    }
-    sandbox = {"kind": args.sandbox} if args.sandbox != "none" else {}
-    settings = load_settings(None, {"model": model, "sandbox": sandbox}).settings
-    if args.sandbox == "none":
-        settings = settings.with_overrides({"search": {"strategy": "vote"}})  # nothing may run
+    settings = load_settings(None, _overrides(args)).settings
     instances = read_instances(args.instances or args.out / "collect" / "instances.jsonl")[: args.limit]
+    environments = load_environments(args.environments) if args.environments else None
     manifest = get_manifest(args.model, settings.models_dirs)
     provenance.record(
         args.out,
@@ -175,27 +296,35 @@ def run(args: argparse.Namespace) -> int:
             "budgets": budgets,
             "search": settings.search.model_dump(),
             "sandbox": args.sandbox,
+            "environments": str(args.environments) if args.environments else None,
+            "seed": settings.model.seed,
         },
     )
     with ExitStack() as stack, Progress() as bar:
         box = stack.enter_context(open_sandbox(settings.sandbox)) if args.sandbox != "none" else None
         backend = stack.enter_context(open_backend(manifest, settings.model, settings.cache_path()))
-        task = bar.add_task("eval", total=len(instances) * len(budgets))
+        task = bar.add_task("eval", total=len(instances) * (len(budgets) + 1))
         report = evaluate(
             instances,
             backend,
             settings,
             args.out,
             budgets,
-            Runner(box),
+            Runner(box, settings.sandbox.timeout_s),
             manifest.name,
             args.mirrors,
             lambda m: bar.update(task, advance=1, description=m),
+            environments,
         )
     for n, row in report["budgets"].items():
         print(
             f"n={n:>3}  resolved {row['resolved']}/{row['scored']} scored of {row['instances']}  "
-            f"calls/instance {row['cost_per_instance']['model_calls']:.1f}"
+            f"calls/instance {row['cost_per_instance']['model_calls']:.1f}  "
+            f"tokens/instance {row['cost_per_instance']['prompt_tokens']:.0f} in, "
+            f"{row['cost_per_instance']['completion_tokens']:.0f} out"
         )
+    for instance_id, state in report["environment"].items():
+        if state != "builds":
+            print(f"{instance_id}: not scored ({state})")
     print(f"predictions: {args.out / STEP / 'predictions.jsonl'}")
     return 0

@@ -3,7 +3,11 @@
 Writes `MODELS/NAME.toml` and `MODELS/NAME/{policy,prm,orm}/` (the trained LoRA adapters; a role
 without one stays the base model or the judge), plus `MODELS/NAME/provenance.json`. The manifest's
 base is the run's: the same `[base]` table as the manifest the run started from, or the local
-folder it trained on. `MODELS` defaults to the user's model folder, which the server searches.
+folder it trained on. After `sft --full` the policy is a whole model, not an adapter: it is copied
+to `MODELS/NAME/policy/`, the manifest's base points there (`kind = "hf"`) and the policy role is
+that base; the PRM and ORM adapters must then have been trained on it (`prm` and `orm` do so by
+default after `sft --full`), which is checked here. `MODELS` defaults to the user's model folder,
+which the server searches.
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from swe_lsp.errors import SettingsError
 from swe_lsp.llm import get_manifest
 from swe_lsp.llm.manifest import load_manifest_file, manifest_dirs
 from trainer import provenance
-from trainer.modeling import cache_dir, resolve_base
+from trainer.modeling import SFT_OUTPUT, cache_dir, is_full_checkpoint, policy_base, resolve_base
 
 STEP = "export"
 ROLE_DIRS = {"policy": "sft", "prm": "prm", "orm": "orm"}
@@ -36,6 +41,8 @@ def _toml_value(value: Any) -> str:
 def export(run: Path, name: str, models: Path, description: str = "") -> Path:
     """Write the manifest and adapters; returns the manifest's path (validated by loading it)."""
     base = resolve_base(run, None, cache_dir())
+    folder = models / name
+    full = is_full_checkpoint(run / SFT_OUTPUT)
     if base.manifest is not None:
         source = get_manifest(base.manifest)
         base_table = {k: v for k, v in source.base.model_dump().items() if v is not None}
@@ -44,7 +51,10 @@ def export(run: Path, name: str, models: Path, description: str = "") -> Path:
         context, template = source.context_length, source.chat_template
     else:
         base_table, context, template = {"kind": "hf", "path": str(base.path)}, 4096, base.template_name
-    folder = models / name
+    if full:
+        _check_adapters_on(run, policy_base(run, base).path)
+        _copy(run / SFT_OUTPUT, folder / "policy")
+        base_table = {"kind": "hf", "path": f"{name}/policy"}  # relative to the manifest's folder
     default_description = f"trained by swe-train from {base.manifest or base.path}"
     lines = [
         f"# Written by `swe-train export {name}` from {run.resolve()}.",
@@ -62,12 +72,9 @@ def export(run: Path, name: str, models: Path, description: str = "") -> Path:
     for role, step in ROLE_DIRS.items():
         adapter = run / step / "adapter"
         if not (adapter / "adapter_config.json").is_file():
-            lines.append(f"{role} = {_FALLBACK[role]}")
+            lines.append(f"{role} = {_FALLBACK[role]}")  # after `sft --full` the policy is the base
             continue
-        dest = folder / role
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(adapter, dest)
+        _copy(adapter, folder / role)
         table = [f"[roles.{role}]", f"adapter = {_toml_value(f'{name}/{role}')}"]
         if role == "orm":
             report = run / "orm" / "report.json"
@@ -81,6 +88,29 @@ def export(run: Path, name: str, models: Path, description: str = "") -> Path:
     path.write_text("\n".join(lines) + "\n\n" + "\n\n".join(tables) + "\n", encoding="utf-8")
     load_manifest_file(path)  # what the server will do: fail here, not there
     return path
+
+
+def _copy(source: Path, dest: Path) -> None:
+    """`dest` as a fresh copy of `source` (an earlier export's files replaced, not merged)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(source, dest)
+
+
+def _check_adapters_on(run: Path, policy: Path) -> None:
+    """Every reward adapter of the run was trained on the full fine-tuned `policy`: an adapter
+    trained on the original base would be served on a model it was never trained with."""
+    for step in ("prm", "orm"):
+        config = run / step / "adapter" / "adapter_config.json"
+        if not config.is_file():
+            continue
+        trained_on = json.loads(config.read_text()).get("base_model_name_or_path") or ""
+        if Path(trained_on).resolve() != policy.resolve():
+            raise SettingsError(
+                f"the {step} adapter was trained on {trained_on}, but `sft --full` made {policy} the "
+                f"model the server loads: remove {run / step} and run `swe-train {step} --out {run}` "
+                "again (it trains on the full fine-tune), then export"
+            )
 
 
 def register(subparsers: Any) -> None:

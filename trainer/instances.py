@@ -11,6 +11,7 @@ One JSON object per line, the SWE-bench fields plus where the codebase lives::
     FAIL_TO_PASS       list[str]  tests the fix must make pass ([] when unknown)
     PASS_TO_PASS       list[str]  tests that must keep passing ([] when unknown)
     git_dir            str?       a local git dir holding base_commit (null: look in the mirrors)
+    version            str?       the repository's version (SWE-bench's; picks pinned environments)
 
 SWE-bench files store the two test lists as JSON strings; both forms are read.
 """
@@ -43,6 +44,7 @@ class Instance:
     FAIL_TO_PASS: tuple[str, ...] = ()
     PASS_TO_PASS: tuple[str, ...] = ()
     git_dir: str | None = None
+    version: str = ""
 
     @staticmethod
     def from_json(data: Mapping[str, Any]) -> Instance:
@@ -62,6 +64,7 @@ class Instance:
             FAIL_TO_PASS=_tests(data.get("FAIL_TO_PASS")),
             PASS_TO_PASS=_tests(data.get("PASS_TO_PASS")),
             git_dir=data.get("git_dir"),
+            version=str(data.get("version") or ""),
         )
 
     def to_json(self) -> dict[str, Any]:

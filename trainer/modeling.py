@@ -8,7 +8,7 @@ template), so `sft`, `prm`, `orm` and `export` agree without repeating `--base`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from swe_lsp.llm.manifest import BUILTIN_DIR
 from trainer.config import TrainConfig
 
 BASE_FILE = "base.json"
+SFT_OUTPUT = Path("sft") / "adapter"  # the LoRA adapter, or the whole model after `sft --full`
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,19 @@ def resolve_base(out: Path, base: str | None, cache_dir: Path) -> BaseModel:
         + "\n"
     )
     return found
+
+
+def is_full_checkpoint(folder: Path) -> bool:
+    """Whether `folder` holds a whole saved model (what `sft --full` leaves), not a LoRA adapter."""
+    return (folder / "config.json").is_file() and not (folder / "adapter_config.json").is_file()
+
+
+def policy_base(run: Path, base: BaseModel) -> BaseModel:
+    """The base the run's adapters share: after `sft --full`, the fine-tuned policy itself, else
+    `base`. The server keeps one base in memory with the PRM and ORM as adapters on it, so after a
+    full fine-tune they must be trained on (and the ORM's reference must be) the model it loads."""
+    full = run / SFT_OUTPUT
+    return replace(base, path=full.resolve()) if is_full_checkpoint(full) else base
 
 
 def cache_dir() -> Path:

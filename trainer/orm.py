@@ -13,7 +13,9 @@ pair per line::
 The ORM sees only the issue and the patch: the DPO prompt is the server's ORM prompt
 (`orm_messages(issue)`, rendered with the generation prompt) and the completions are the diffs,
 which is what the server scores with `logprob(adapter="orm")` minus the base, times beta (recorded
-in the exported manifest). LoRA's reference model is the base with the adapter disabled.
+in the exported manifest); `trainer.dpo` makes trl train on exactly the token sequences the server
+scores (no EOS after the diff). LoRA's reference model is the base with the adapter disabled; the base
+is the run's (after `sft --full`, the fine-tuned policy, which the server then loads as the base).
 Output: `OUT/orm/adapter/`, `OUT/orm/report.json` with the held-out pairwise accuracy.
 """
 
@@ -34,6 +36,7 @@ from trainer.modeling import (
     load_model,
     load_tokenizer,
     lora_config,
+    policy_base,
     resolve_base,
     save_trained,
 )
@@ -78,12 +81,16 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Gather the pairs, train with DPO, measure the held-out accuracy, save the adapter."""
     from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig
+
+    from trainer.dpo import ServedDPOTrainer
 
     cfg = load_config(args.config, STEP).with_overrides(
         max_steps=args.max_steps, threads=args.threads, beta=args.beta
     )
     base = resolve_base(args.out, args.base, cache_dir())
+    if args.base is None:  # on the run's policy: the full fine-tune when `sft --full` made one
+        base = policy_base(args.out, base)
     pairs_file = args.out / "reject" / "pairs.jsonl"
     pairs = list(read_jsonl(pairs_file)) if pairs_file.is_file() else []
     if args.feedback is not None:
@@ -101,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         [orm_pair(template, r["issue"], r["chosen"], r["rejected"]) for r in train_rows]
     )
     step_dir = args.out / STEP
-    trainer = DPOTrainer(
+    trainer = ServedDPOTrainer(
         model=load_model(base, cfg),
         args=DPOConfig(
             **common_args(cfg, step_dir / "checkpoints"), beta=cfg.beta, max_length=cfg.max_length

@@ -11,8 +11,9 @@ Input, `OUT/reject/labels.jsonl`, one judged stage output per line::
 Each row becomes the server's PRM prompt (`prm_messages(stage, issue, step)`, rendered with the
 chat template) followed by the one label token "Yes" or "No", trained with `SFTTrainer` (loss on
 that token only); every backend then scores it with `p_yes(adapter="prm")`, and vLLM serves it as
-a LoRA. Rows are split by label into train and held out; the report gives the held-out AUC of the
-adapter and of the untrained judge (the base model on the same prompt).
+a LoRA. The base is the run's (after `sft --full`, the fine-tuned policy). Rows are split by label
+into train and held out; the report gives the held-out AUC of the adapter and of the untrained
+judge (the base model on the same prompt).
 Output: `OUT/prm/adapter/`, `OUT/prm/report.json`.
 """
 
@@ -25,7 +26,7 @@ from swe_lsp.search.prompts import prm_messages
 from trainer.config import add_train_arguments, load_config
 from trainer.examples import fits, prm_example
 from trainer.instances import read_jsonl
-from trainer.modeling import cache_dir, finish_step, load_tokenizer, resolve_base, save_trained
+from trainer.modeling import cache_dir, finish_step, load_tokenizer, policy_base, resolve_base, save_trained
 from trainer.scoring import auc, base_only, p_yes, split_heldout
 from trainer.sft import train_on_examples
 
@@ -45,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if args.full:
         print("prm: --full ignored; the PRM is always an adapter on the shared base")
     base = resolve_base(args.out, args.base, cache_dir())
+    if args.base is None:  # on the run's policy: the full fine-tune when `sft --full` made one
+        base = policy_base(args.out, base)
     tokenizer = load_tokenizer(base)
     template = base.template
     rows = list(read_jsonl(args.out / "reject" / "labels.jsonl"))

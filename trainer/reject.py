@@ -5,7 +5,11 @@ understanding (the chosen files contain the gold files), localization (the locat
 gold patch's classes, functions and blocks), reproduction (the script reproduces on the base commit
 and not with the gold patch, in the sandbox), patch (the patch passes its reproduction script and
 the instance's tests, in the sandbox). The environment check runs the instance's tests with the
-gold patch and drops the instance when they fail. The correct prefix of each trajectory is kept.
+gold patch and drops the instance when they fail. The complexity check (`--one-shot FILE`) drops
+the instances the base model already solves in one shot without reasoning: FILE holds its attempts,
+SWE-bench predictions (`instance_id`, `model_patch`; several per instance allowed), e.g. the
+`predictions-n1.jsonl` of `swe-train eval --model BASE --budgets 1`, or that run's `results.jsonl`,
+whose `resolved` verdicts are taken as they are. The correct prefix of each trajectory is kept.
 
 Outputs in `OUT/reject/`:
 - `sft.jsonl`: accepted steps (`instance_id, stage, candidate_id, round, messages, think, answer`);
@@ -22,7 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,19 +40,21 @@ from trainer import provenance
 from trainer.checks import (
     Verdict,
     accepted_steps,
+    check_complexity,
     check_localization,
     check_patch,
     check_reproduction,
     check_understanding,
 )
+from trainer.environments import Environments, load_environments, pinned_tree, pins_for
 from trainer.gold import Gold, gold_of
-from trainer.instances import Instance, read_instances, write_jsonl
+from trainer.instances import Instance, read_instances, read_jsonl, write_jsonl
 from trainer.repos import checkout_repo, file_at, instance_git_dir
-from trainer.runs import Runner, patched_texts
+from trainer.runs import Runner, patched_texts, test_argv
 from trainer.synth import STEP as SYNTH
 
 STEP = "reject"
-CHECKS = ("environment", "understanding", "localization", "reproduction", "patch")
+CHECKS = ("environment", "complexity", "understanding", "localization", "reproduction", "patch")
 _LABEL = re.compile(r"^(?P<path>[^:]+?)(?:::(?P<name>[\w.]+)|:(?P<start>\d+)-(?P<end>\d+))?$")
 _REFINED = re.compile(r"(\.r\d+)+$")
 NOT_CHECKED = "not checked"
@@ -71,6 +77,26 @@ class Tally:
 
     def count(self, key: str, n: int = 1) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
+
+
+@dataclass(frozen=True)
+class OneShot:
+    """One attempt of the base model at an instance, in one shot and without reasoning: its patch,
+    and whether it resolved the instance when that is already known (None: score it here)."""
+
+    patch: str
+    resolved: bool | None = None
+
+
+def read_one_shot(path: Path) -> dict[str, list[OneShot]]:
+    """The base model's one-shot attempts per instance, from SWE-bench predictions or from the
+    `results.jsonl` of `swe-train eval` (whose `resolved`, when not null, is kept)."""
+    out: dict[str, list[OneShot]] = {}
+    for row in read_jsonl(path):
+        resolved = row.get("resolved")
+        attempt = OneShot(str(row.get("model_patch") or ""), resolved if isinstance(resolved, bool) else None)
+        out.setdefault(str(row["instance_id"]), []).append(attempt)
+    return out
 
 
 def resolve_labels(labels: Sequence[str], read_base: Callable[[str], str | None]) -> list[Location]:
@@ -137,6 +163,26 @@ class InstanceJudge:
         if run is None:
             return True
         return self.tally.add("environment", Verdict(run.ok, f"exit {run.exit_code}")).passed
+
+    def complexity(self, attempts: Sequence[OneShot]) -> Verdict:
+        """The complexity check: passed (kept) unless one of the base model's one-shot attempts
+        resolves the instance (its tests pass with the patch and the test patch)."""
+        if not attempts:
+            return Verdict(False, f"{NOT_CHECKED}: no one-shot attempt for this instance")
+        solved = []
+        for attempt in attempts:
+            if attempt.resolved is not None:
+                solved.append(attempt.resolved)
+                continue
+            changed = patched_texts(attempt.patch, self.read_base)
+            if changed is None:  # empty, or does not apply: not a solution
+                solved.append(False)
+                continue
+            if not self.runner.enabled or not test_argv(self.inst):
+                return Verdict(False, f"{NOT_CHECKED}: no sandbox or no tests to score the attempts")
+            _, ran = self.runner.patch(self.tree, self.inst, changed, self.test_texts, None)
+            solved.append(bool(ran is not None and ran.ok))
+        return check_complexity(solved)
 
     def judge(self, records: Sequence[StepRecord]) -> None:
         """Check every final step of one trajectory; keep its correct prefix and its labels."""
@@ -254,8 +300,12 @@ def reject(
     mirrors: Path | None = None,
     gold_steps: bool = True,
     advance: Callable[[str], None] = lambda _m: None,
+    one_shot: Mapping[str, Sequence[OneShot]] | None = None,
+    environments: Environments | None = None,
 ) -> dict[str, Any]:
-    """Judge every instance's trajectories; write the step's files; returns the report."""
+    """Judge every instance's trajectories; write the step's files; returns the report. With
+    `one_shot` (instance id -> the base model's attempts), instances it solves are dropped;
+    `environments` pins old repository versions' requirements (`trainer.environments`)."""
     tally = Tally()
     sft, labels, pairs = [], [], []
     for inst in instances:
@@ -268,10 +318,17 @@ def reject(
         tree = out / STEP / ".work" / inst.instance_id
         if runner.enabled:
             checkout_repo(git_dir, inst.base_commit, tree)
+            if (pins := pins_for(inst, environments)) is not None:  # only the sandbox runs this tree
+                tree = pinned_tree(tree, pins, tree.with_name(f"{inst.instance_id}.env"))
         judge = InstanceJudge(inst, tree, git_dir, runner, tally)
         if not judge.environment_ok():
             tally.count("instances_dropped_environment")
             continue
+        if one_shot is not None:
+            verdict = tally.add("complexity", judge.complexity(one_shot.get(inst.instance_id, ())))
+            if not verdict.passed and not verdict.reason.startswith(NOT_CHECKED):
+                tally.count("instances_dropped_complexity")
+                continue
         for path in samples:
             judge.judge(read_trajectory(path))
             tally.count("trajectories")
@@ -303,6 +360,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per sandbox run")
     p.add_argument("--mirrors", type=Path, default=None, help="folder of git mirrors (SWE-bench instances)")
     p.add_argument("--no-gold-steps", action="store_true", help="no gold answers as PRM positives")
+    p.add_argument(
+        "--environments", type=Path, default=None, help="pinned requirements per repository version (TOML)"
+    )
+    p.add_argument(
+        "--one-shot",
+        type=Path,
+        default=None,
+        help="the base model's one-shot attempts (predictions or eval results JSONL): drop what it solves",
+    )
     p.set_defaults(run=run)
 
 
@@ -329,10 +395,28 @@ def run(args: argparse.Namespace) -> int:
             args.mirrors,
             not args.no_gold_steps,
             lambda m: bar.update(task, advance=1, description=m),
+            read_one_shot(args.one_shot) if args.one_shot else None,
+            load_environments(args.environments) if args.environments else None,
         )
-    provenance.record(args.out, STEP, {"sandbox": args.sandbox, "timeout_s": args.timeout})
+    provenance.record(
+        args.out,
+        STEP,
+        {
+            "sandbox": args.sandbox,
+            "timeout_s": args.timeout,
+            "one_shot": str(args.one_shot) if args.one_shot else None,
+            "environments": str(args.environments) if args.environments else None,
+        },
+    )
     for name, c in report["checks"].items():
         print(f"{name:<14} checked {c['checked']:>6}  passed {c['passed']:>6}")
+    dropped = {k: v for k, v in report["counts"].items() if k.startswith("instances_dropped")}
+    if dropped:
+        print(
+            ", ".join(
+                f"{k.removeprefix('instances_dropped_')}: {v} instance(s) dropped" for k, v in dropped.items()
+            )
+        )
     print(
         f"sft steps {report['sft_steps']}, PRM labels {report['prm_labels']}, ORM pairs {report['orm_pairs']}"
     )

@@ -10,7 +10,7 @@ every sandbox check is reported as not checked.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from swe_lsp.patch import Patch, PatchApplyError, PatchParseError
@@ -31,9 +31,23 @@ def patched_texts(diff: str, read_base: Callable[[str], str | None]) -> dict[str
         return None
 
 
+def pytest_ids(tests: Iterable[str]) -> tuple[str, ...]:
+    """Test ids pytest can select, in order, without repeats. SWE-bench's log parser splits on
+    whitespace, so a parametrized id with a space in its parameters is stored cut, e.g.
+    `tests/test_cli.py::test_locate_app[cliapp.factory-create_app2("foo",`; pytest rejects such an
+    id (and then runs nothing), so it is widened to its test function, all parameters included."""
+    out = []
+    for test in tests:
+        if "[" in test and not test.endswith("]"):
+            test = test.split("[", 1)[0]
+        if test not in out:
+            out.append(test)
+    return tuple(out)
+
+
 def test_argv(inst: Instance) -> tuple[str, ...]:
     """The instance's own tests (FAIL_TO_PASS and PASS_TO_PASS, as pytest ids); () when none."""
-    tests = (*inst.FAIL_TO_PASS, *inst.PASS_TO_PASS)
+    tests = pytest_ids((*inst.FAIL_TO_PASS, *inst.PASS_TO_PASS))
     return ("python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests) if tests else ()
 
 

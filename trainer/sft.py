@@ -8,7 +8,8 @@ Input, `OUT/reject/sft.jsonl`, one accepted step per line::
 
 Every step is its own example: its prompt with earlier assistant turns pruned to their answers,
 its think and answer as the completion (the only tokens with loss). Output: `OUT/sft/adapter/`
-(a LoRA adapter, or the full model with `--full`), `OUT/sft/report.json`.
+(a LoRA adapter, or the full model with `--full`, which `prm` and `orm` then train their adapters
+on and `export` makes the served base), `OUT/sft/report.json`.
 """
 
 from __future__ import annotations

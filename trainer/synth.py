@@ -5,7 +5,9 @@ own `resolve` runs on it `--samples` times (a different seed each time) with the
 backend: in production a reasoning model served by vLLM through the OpenAI-compatible API
 (`--backend openai --base-url ...`), in tests the embedded model in process. Every stage runs as the
 server runs it (understanding, localization with tool calls, patches, reproduction scripts and
-verification), so each trajectory holds think and answer per step.
+verification), so each trajectory holds think and answer per step. Verification is told the
+instance's own tests: its FAIL_TO_PASS tests must pass and its PASS_TO_PASS tests keep passing,
+with its test patch written next to each candidate in the sandbox only (`trainer.verifier`).
 
 Output, per sample, `OUT/synth/<instance_id>/<k>/`: `trajectory.jsonl` (the `swe_lsp.search.records`
 schema), `cost.json`, and `report.json` (state, error, candidates with diff, verified, score). A
@@ -17,17 +19,23 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from swe_lsp.llm import Backend
+from swe_lsp.sandbox import Sandbox, open_sandbox
 from swe_lsp.search import Issue, JobReport, ResolveRequest, resolve
+from swe_lsp.search.verification import Verifier
 from swe_lsp.settings import Settings
 from trainer import provenance
+from trainer.environments import Environments, load_environments, pinned_tree, pins_for
 from trainer.instances import Instance, read_instances
-from trainer.repos import checkout_repo, instance_git_dir
+from trainer.repos import checkout_repo, file_at, instance_git_dir
+from trainer.runs import patched_texts
+from trainer.verifier import InstanceVerifier
 
 STEP = "synth"
 REPORT = "report.json"
@@ -60,33 +68,78 @@ def synthesize(
     mirrors: Path | None = None,
     advance: Callable[[str], None] = lambda _m: None,
     no_sandbox: bool = False,
+    environments: Environments | None = None,
 ) -> dict[str, int]:
     """Run the samples not yet on disk; returns counts of samples run, skipped and failed.
-    `no_sandbox` skips verification (no reproduction scripts are written then)."""
+    `no_sandbox` skips verification (no reproduction scripts are written then); `environments`
+    pins old repository versions' requirements for the sandbox (`trainer.environments`)."""
     counts = {"run": 0, "skipped": 0, "failed": 0}
     work = out / STEP / ".work"
-    factory = (lambda _root: None) if no_sandbox else None
-    for inst in instances:
-        todo = [k for k in range(samples) if not (sample_dir(out, inst.instance_id, k) / REPORT).is_file()]
-        counts["skipped"] += samples - len(todo)
-        if not todo:
-            continue
-        tree = checkout_repo(instance_git_dir(inst, mirrors), inst.base_commit, work / inst.instance_id)
-        for k in todo:
-            advance(f"{inst.instance_id} sample {k}")
-            seed = (settings.model.seed or 0) + k
-            run_settings = settings.with_overrides({"model": {"seed": seed}})
-            dest = sample_dir(out, inst.instance_id, k)
-            request = ResolveRequest(
-                f"{inst.instance_id}-s{k}", tree, Issue(inst.problem_statement), out_dir=dest
-            )
-            report = resolve(
-                request, backend, run_settings, lambda _p: None, threading.Event(), verifier_factory=factory
-            )
-            counts["run"] += 1
-            counts["failed"] += report.state != "done"
-            (dest / REPORT).write_text(json.dumps(_summary(report), indent=2) + "\n", encoding="utf-8")
+    with ExitStack() as stack:
+        sandbox: Sandbox | None = None
+        for inst in instances:
+            todo = [
+                k for k in range(samples) if not (sample_dir(out, inst.instance_id, k) / REPORT).is_file()
+            ]
+            counts["skipped"] += samples - len(todo)
+            if not todo:
+                continue
+            git_dir = instance_git_dir(inst, mirrors)
+            tree = checkout_repo(git_dir, inst.base_commit, work / inst.instance_id)
+            pins = pins_for(inst, environments)
+            box_tree = pinned_tree(tree, pins, work / f"{inst.instance_id}.env") if pins is not None else None
+            if sandbox is None and not no_sandbox:  # opened once, on the first sample to run
+                sandbox = stack.enter_context(open_sandbox(settings.sandbox))
+            tests = instance_test_files(inst, git_dir)
+            for k in todo:
+                advance(f"{inst.instance_id} sample {k}")
+                seed = (settings.model.seed or 0) + k
+                run_settings = settings.with_overrides({"model": {"seed": seed}})
+                dest = sample_dir(out, inst.instance_id, k)
+                job_id = f"{inst.instance_id}-s{k}"
+                request = ResolveRequest(job_id, tree, Issue(inst.problem_statement), out_dir=dest)
+                cancel = threading.Event()
+                report = resolve(
+                    request,
+                    backend,
+                    run_settings,
+                    lambda _p: None,
+                    cancel,
+                    verifier_factory=instance_verifier(
+                        sandbox, inst, tests, settings, cancel, job_id, box_tree
+                    ),
+                )
+                counts["run"] += 1
+                counts["failed"] += report.state != "done"
+                (dest / REPORT).write_text(json.dumps(_summary(report), indent=2) + "\n", encoding="utf-8")
     return counts
+
+
+def instance_test_files(inst: Instance, git_dir: Path) -> dict[str, str | None]:
+    """The files of the instance's test patch as it leaves them ({} when it has none)."""
+    return patched_texts(inst.test_patch, lambda path: file_at(git_dir, inst.base_commit, path)) or {}
+
+
+def instance_verifier(
+    sandbox: Sandbox | None,
+    inst: Instance,
+    tests: Mapping[str, str | None],
+    settings: Settings,
+    cancel: threading.Event,
+    job_id: str,
+    box_tree: Path | None = None,
+) -> Callable[[Path], Verifier | None]:
+    """The verifier factory `resolve` calls with the job's snapshot: an `InstanceVerifier` on the
+    instance's tests, or none without a sandbox (nothing is verified then). It verifies on
+    `box_tree` (the base commit with pinned requirements) when given, else on the snapshot."""
+
+    def make(root: Path) -> Verifier | None:
+        if sandbox is None:
+            return None
+        tree = box_tree or root
+        return InstanceVerifier(sandbox, tree, inst, tests, settings.sandbox.timeout_s, cancel, job_id)
+
+    return make
 
 
 def register(subparsers: Any) -> None:
@@ -103,6 +156,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature")
     p.add_argument("--sandbox", choices=["auto", "docker", "bwrap", "local", "none"], default="auto")
     p.add_argument("--mirrors", type=Path, default=None, help="folder of git mirrors (SWE-bench instances)")
+    p.add_argument(
+        "--environments", type=Path, default=None, help="pinned requirements per repository version (TOML)"
+    )
     p.add_argument("--limit", type=int, default=None, help="only the first N instances")
     p.set_defaults(run=run)
 
@@ -142,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
             "samples": args.samples,
             "search": settings.search.model_dump(),
             "sandbox": args.sandbox,
+            "environments": str(args.environments) if args.environments else None,
             "seed": settings.model.seed,
         },
     )
@@ -160,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
             args.mirrors,
             advance,
             args.sandbox == "none",
+            load_environments(args.environments) if args.environments else None,
         )
     print(f"synth: {counts['run']} run, {counts['skipped']} already done, {counts['failed']} failed")
     return 0

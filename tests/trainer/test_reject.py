@@ -1,5 +1,5 @@
 """Step 3 end to end on hand-written trajectories of the two-issue repository, with the checks
-that need a sandbox run in the local one; and `eval`'s scoring on the same repository."""
+that need a sandbox run in the local one."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from swe_lsp.sandbox.local_sandbox import LocalSandbox
 from swe_lsp.search.records import StepRecord, write_trajectory
 from swe_lsp.settings import SandboxSettings
 from trainer.cli import main
-from trainer.evaluate import score
 from trainer.instances import Instance, read_instances
-from trainer.reject import reject, resolve_labels
-from trainer.repos import checkout_repo, file_at, git_dir_of
+from trainer.reject import OneShot, read_one_shot, reject, resolve_labels
+from trainer.repos import file_at, git_dir_of
 from trainer.runs import Runner
 
 GOOD_SCRIPT = """import sys
@@ -101,15 +100,52 @@ def test_location_labels_resolve_against_the_base_commit(collected: tuple[Path, 
     assert [(loc.symbol, loc.start, loc.end) for loc in found] == [("Counter.add", 21, 23), (None, 1, 2)]
 
 
-def test_eval_scores_a_prediction_by_the_instances_tests(
+def test_complexity_drops_an_instance_the_base_model_solves_in_one_shot(
     collected: tuple[Path, Instance], tmp_path: Path
 ) -> None:
-    _, inst = collected
-    git_dir = git_dir_of(Path(inst.git_dir or ""))
-    tree = checkout_repo(git_dir, inst.base_commit, tmp_path / "tree")
+    run, inst = collected
     with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
-        runner = Runner(box, 60)
-        assert score(inst, inst.patch, tree, git_dir, runner) is True
-        assert score(inst, WRONG, tree, git_dir, runner) is False
-        assert score(inst, "", tree, git_dir, runner) is False
-    assert score(inst, inst.patch, tree, git_dir, Runner(None)) is None
+        solved = reject(
+            [inst], run, Runner(box, 60), one_shot={inst.instance_id: [OneShot(WRONG), OneShot(inst.patch)]}
+        )
+        assert solved["checks"]["complexity"] == {"checked": 1, "passed": 0}
+        assert solved["counts"]["instances_dropped_complexity"] == 1
+        assert solved["sft_steps"] == 0 and "instances" not in solved["counts"]
+
+        unsolved = reject(
+            [inst], run, Runner(box, 60), one_shot={inst.instance_id: [OneShot(WRONG), OneShot("")]}
+        )
+        assert unsolved["checks"]["complexity"] == {"checked": 1, "passed": 1}
+        assert "instances_dropped_complexity" not in unsolved["counts"]
+        assert unsolved["counts"]["instances"] == 1 and unsolved["sft_steps"] == 4
+
+
+def test_complexity_reads_eval_verdicts_and_counts_an_instance_without_attempts_as_unchecked(
+    collected: tuple[Path, Instance], tmp_path: Path
+) -> None:
+    run, inst = collected
+    results = tmp_path / "results.jsonl"
+    rows = [
+        {"instance_id": inst.instance_id, "budget": 1, "model_patch": "not a diff", "resolved": True},
+        {"instance_id": "other", "model_patch": WRONG},
+    ]
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    attempts = read_one_shot(results)
+    assert attempts[inst.instance_id] == [OneShot("not a diff", True)] and attempts["other"] == [
+        OneShot(WRONG)
+    ]
+    # A verdict from `eval` is taken as it is: no sandbox needed to drop the instance.
+    report = reject([inst], run, Runner(None), one_shot=attempts)
+    assert report["checks"]["complexity"] == {"checked": 1, "passed": 0}
+    report = reject([inst], run, Runner(None), one_shot={})
+    assert report["checks"]["complexity"]["checked"] == 0 and report["counts"]["instances"] == 1
+
+
+def test_reject_runs_the_sandbox_checks_on_the_pinned_environment(collected: tuple[Path, Instance]) -> None:
+    run, inst = collected
+    with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
+        report = reject([inst], run, Runner(box, 60), environments={inst.repo: {"default": ("pytest",)}})
+    assert report["checks"]["environment"] == {"checked": 1, "passed": 1}
+    assert report["checks"]["patch"] == {"checked": 2, "passed": 1}
+    pinned = run / "reject" / ".work" / f"{inst.instance_id}.env"
+    assert (pinned / "requirements.txt").read_text() == "pytest\n" and (pinned / "pkg" / "core.py").is_file()
