@@ -119,3 +119,18 @@ def make_repo(root: Path) -> Path:
     listing = root / "prs.jsonl"
     listing.write_text("".join(json.dumps(e) + "\n" for e in entries))
     return listing
+
+
+# A reproduction script for the first issue (mean([]) must raise ValueError), and a wrong fix of it
+# as a unified diff: shared by the rejection, verifier and evaluation tests.
+REPRO_SCRIPT = """import sys
+from pkg.core import mean
+try:
+    mean([])
+except ValueError:
+    print("ISSUE RESOLVED"); sys.exit(0)
+except ZeroDivisionError:
+    print("ISSUE REPRODUCED"); sys.exit(1)
+"""
+WRONG_DIFF = "--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ -7 +7 @@\n"
+WRONG_DIFF += "-    return sum(values) / len(values)\n+    return 0\n"

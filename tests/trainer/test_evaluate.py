@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from repo_fixture import REPRO_SCRIPT, WRONG_DIFF
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "search"))
 
@@ -37,19 +38,7 @@ RIGHT = """### pkg/core.py
 WRONG = RIGHT.replace('    if not values:\n        raise ValueError("mean() of no data")\n', "").replace(
     "/ len(values)\n>>>>>>>", "/ max(len(values), 1)\n>>>>>>>"
 )
-REPRO = """```python
-import sys
-from pkg.core import mean
-try:
-    mean([])
-except ValueError:
-    print("ISSUE RESOLVED"); sys.exit(0)
-except ZeroDivisionError:
-    print("ISSUE REPRODUCED"); sys.exit(1)
-print("ISSUE REPRODUCED"); sys.exit(1)
-```"""
-WRONG_DIFF = "--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ -7 +7 @@\n"
-WRONG_DIFF += "-    return sum(values) / len(values)\n+    return 0\n"
+REPRO = f'```python\n{REPRO_SCRIPT}print("ISSUE REPRODUCED"); sys.exit(1)\n```'
 
 
 @pytest.fixture

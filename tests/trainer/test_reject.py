@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from repo_fixture import REPRO_SCRIPT, WRONG_DIFF
 
 from swe_lsp.llm import Message
 from swe_lsp.sandbox.local_sandbox import LocalSandbox
@@ -18,18 +19,7 @@ from trainer.reject import OneShot, read_one_shot, reject, resolve_labels
 from trainer.repos import file_at, git_dir_of
 from trainer.runs import Runner
 
-GOOD_SCRIPT = """import sys
-from pkg.core import mean
-try:
-    mean([])
-except ValueError:
-    print("ISSUE RESOLVED"); sys.exit(0)
-except ZeroDivisionError:
-    print("ISSUE REPRODUCED"); sys.exit(1)
-"""
 BAD_SCRIPT = 'print("ISSUE RESOLVED")\n'  # never reproduces
-WRONG = "--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ -7 +7 @@\n"
-WRONG += "-    return sum(values) / len(values)\n+    return 0\n"
 
 
 def _rec(stage: str, cid: str, parent: str | None, parsed: object, think: str = "t") -> StepRecord:
@@ -49,8 +39,8 @@ def collected(pr_list: Path, tmp_path: Path) -> tuple[Path, Instance]:
         _rec("localize", "u0.l0", "u0", ["pkg/core.py::mean"]),
         _rec("localize", "u0.l1", "u0", ["pkg/core.py::clamp"]),
         _rec("patch", "u0.l0.p0", "u0.l0", inst.patch),
-        _rec("patch", "u0.l0.p1", "u0.l0", WRONG),
-        _rec("repro", "u0.l0.p0", "u0.l0", GOOD_SCRIPT),
+        _rec("patch", "u0.l0.p1", "u0.l0", WRONG_DIFF),
+        _rec("repro", "u0.l0.p0", "u0.l0", REPRO_SCRIPT),
         _rec("repro", "u0.l0.p1", "u0.l0", BAD_SCRIPT),
     ]
     write_trajectory(run / "synth" / "mean-empty" / "0" / "trajectory.jsonl", records)
@@ -81,7 +71,7 @@ def test_reject_checks_each_stage_and_keeps_correct_prefixes(collected: tuple[Pa
     assert localize["step"].startswith("pkg/core.py::mean\n\n### pkg/core.py (lines")  # as the server renders
     assert sum(r["source"] == "gold" for r in labels) == 3
     pairs = [json.loads(line) for line in (run / "reject" / "pairs.jsonl").read_text().splitlines()]
-    assert [(p["chosen"], p["rejected"]) for p in pairs] == [(inst.patch, WRONG)]
+    assert [(p["chosen"], p["rejected"]) for p in pairs] == [(inst.patch, WRONG_DIFF)]
 
 
 def test_without_a_sandbox_the_sandbox_checks_are_not_counted(collected: tuple[Path, Instance]) -> None:
@@ -106,14 +96,17 @@ def test_complexity_drops_an_instance_the_base_model_solves_in_one_shot(
     run, inst = collected
     with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
         solved = reject(
-            [inst], run, Runner(box, 60), one_shot={inst.instance_id: [OneShot(WRONG), OneShot(inst.patch)]}
+            [inst],
+            run,
+            Runner(box, 60),
+            one_shot={inst.instance_id: [OneShot(WRONG_DIFF), OneShot(inst.patch)]},
         )
         assert solved["checks"]["complexity"] == {"checked": 1, "passed": 0}
         assert solved["counts"]["instances_dropped_complexity"] == 1
         assert solved["sft_steps"] == 0 and "instances" not in solved["counts"]
 
         unsolved = reject(
-            [inst], run, Runner(box, 60), one_shot={inst.instance_id: [OneShot(WRONG), OneShot("")]}
+            [inst], run, Runner(box, 60), one_shot={inst.instance_id: [OneShot(WRONG_DIFF), OneShot("")]}
         )
         assert unsolved["checks"]["complexity"] == {"checked": 1, "passed": 1}
         assert "instances_dropped_complexity" not in unsolved["counts"]
@@ -127,12 +120,12 @@ def test_complexity_reads_eval_verdicts_and_counts_an_instance_without_attempts_
     results = tmp_path / "results.jsonl"
     rows = [
         {"instance_id": inst.instance_id, "budget": 1, "model_patch": "not a diff", "resolved": True},
-        {"instance_id": "other", "model_patch": WRONG},
+        {"instance_id": "other", "model_patch": WRONG_DIFF},
     ]
     results.write_text("".join(json.dumps(r) + "\n" for r in rows))
     attempts = read_one_shot(results)
     assert attempts[inst.instance_id] == [OneShot("not a diff", True)] and attempts["other"] == [
-        OneShot(WRONG)
+        OneShot(WRONG_DIFF)
     ]
     # A verdict from `eval` is taken as it is: no sandbox needed to drop the instance.
     report = reject([inst], run, Runner(None), one_shot=attempts)

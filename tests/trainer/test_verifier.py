@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from repo_fixture import REPRO_SCRIPT
 
 from swe_lsp.sandbox.local_sandbox import LocalSandbox
 from swe_lsp.search import JobReport
@@ -21,15 +22,6 @@ from trainer.runs import patched_texts
 from trainer.synth import instance_test_files, synthesize
 from trainer.verifier import InstanceVerifier
 
-REPRO = """import sys
-from pkg.core import mean
-try:
-    mean([])
-except ValueError:
-    print("ISSUE RESOLVED"); sys.exit(0)
-except ZeroDivisionError:
-    print("ISSUE REPRODUCED"); sys.exit(1)
-"""
 WRONG = "--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ -7 +7 @@\n"
 WRONG += "-    return sum(values) / len(values)\n+    return sum(values) / max(len(values), 1)\n"
 
@@ -74,8 +66,8 @@ def test_the_instance_verifier_runs_fail_to_pass_with_the_test_patch(
             "tests/test_core.py::test_mean_empty",
             "tests/test_core.py::test_mean",
         )
-        right = verifier.verify(_candidate(inst, git_dir, inst.patch), REPRO)
-        wrong = verifier.verify(_candidate(inst, git_dir, WRONG), REPRO)
+        right = verifier.verify(_candidate(inst, git_dir, inst.patch), REPRO_SCRIPT)
+        wrong = verifier.verify(_candidate(inst, git_dir, WRONG), REPRO_SCRIPT)
         no_script = verifier.verify(_candidate(inst, git_dir, inst.patch), None)
     assert right.verified and right.tests_exit == 0 and right.reproduced
     assert "test_mean_empty" in (right.tests_command or "")
