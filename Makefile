@@ -55,8 +55,8 @@ test-fast: install
 	$(PY) -m pytest -q -ra -m "not slow"
 
 lint: install
-	$(VENV)/bin/ruff check swe_lsp trainer tests bench
-	$(VENV)/bin/ruff format --check swe_lsp trainer tests bench
+	$(VENV)/bin/ruff check swe_lsp trainer tests bench editors
+	$(VENV)/bin/ruff format --check swe_lsp trainer tests bench editors
 	# The VS Code extension's TypeScript: eslint comes with its npm packages (make editors-install).
 	if [ -x editors/vscode/node_modules/.bin/eslint ]; then cd editors/vscode && npm run -s lint; \
 	  else echo "make lint: eslint skipped, editors/vscode/node_modules has none (make editors-install)" >&2; fi
