@@ -49,9 +49,10 @@ def _run(
     return proc
 
 
-def test_typecheck_and_unit_tests() -> None:
+def test_typecheck_lint_and_unit_tests() -> None:
     _require("node_modules/.package-lock.json")
     _run(["npm", "run", "-s", "typecheck"], 300)
+    _run(["npm", "run", "-s", "lint"], 300)  # eslint, strict type-checked rules, no warnings
     proc = _run(["npm", "run", "-s", "test:unit"], 300)
     assert "# fail 0" in proc.stdout and "# pass " in proc.stdout, proc.stdout[-4000:]
 
