@@ -74,4 +74,4 @@ editors-install: install
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
-	rm -rf editors/vscode/node_modules editors/vscode/.e2e editors/vscode/dist editors/vscode/out editors/nvim/.e2e
+	rm -rf editors/vscode/node_modules editors/vscode/.e2e editors/vscode/dist editors/vscode/out

