@@ -73,6 +73,13 @@ class SearchSettings(_Section):
     strategy: Literal["devsearch", "exec", "orm_exec", "vote"] = "devsearch"
     max_localization_rounds: int = Field(4, ge=1, le=16)
     max_refinements: int = Field(1, ge=0, le=8)
+    repro_retries: int = Field(
+        2,
+        ge=0,
+        le=8,
+        description="Times a reproduction script that did not reproduce the issue is rewritten with its "
+        "log (see SearchConfig.repro_retries for why 2).",
+    )
     early_stop_score: float = Field(0.8, ge=0.0, le=1.0)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     max_tokens: int = Field(1024, ge=16)
@@ -95,6 +102,18 @@ class SandboxSettings(_Section):
     cpus: float = Field(1.0, gt=0)
     pids: int = Field(512, ge=16)
     test_command: str | None = Field(None, description="Run the tests with this (None: detected).")
+    python: str | None = Field(
+        None,
+        pattern=r"^3\.\d{1,2}$",
+        description="The Python the tests run on, e.g. 3.9 (None: from the project's own files).",
+    )
+    system_packages: tuple[str, ...] = Field(
+        (), description="Debian packages the project's build or tests need (installed in its environment)."
+    )
+    build_network: bool = Field(
+        True,
+        description="Let the environment build (not the verification runs) reach the package index.",
+    )
     max_output_bytes: int = Field(64_000, ge=1024)
 
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from swe_lsp.sandbox import docker_engine
 from swe_lsp.sandbox.base import Ending, Sandbox, SandboxSession, result_of, wait_for
 from swe_lsp.sandbox.base_image import DEFAULT_BASE_IMAGE, base_image_present
-from swe_lsp.sandbox.dependencies import env_spec
-from swe_lsp.sandbox.env_layer import env_image
+from swe_lsp.sandbox.env_layer import SANDBOX_UID, WORKDIR, OnLine, env_image
+from swe_lsp.sandbox.environment import EnvPlan, plan_environment
 from swe_lsp.sandbox.errors import SandboxError, SandboxImageError
 from swe_lsp.sandbox.result import OutputCap, RunResult
 from swe_lsp.sandbox.tree import files_archive, safe_relpath, tree_archive
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WORKDIR = "/workspace"
-SANDBOX_UID = 1000
 _ENV = {
     "HOME": "/tmp",
     "LANG": "C.UTF-8",
@@ -59,7 +57,11 @@ _KILL_GRACE_S = 5.0
 
 
 class DockerSandbox(Sandbox):
-    """Sessions in containers from the base image (or its environment layer for the workspace)."""
+    """Sessions in containers of the workspace's environment image (see `environment.py`).
+
+    `on_build_line` receives the environment build's log lines (a job points it at its progress);
+    `pin_plan` makes every session of a tree use a given plan (the trainer's SWE-bench specs)
+    instead of the one read from the tree's files."""
 
     kind = "docker"
 
@@ -68,7 +70,7 @@ class DockerSandbox(Sandbox):
     ) -> None:
         super().__init__(settings)
         self.client = client or docker_engine.connect()
-        self.image = settings.image or DEFAULT_BASE_IMAGE
+        self.image = settings.image or DEFAULT_BASE_IMAGE  # checked now: `make test` builds it
         if not base_image_present(self.client, self.image):
             hint = "run `swe-lsp sandbox build-base`" if settings.image is None else "pull or build it"
             raise SandboxImageError(f"the sandbox image {self.image} is not on the Docker engine: {hint}")
@@ -76,6 +78,24 @@ class DockerSandbox(Sandbox):
         if swept:
             log.info("removed %d sandbox container(s) left by a crashed process", len(swept))
         self.pool = ContainerPool(self.client, self._start, warm, max_age_s=_ttl(settings) / 2)
+        self.on_build_line: OnLine | None = None
+        self._plans: dict[Path, EnvPlan] = {}
+
+    def plan(self, tree: Path) -> EnvPlan:
+        """The environment plan for `tree`: a pinned one, else read from its files and the settings."""
+        pinned = self._plans.get(tree.resolve())
+        if pinned is not None:
+            return pinned
+        s = self.settings
+        return plan_environment(tree, s.python, s.system_packages, s.build_network)
+
+    def pin_plan(self, tree: Path, plan: EnvPlan) -> None:
+        """Use `plan` for every session of `tree` from now on."""
+        self._plans[tree.resolve()] = plan
+
+    def image_for(self, tree: Path) -> str:
+        """`tree`'s environment image, built now (with progress to `on_build_line`) unless cached."""
+        return env_image(self.client, self.plan(tree), tree, self.on_build_line, base=self.settings.image)
 
     def describe(self) -> str:
         """The kind, the image and the limits."""
@@ -90,7 +110,7 @@ class DockerSandbox(Sandbox):
 
         def build_and_warm() -> None:
             try:
-                self.pool.prefill(env_image(self.client, self.image, env_spec(tree)))
+                self.pool.prefill(self.image_for(tree))
             except Exception as exc:  # the first session builds again and reports the error
                 log.info("preparing the sandbox for %s failed: %s", tree, exc)
 
@@ -99,7 +119,7 @@ class DockerSandbox(Sandbox):
     def session(self, tree: Path, job_id: str | None = None) -> DockerSession:
         """A started container (warm if one is ready) of the image for `tree`'s dependencies,
         holding a copy of `tree`."""
-        image = env_image(self.client, self.image, env_spec(tree))
+        image = self.image_for(tree)
         return DockerSession(self.client, self.pool, self.pool.take(image, job_id), tree, self.settings)
 
     def close(self) -> None:

@@ -1,59 +1,98 @@
-"""The environment layer: the base image plus a workspace's requirements, cached by their hash.
+"""Building a project's environment image from its `EnvPlan`, once per plan digest.
 
-Containers that run candidates have no network, and neither does the one that builds this layer.
-It first tries with what the base already has (a pure-Python workspace needs nothing more: pytest
-is in the base); only if that fails does the host's pip fetch wheels, through whatever index or
-wheel folder the host's pip is configured with, and the build container installs from them with
-`--no-index`. When nothing can be fetched the error names the requirements and what to do.
+The build container starts from the offline base image of the plan's Python (built with
+debootstrap on first use), holds a copy of the tree at /workspace, and runs the plan's steps as
+root; only this container may reach the network, through the same package index, proxy and CA
+certificates the host's pip is configured with (a corporate index or TLS-inspecting proxy then
+works inside too). Local indexes and wheel folders of the host are not visible in the container
+and are left out. The tree at /workspace (with its built extensions and editable install) is
+committed with the image; each verification container overlays the candidate's copy on it.
+
+Each step's output is streamed to `on_line` (the CLI's bar, the LSP's `$/progress`); a failed
+build raises `EnvironmentBuildError` naming the step and the last lines of its log.
 """
 
 from __future__ import annotations
 
-import hashlib
+import collections
+import re
+import shlex
 import subprocess
 import sys
-import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swe_lsp.sandbox import docker_engine
-from swe_lsp.sandbox.base_image import base_image_present
-from swe_lsp.sandbox.dependencies import EnvSpec
+from swe_lsp.sandbox.base_image import BaseImageRecipe, base_image_present, build_base_image
+from swe_lsp.sandbox.environment import VENV, EnvPlan
 from swe_lsp.sandbox.errors import SandboxImageError
-from swe_lsp.sandbox.tree import files_archive
+from swe_lsp.sandbox.tree import files_archive, iter_tree, tree_archive
 
 if TYPE_CHECKING:
     import docker
 
-ENV_REPOSITORY = "swe-lsp-env"
-VENV = "/opt/swe-env"
-_WHEELS = "/tmp/swe-wheels"
-_INSTALL = (
-    f"python3 -m venv --system-site-packages {VENV} && "
-    f"{VENV}/bin/pip install --no-index --disable-pip-version-check --find-links {_WHEELS} "
-    f"-r {_WHEELS}/requirements.txt && rm -rf {_WHEELS}"
-)
-_ENV_CONFIG = [
-    f"ENV VIRTUAL_ENV={VENV}",
-    f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-]
-_BUILD_TIMEOUT_S = 1800
+WORKDIR = "/workspace"
+SANDBOX_UID = 1000
+_CA_PATH = "/etc/swe-lsp/ca.crt"
+# The tree's own files, removed from the image after the build (see `build_script`).
+_TREE_FILES = "/etc/swe-lsp/tree-files"
+_STEP_MARK = "==> swe-lsp step "
+_STEP_LINE = re.compile(rf"^{re.escape(_STEP_MARK)}(\d+)/(\d+): (.*)$")
+# A build with compiled extensions (scikit-learn, astropy, matplotlib) takes 10-20 minutes on two
+# cores; twice that bounds a build that hangs (a prompt, a dead mirror) without cutting real ones.
+BUILD_TIMEOUT_S = 2400
+# Lines of the build log kept for the error message: enough to see a compiler's or pip's error.
+TAIL_LINES = 60
+# pip settings passed to the build container from the host's configuration.
+_PIP_KEYS = ("index-url", "extra-index-url", "trusted-host", "timeout", "default-timeout", "proxy", "retries")
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
+OnLine = Callable[[str], None]
 
-def env_image(client: docker.DockerClient, base: str, spec: EnvSpec) -> str:
-    """The image to run `spec`'s workspace in: `base` itself, or a cached or new env layer on it."""
-    if not spec.requirements:
-        return base
-    base_id = client.images.get(base).id
-    key = hashlib.sha256(f"{base_id}\0{spec.digest}".encode()).hexdigest()[:20]
-    tag = f"{ENV_REPOSITORY}:{key}"
-    with _lock(tag):  # parallel candidates of one workspace build the layer once
+
+class EnvironmentBuildError(SandboxImageError):
+    """An environment build failed: which step, and the end of its log."""
+
+    def __init__(self, plan: EnvPlan, step: str, code: int | None, tail: str) -> None:
+        self.step, self.tail = step, tail
+        what = "timed out" if code is None else f"exit {code}"
+        super().__init__(
+            f"building the sandbox environment ({plan.python.describe()}) failed at step '{step}' "
+            f"({what}); candidates cannot be verified until it builds. Last lines of its log:\n{tail}"
+        )
+
+
+def env_image(
+    client: docker.DockerClient,
+    plan: EnvPlan,
+    tree: Path,
+    on_line: OnLine | None = None,
+    base: str | None = None,
+) -> str:
+    """The environment image for `plan`, built from `tree` unless cached; `base` replaces the
+    plan's base image (the `sandbox.image` setting). Parallel callers build it once."""
+    tag = plan.tag if base is None else f"{plan.tag}-{_slug(base)}"
+    with _lock(tag):
         if not base_image_present(client, tag):
-            _build(client, base, spec, tag)
+            _build(client, plan, tree, tag, base or _base_image(client, plan, on_line), on_line or _quiet)
     return tag
+
+
+def image_cached(client: docker.DockerClient, plan: EnvPlan) -> bool:
+    """Whether `plan`'s image is already built (for `swe-lsp sandbox env`)."""
+    return base_image_present(client, plan.tag)
+
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9_.-]+", "-", text.lower())[-40:]
 
 
 def _lock(tag: str) -> threading.Lock:
@@ -61,69 +100,141 @@ def _lock(tag: str) -> threading.Lock:
         return _locks.setdefault(tag, threading.Lock())
 
 
-def _build(client: docker.DockerClient, base: str, spec: EnvSpec, tag: str) -> None:
-    requirements = "\n".join(spec.requirements).encode() + b"\n"
-    code, log = _install(client, base, {"requirements.txt": requirements}, commit_as=tag)
-    if code == 0:
-        return
-    with tempfile.TemporaryDirectory(prefix="swe-lsp-wheels-") as tmp:
-        code, log = _install(client, base, _download(spec, Path(tmp)), commit_as=tag)
-    if code != 0:
-        raise SandboxImageError(
-            f"installing the workspace's requirements ({', '.join(spec.requirements)}, from "
-            f"{', '.join(spec.sources)}) failed in the sandbox:\n{log[-3000:]}"
-        )
+def _base_image(client: docker.DockerClient, plan: EnvPlan, on_line: OnLine | None) -> str:
+    """The plan's base image, bootstrapped from Debian the first time a project needs it."""
+    tag = plan.base_image
+    with _lock(tag):
+        if not base_image_present(client, tag):
+            say = on_line or _quiet
+            say(f"building the base image {tag} (Debian {plan.python.suite}, once)")
+            build_base_image(client, tag, BaseImageRecipe(suite=plan.python.suite), say)
+    return tag
 
 
-def _download(spec: EnvSpec, dest: Path) -> dict[str, bytes]:
-    """Wheels and sources for `spec` fetched by the host's pip, as files for the build container."""
-    (dest / "requirements.txt").write_text("\n".join(spec.requirements) + "\n")
+def build_script(plan: EnvPlan) -> str:
+    """The shell script the build container runs: each step announced, optional ones allowed to
+    fail; then the tree's own files are removed, leaving what the build made (compiled extensions,
+    egg-info), so the image holds no stale copy of code a session's tree no longer has (the image
+    is shared by every tree with the same dependency files); the rest goes to the sandbox user."""
+    lines = ["set -e", f"cd {WORKDIR}"]
+    total = len(plan.steps)
+    for i, step in enumerate(plan.steps, 1):
+        lines.append(f"echo {shlex.quote(f'{_STEP_MARK}{i}/{total}: {step.name}')}")
+        if step.optional:
+            lines.append(f"( {step.command} ) || echo 'swe-lsp: optional step {step.name} failed; going on'")
+        else:
+            lines.append(f"( {step.command} )")
+    lines.append(f"tr '\\n' '\\0' < {_TREE_FILES} | xargs -0 rm -f --")
+    lines.append(f"chown -R {SANDBOX_UID}:{SANDBOX_UID} {WORKDIR}")
+    return "\n".join(lines) + "\n"
+
+
+def host_pip_settings() -> tuple[dict[str, str], Path | None]:
+    """The host pip's index, proxy and timeout settings as PIP_* variables, and its CA bundle.
+
+    Read with `pip config list` (files and environment, as pip itself would); `file://` indexes
+    and local folders are dropped, since the container cannot see them."""
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--disable-pip-version-check",
-            "--progress-bar",
-            "off",
-            "--dest",
-            str(dest),
-            "-r",
-            str(dest / "requirements.txt"),
-        ],
+        [sys.executable, "-m", "pip", "config", "list"],
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     )
-    if done.returncode != 0:
-        raise SandboxImageError(
-            f"the workspace needs {', '.join(spec.requirements)} (from {', '.join(spec.sources)}), "
-            "which the sandbox image lacks, and pip could not fetch them on this machine (no package "
-            "index reachable?). Make them available to pip (an index or find-links in pip.conf), or "
-            f"set sandbox.image to an image that has them.\n{done.stderr[-2000:]}"
-        )
-    return {p.name: p.read_bytes() for p in dest.iterdir() if p.is_file()}
+    env: dict[str, str] = {}
+    cert: Path | None = None
+    for line in done.stdout.splitlines():
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        name = key.rpartition(".")[2]
+        value = value.strip().strip("'\"")
+        if name == "cert" and Path(value).is_file():
+            cert = Path(value)
+        elif name in _PIP_KEYS:
+            kept = " ".join(v for v in value.split() if not v.startswith(("file:", "/", ".")))
+            if kept:
+                env[f"PIP_{name.upper().replace('-', '_')}"] = kept
+    return env, cert
 
 
-def _install(
-    client: docker.DockerClient, base: str, files: dict[str, bytes], commit_as: str
-) -> tuple[int, str]:
-    """Run the offline install in a network-less container from `base`; commit it as `tag` if it worked."""
+def _build(
+    client: docker.DockerClient, plan: EnvPlan, tree: Path, tag: str, base: str, on_line: OnLine
+) -> None:
+    import os
+
+    pip_env, cert = host_pip_settings() if plan.network else ({}, None)
+    env = {**pip_env, **dict(plan.env), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+    env.update({k: v for k, v in os.environ.items() if k in _PROXY_VARS})
+    if cert is not None:
+        env.update({"PIP_CERT": _CA_PATH, "REQUESTS_CA_BUNDLE": _CA_PATH, "SSL_CERT_FILE": _CA_PATH})
     container = client.containers.create(
         base,
-        ["sh", "-c", _INSTALL],
-        network_mode="none",
+        ["sh", "-c", build_script(plan)],
+        working_dir=WORKDIR,
+        environment=env,
+        network_mode="bridge" if plan.network else "none",
         labels=docker_engine.labels("env-build"),
     )
     try:
-        container.put_archive("/", files_archive(files, _WHEELS.lstrip("/"), uid=0))
+        with tree_archive(tree, WORKDIR.lstrip("/"), SANDBOX_UID) as archive:
+            container.put_archive("/", archive)
+        own = {
+            "tree-files": "".join(f"{rel}\n" for path, rel in iter_tree(tree) if not path.is_dir()).encode()
+        }
+        if cert is not None:
+            own["ca.crt"] = cert.read_bytes()
+        container.put_archive("/", files_archive(own, "etc/swe-lsp", uid=0))
         container.start()
-        code = int(container.wait(timeout=_BUILD_TIMEOUT_S)["StatusCode"])
-        log = container.logs().decode("utf-8", "replace")
-        if code == 0:
-            repository, _, version = commit_as.partition(":")
-            container.commit(repository=repository, tag=version, changes=_ENV_CONFIG)
-        return code, log
+        code, step, tail = _follow(client, container, plan, on_line)
+        if code != 0:
+            raise EnvironmentBuildError(plan, step, code, tail)
+        repository, _, version = tag.partition(":")
+        changes = [
+            f"ENV VIRTUAL_ENV={VENV}",
+            f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            *(f"ENV {k}={v}" for k, v in plan.env),
+            f"WORKDIR {WORKDIR}",
+        ]
+        container.commit(repository=repository, tag=version, changes=changes)
     finally:
         docker_engine.remove_container(container)
+
+
+def _follow(
+    client: docker.DockerClient, container: docker.models.containers.Container, plan: EnvPlan, on_line: OnLine
+) -> tuple[int | None, str, str]:
+    """Stream the build's log to `on_line` until it ends or times out; (exit code, last step, tail)."""
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    step = plan.steps[0].name if plan.steps else "setup"
+    done = threading.Event()
+
+    def pump() -> None:
+        nonlocal step
+        buffer = b""
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace").rstrip()
+                    mark = _STEP_LINE.match(line)
+                    if mark:
+                        step = mark[3]
+                        on_line(f"environment step {mark[1]}/{mark[2]}: {step}")
+                        continue
+                    tail.append(line)
+                    on_line(line)
+        except Exception:  # the stream ends when the container is removed at a timeout
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=pump, name="swe-lsp-env-build-log", daemon=True).start()
+    try:
+        code: int | None = int(container.wait(timeout=BUILD_TIMEOUT_S)["StatusCode"])
+    except Exception:  # requests' ReadTimeout: the build outlived BUILD_TIMEOUT_S
+        code = None
+        docker_engine.remove_container(container)
+    done.wait(10)
+    return code, step, "\n".join(tail)

@@ -6,7 +6,6 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from sandbox_helpers import CalcRepo, settings
@@ -117,28 +116,6 @@ def test_sweep_removes_only_orphaned_swe_lsp_containers(docker_client) -> None:
     finally:
         for container in (orphan, live, foreign):
             docker_engine.remove_container(container)
-
-
-def test_env_layer_from_what_the_base_has(new_docker, tmp_path: Path) -> None:
-    (tmp_path / "requirements.txt").write_text("pytest\n")
-    (tmp_path / "test_one.py").write_text("def test_one():\n    assert True\n")
-    sandbox = new_docker()
-    result = sandbox.run(tmp_path, "echo $VIRTUAL_ENV; python3 -m pytest -q -p no:cacheprovider", 120)
-    assert result.ok, result
-    assert "/opt/swe-env" in result.stdout and "1 passed" in result.stdout
-
-
-def test_env_layer_offline_failure_is_clear(
-    docker_client, new_docker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # No index, no find-links: what a machine without network sees.
-    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    (tmp_path / "requirements.txt").write_text("swe-lsp-test-missing-package==1.0\n")
-    sandbox = new_docker(warm=0)
-    with pytest.raises(SandboxImageError, match=r"swe-lsp-test-missing-package==1\.0.*requirements\.txt"):
-        sandbox.session(tmp_path)
-    assert docker_engine.owned_containers(docker_client, "env-build") == []
 
 
 def test_missing_base_image_says_how_to_build(docker_client) -> None:

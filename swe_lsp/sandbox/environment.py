@@ -1,0 +1,252 @@
+"""What the sandbox makes of a project: its Python, its dependency files, and the steps that install
+it the way its own CI would, as one plan the user can read (`swe-lsp sandbox env`).
+
+The plan is built from files only (nothing of the project runs on the host). Its steps run later,
+as root, in a build container that may reach the package index (pip's own resolver then picks
+wheels for the container's Python and platform, and builds sdists there): a virtual environment,
+the system packages a compiled project needs, the requirement files, and the project itself with
+`pip install -e .` (so computed dependencies, entry points, `importlib.metadata` and C extensions
+all work). The result is cached as an image keyed by `digest`: the Python, the steps, and the
+content of every file they read, so editing code never rebuilds it and editing a requirement
+always does. Verification containers made from it still have no network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import shlex
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swe_lsp.sandbox.pythons import PythonChoice, choose_python
+
+ENV_REPOSITORY = "swe-lsp-env"
+VENV = "/opt/swe-env"
+PIP = f"{VENV}/bin/python -m pip"
+# Optional-dependency groups that hold what the tests need.
+TEST_EXTRAS = ("test", "tests", "testing", "dev")
+# System packages a project with compiled extensions needs to build them (C/C++ compiler, the
+# Python headers of the container's own Python, pkg-config for the libraries it links).
+BUILD_PACKAGES = ("build-essential", "python3-dev", "pkg-config")
+_EXTENSION_SOURCES = ("*.pyx", "*.pxd", "*.c", "*.cpp", "*.h")
+_EXTENSION_MARKERS = re.compile(r"\b(Extension|ext_modules|cythonize|build_ext|numpy\.distutils)\b")
+# Requirement files under these folders are read when their name says they are for the tests or
+# the base install (Django keeps its test requirements in tests/requirements/py3.txt); database
+# back-ends (mysql.txt, postgres.txt) need servers the sandbox does not have.
+_REQUIREMENT_DIRS = ("requirements", "tests/requirements", "test/requirements")
+_REQUIREMENT_NAMES = re.compile(r"^(requirements([-_.].*)?|py3|base|common|tests?|testing|dev)(\.in)?\.txt$")
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    """One shell command of an environment build, run as root in `/workspace` of the build
+    container, and why it is there (shown by `swe-lsp sandbox env`, and named when it fails)."""
+
+    name: str
+    command: str
+    why: str
+    # A step that may fail without failing the build: it says so in the log and the build goes on.
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class EnvPlan:
+    """How a project's test environment is made: the Python (and so the base image), the files
+    read, the build steps, and the cache key over all of them."""
+
+    python: PythonChoice
+    sources: tuple[str, ...]
+    steps: tuple[BuildStep, ...]
+    digest: str
+    network: bool = True
+    notes: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def base_image(self) -> str:
+        """The offline base image of the chosen Python's Debian suite."""
+        return f"swe-lsp-base:{self.python.suite}"
+
+    @property
+    def tag(self) -> str:
+        """The environment image's tag: the cache key."""
+        return f"{ENV_REPOSITORY}:{self.digest[:20]}"
+
+    def describe(self) -> list[str]:
+        """Lines for the user: the Python, the sources, each step and the notes."""
+        lines = [self.python.describe(), f"dependency files: {', '.join(self.sources) or '(none)'}"]
+        lines += [f"step {i}: {s.name}: {s.command}" for i, s in enumerate(self.steps, 1)]
+        return lines + [f"note: {n}" for n in self.notes]
+
+
+def make_plan(
+    tree: Path,
+    python: PythonChoice,
+    steps: Sequence[BuildStep],
+    sources: Sequence[str],
+    network: bool = True,
+    notes: Sequence[str] = (),
+    env: Iterable[tuple[str, str]] = (),
+) -> EnvPlan:
+    """A plan from its parts; the digest covers the Python, the steps, the environment and the
+    content of each source file (relative to `tree`), so the cache cannot go stale silently."""
+    digest = hashlib.sha256(f"python {python.chosen}\0network {network}\0".encode())
+    for step in steps:
+        digest.update(f"{step.name}\0{step.command}\0{step.optional}\0".encode())
+    env = tuple(env)
+    for key, value in env:
+        digest.update(f"env {key}={value}\0".encode())
+    for rel in sources:
+        path = tree / rel
+        digest.update(rel.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"-") + b"\0")
+    return EnvPlan(python, tuple(sources), tuple(steps), digest.hexdigest(), network, tuple(notes), env)
+
+
+def venv_step(python: PythonChoice, network: bool = True) -> BuildStep:
+    """The environment every later step installs into, with pytest (the runner most projects use,
+    and the one a custom command falls back to). It does not see the base image's Debian packages:
+    their old `importlib_metadata` breaks current setuptools. Offline, it has to see them instead
+    (they are all there is)."""
+    if not network:
+        return BuildStep(
+            "virtual environment",
+            f"python3 -m venv --system-site-packages {VENV}",
+            f"an environment of its own on {python.describe()}, offline: the base image's pytest",
+        )
+    return BuildStep(
+        "virtual environment",
+        f"python3 -m venv {VENV} && {PIP} install -q --upgrade 'pip<25' setuptools wheel pytest",
+        f"an environment of its own on {python.describe()}; pip new enough for pyproject builds, "
+        "below 25 so that legacy `setup.py develop` installs still work",
+    )
+
+
+def system_packages_step(packages: Sequence[str], why: str) -> BuildStep:
+    """Debian packages installed with apt in the build container."""
+    names = " ".join(shlex.quote(p) for p in packages)
+    return BuildStep(
+        "system packages",
+        "apt-get update -q && DEBIAN_FRONTEND=noninteractive "
+        f"apt-get install -y -q --no-install-recommends {names}",
+        why,
+    )
+
+
+def requirements_step(files: Sequence[str]) -> BuildStep:
+    """Install requirement files; a line that cannot install (an optional back-end with no wheel
+    and missing headers, say) is skipped and logged rather than failing the whole environment."""
+    parts = []
+    for rel in files:
+        q = shlex.quote(rel)
+        parts.append(
+            f"{{ {PIP} install -r {q} || grep -vE '^[[:space:]]*(#|$)' {q} | while read -r req; do "
+            f'{PIP} install $req || echo "swe-lsp: skipped requirement $req from {rel} (did not install)"; '
+            "done; }"
+        )
+    return BuildStep(
+        "requirements",
+        " && ".join(parts),
+        "the project's requirement files, as its CI installs them",
+        optional=False,
+    )
+
+
+def project_step(tree: Path, extras: Sequence[str]) -> BuildStep:
+    """`pip install -e .[extras]`: runs the project's own build, so computed dependencies, entry
+    points and compiled extensions exist, and the tree stays importable from /workspace."""
+    target = "." + (f"[{','.join(extras)}]" if extras else "")
+    return BuildStep(
+        "project",
+        f"{PIP} install -e {shlex.quote(target)}",
+        "the project itself, editable: its setup computes its dependencies and builds its extensions",
+    )
+
+
+def plan_environment(
+    tree: Path,
+    python: str | None = None,
+    system_packages: Sequence[str] = (),
+    network: bool = True,
+) -> EnvPlan:
+    """The plan for a workspace from its own files. `python` overrides the detected version
+    (the `sandbox.python` setting); `system_packages` adds Debian packages (`sandbox.system_packages`)."""
+    choice = choose_python(tree, python, "sandbox.python in the settings")
+    steps = [venv_step(choice, network)]
+    sources: list[str] = [
+        name for name in ("setup.py", "setup.cfg", "pyproject.toml") if (tree / name).is_file()
+    ]
+    notes: list[str] = []
+    if choice.note:
+        notes.append(choice.note)
+    compiled = _compiled_sources(tree)
+    apt = list(system_packages)
+    if compiled is not None:
+        apt = [*BUILD_PACKAGES, *(p for p in apt if p not in BUILD_PACKAGES)]
+    if apt:
+        why = "compilers and headers for its extensions" if compiled else "sandbox.system_packages"
+        steps.insert(0, system_packages_step(apt, why))
+    files = requirement_files(tree)
+    if files:
+        steps.append(requirements_step(files))
+        sources.extend(files)
+    installable = any(name in sources for name in ("setup.py", "pyproject.toml"))
+    if installable:
+        steps.append(project_step(tree, extras_for_tests(tree)))
+        sources.extend(compiled or ())
+    elif not files:
+        notes.append("no dependency files: the tests run with the base image's packages only")
+    if not network:
+        notes.append("sandbox.build_network is off: the build can only use what the base image has")
+    return make_plan(tree, choice, steps, sources, network, notes)
+
+
+def requirement_files(tree: Path) -> list[str]:
+    """Requirement files for the tests and the base install, relative to `tree`."""
+    found = [p.name for p in sorted(tree.glob("requirements*.txt")) if "doc" not in p.name]
+    for folder in _REQUIREMENT_DIRS:
+        for path in sorted((tree / folder).glob("*.txt")):
+            if _REQUIREMENT_NAMES.match(path.name) and "doc" not in path.name:
+                found.append(path.relative_to(tree).as_posix())
+    return found
+
+
+def extras_for_tests(tree: Path) -> list[str]:
+    """The optional-dependency groups of TEST_EXTRAS the project defines (pyproject or setup.cfg,
+    or a literal `extras_require` in setup.py)."""
+    names: set[str] = set()
+    pyproject = tree / "pyproject.toml"
+    if pyproject.is_file():
+        with contextlib.suppress(tomllib.TOMLDecodeError):
+            project = tomllib.loads(pyproject.read_text(errors="replace")).get("project", {})
+            names |= set(project.get("optional-dependencies", {}))
+    for path in (tree / "setup.cfg", tree / "setup.py"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            names |= {
+                e for e in TEST_EXTRAS if re.search(rf"""(^|['"\s]){e}(['"\s]*[:=])""", text, re.MULTILINE)
+            }
+    return [e for e in TEST_EXTRAS if e in names]
+
+
+def _compiled_sources(tree: Path) -> list[str] | None:
+    """The extension sources of a project that builds compiled extensions (None when it builds
+    none). They are part of the cache key: the image holds the built extensions, which a change to
+    them invalidates."""
+    setup = tree / "setup.py"
+    text = setup.read_text(errors="replace") if setup.is_file() else ""
+    pyproject = tree / "pyproject.toml"
+    if pyproject.is_file():
+        text += pyproject.read_text(errors="replace")
+    if not _EXTENSION_MARKERS.search(text) and "cython" not in text.lower():
+        return None
+    found: list[str] = []
+    for pattern in _EXTENSION_SOURCES:
+        for path in tree.rglob(pattern):
+            rel = path.relative_to(tree)
+            if not any(part.startswith(".") or part in ("build", "node_modules") for part in rel.parts):
+                found.append(rel.as_posix())
+    return sorted(found)
