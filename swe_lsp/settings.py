@@ -114,7 +114,13 @@ class SandboxSettings(_Section):
         True,
         description="Let the environment build (not the verification runs) reach the package index.",
     )
-    max_output_bytes: int = Field(64_000, ge=1024)
+    max_output_bytes: int = Field(
+        4_000_000,
+        ge=1024,
+        description="Output kept per command (head and tail). Per-test results are parsed from the "
+        "whole log: a Django or SymPy test module prints about 100 bytes per test, so 4 MB holds "
+        "tens of thousands of tests; prompts only ever see a tail of it.",
+    )
 
 
 class Settings(_Section):

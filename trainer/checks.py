@@ -63,20 +63,23 @@ def check_reproduction(before: RunResult | None, after_gold: RunResult | None) -
     return Verdict(True, "reproduces on the base commit, resolved by the gold patch")
 
 
-def check_patch(script_after: RunResult | None, script_valid: bool, tests: RunResult | None) -> Verdict:
+def check_patch(script_after: RunResult | None, script_valid: bool, tests_passed: bool | None) -> Verdict:
     """The model's patch passes its reproduction script (when the script is a valid one) and the
-    instance's existing tests (when there are any); with neither, nothing shows it correct."""
-    if not script_valid and tests is None:
+    instance's tests (`tests_passed`, graded per test; None when there are none to run); with
+    neither, nothing shows it correct."""
+    if not script_valid and tests_passed is None:
         return Verdict(False, "neither a valid reproduction script nor tests to check the patch")
     if script_valid and not resolved(script_after):
         return Verdict(False, "the reproduction script still fails with the patch")
-    if tests is not None and not tests.ok:
-        return Verdict(False, f"the instance's tests fail with the patch (exit {tests.exit_code})")
+    if tests_passed is False:
+        return Verdict(False, "the instance's tests fail with the patch")
     return Verdict(
         True,
         "passes "
         + " and ".join(
-            w for w, on in (("its reproduction script", script_valid), ("the tests", tests is not None)) if on
+            w
+            for w, on in (("its reproduction script", script_valid), ("the tests", tests_passed is not None))
+            if on
         ),
     )
 

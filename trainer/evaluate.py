@@ -12,13 +12,15 @@ ranked candidate is the prediction. Outputs in `OUT/eval/`:
   out, model calls, wall seconds), how many were scored, and per instance whether its environment
   built.
 
-Scoring here uses the project's own verification: with FAIL_TO_PASS / PASS_TO_PASS given, the
-instance's tests are first run with the gold patch (and its test patch) in the sandbox; only when
-they pass (the environment builds) are predictions scored, each with the test patch, resolved
-meaning those tests pass. `--environments` pins the requirements of old repository versions (see
-`trainer.environments`); the search's own verification runs in that pinned environment too, and
-never sees the test patch. On a machine with the official images, score the same file with the
-SWE-bench harness instead (see the README)::
+Scoring here is the SWE-bench harness's, on the project's sandbox: the environment is the one its
+spec for the instance's repository version describes (`trainer.swebench_env.plan_for`, pinned for
+the instance's tree when the sandbox is Docker), the tests are its test command on the files the
+test patch touches, and the log is graded per test with its log parser. The instance's tests are
+first run with the gold patch (and its test patch); only when that resolves (the environment is
+right) are predictions scored, each with the test patch, resolved meaning every FAIL_TO_PASS and
+PASS_TO_PASS test passes. The search's own verification runs in the same environment and never
+sees the test patch. On a machine with the official images, score the same file with the SWE-bench
+harness itself (see the README)::
 
     python -m swebench.harness.run_evaluation --dataset_name princeton-nlp/SWE-bench_Lite \\
         --predictions_path OUT/eval/predictions.jsonl --max_workers 8 --run_id swe-lsp
@@ -41,19 +43,20 @@ from swe_lsp.search.runtime import Roles
 from swe_lsp.search.verification import SandboxVerifier, Verifier
 from swe_lsp.settings import Settings
 from trainer import provenance
-from trainer.environments import Environments, load_environments, pinned_tree, pins_for
 from trainer.instances import Instance, read_instances, write_jsonl
 from trainer.repos import checkout_repo, file_at, instance_git_dir
-from trainer.runs import Runner, patched_texts, test_argv
+from trainer.runs import Runner, all_tests_pass, failed_summary, patched_texts
+from trainer.swebench_env import LOG_BYTES, test_command
 
 STEP = "eval"
 
 
 @dataclass(frozen=True)
 class Scoring:
-    """How one instance's predictions are scored: the tree the sandbox runs (the base commit, with
-    pinned requirements where given), the gold and test patches' files, and whether the gold patch
-    passes the instance's tests there (None: not checked, and `why` says why)."""
+    """How one instance's predictions are scored: the tree the sandbox runs (the base commit, in
+    the environment of the harness's spec where the sandbox takes one), the gold and test patches'
+    files, and whether the gold patch passes the instance's tests there (None: not checked, and
+    `why` says why)."""
 
     tree: Path
     gold: dict[str, str | None]
@@ -62,38 +65,33 @@ class Scoring:
     why: str = ""
 
 
-def prepare_scoring(
-    inst: Instance, tree: Path, git_dir: Path, runner: Runner, work: Path, environments: Environments | None
-) -> Scoring:
-    """Pin the environment (if the file has pins for `inst`) and check that it builds: the
-    instance's tests must pass with the gold patch, or no prediction can be told right or wrong."""
+def prepare_scoring(inst: Instance, tree: Path, git_dir: Path, runner: Runner) -> Scoring:
+    """Pin the harness's environment for `tree` (where the sandbox takes one) and check it: the
+    instance's tests must resolve with the gold patch, or no prediction can be told right or wrong."""
 
     def read(path: str) -> str | None:
         return file_at(git_dir, inst.base_commit, path)
 
-    pins = pins_for(inst, environments)
-    box_tree = pinned_tree(tree, pins, work) if pins is not None else tree
     gold = patched_texts(inst.patch, read) or {}
     tests = patched_texts(inst.test_patch, read) or {}
     if not runner.enabled:
-        return Scoring(box_tree, gold, tests, None, "no sandbox")
-    if not test_argv(inst):
-        return Scoring(box_tree, gold, tests, None, "no FAIL_TO_PASS/PASS_TO_PASS tests")
+        return Scoring(tree, gold, tests, None, "no sandbox")
     try:
-        run = runner.environment(box_tree, inst, gold, tests)
-    except SweLspError as exc:  # the environment image cannot be built
-        return Scoring(box_tree, gold, tests, False, f"environment: {str(exc).splitlines()[0]}")
-    if run is None or not run.ok:
-        code = run.exit_code if run else None
-        return Scoring(
-            box_tree, gold, tests, False, f"environment: the gold patch fails the tests (exit {code})"
-        )
-    return Scoring(box_tree, gold, tests, True)
+        if not test_command(inst):
+            return Scoring(tree, gold, tests, None, "no FAIL_TO_PASS/PASS_TO_PASS tests")
+        run = runner.environment(tree, inst, gold, tests)
+    except SweLspError as exc:  # no spec for its version, or the environment image cannot be built
+        return Scoring(tree, gold, tests, False, f"environment: {str(exc).splitlines()[0]}")
+    if not all_tests_pass(inst, run):
+        why = f"environment: the gold patch fails the tests: {failed_summary(inst, run)}"
+        return Scoring(tree, gold, tests, False, why)
+    return Scoring(tree, gold, tests, True)
 
 
 def score(inst: Instance, patch: str, scoring: Scoring, git_dir: Path, runner: Runner) -> bool | None:
     """Whether `patch` resolves `inst` (its FAIL_TO_PASS and PASS_TO_PASS pass with it and the test
-    patch); None when it cannot be told (no tests, no sandbox, or an environment that fails)."""
+    patch, graded per test as the harness does); None when it cannot be told (no tests, no
+    sandbox, or an environment where the gold patch fails)."""
     if not scoring.environment_ok:
         return None
     if not patch.strip():
@@ -106,15 +104,15 @@ def score(inst: Instance, patch: str, scoring: Scoring, git_dir: Path, runner: R
     if changed is None:
         return False
     _, ran = runner.patch(scoring.tree, inst, changed, scoring.tests, None)
-    return bool(ran is not None and ran.ok)
+    return all_tests_pass(inst, ran)
 
 
 def verifier_factory(
     runner: Runner, scoring: Scoring, settings: Settings, job_id: str
 ) -> Callable[[Path], Verifier | None]:
     """The search's verifier for one job: the server's own (its reproduction script and the tests
-    it selects, never the instance's hidden tests) on the pinned tree, so it runs in an environment
-    that builds; none when there is no sandbox or the environment is known to fail."""
+    it selects, never the instance's hidden tests) on the scoring tree, so it runs in the
+    harness's environment; none when there is no sandbox or the environment is known to fail."""
 
     def make(_root: Path) -> Verifier | None:
         if runner.sandbox is None or scoring.environment_ok is False:
@@ -137,7 +135,6 @@ def evaluate(
     model_name: str,
     mirrors: Path | None = None,
     advance: Any = lambda _m: None,
-    environments: Environments | None = None,
     roles: Roles | None = None,
 ) -> dict[str, Any]:
     """Resolve every instance at every budget, score, write the step's files; returns the report.
@@ -150,7 +147,7 @@ def evaluate(
         work = folder / ".work" / inst.instance_id
         tree = checkout_repo(git_dir, inst.base_commit, work / "tree")
         advance(f"{inst.instance_id} environment")
-        scoring = prepare_scoring(inst, tree, git_dir, runner, work / "sandbox", environments)
+        scoring = prepare_scoring(inst, tree, git_dir, runner)
         environment[inst.instance_id] = "builds" if scoring.environment_ok else scoring.why
         for n in budgets:
             advance(f"{inst.instance_id} n={n}")
@@ -244,9 +241,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--sandbox", choices=["auto", "docker", "bwrap", "local", "none"], default="docker")
     p.add_argument("--timeout", type=float, default=None, help="seconds per sandbox run")
     p.add_argument("--mirrors", type=Path, default=None, help="folder of git mirrors")
-    p.add_argument(
-        "--environments", type=Path, default=None, help="pinned requirements per repository version (TOML)"
-    )
     p.add_argument("--limit", type=int, default=None, help="only the first N instances")
     p.set_defaults(run=run)
 
@@ -267,7 +261,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         )
         if v is not None
     }
-    sandbox: dict[str, Any] = {} if args.sandbox == "none" else {"kind": args.sandbox}
+    # The whole test log is graded per test: a cut one would lose tests.
+    sandbox: dict[str, Any] = (
+        {} if args.sandbox == "none" else {"kind": args.sandbox, "max_output_bytes": LOG_BYTES}
+    )
     if args.timeout and sandbox:
         sandbox["timeout_s"] = args.timeout
     if args.sandbox == "none":
@@ -286,7 +283,6 @@ def run(args: argparse.Namespace) -> int:
     budgets = sorted({int(b) for b in args.budgets.split(",") if b.strip()})
     settings = load_settings(None, _overrides(args)).settings
     instances = read_instances(args.instances or args.out / "collect" / "instances.jsonl")[: args.limit]
-    environments = load_environments(args.environments) if args.environments else None
     manifest = get_manifest(args.model, settings.models_dirs)
     provenance.record(
         args.out,
@@ -296,7 +292,6 @@ def run(args: argparse.Namespace) -> int:
             "budgets": budgets,
             "search": settings.search.model_dump(),
             "sandbox": args.sandbox,
-            "environments": str(args.environments) if args.environments else None,
             "seed": settings.model.seed,
         },
     )
@@ -314,7 +309,6 @@ def run(args: argparse.Namespace) -> int:
             manifest.name,
             args.mirrors,
             lambda m: bar.update(task, advance=1, description=m),
-            environments,
         )
     for n, row in report["budgets"].items():
         print(

@@ -11,7 +11,7 @@ One JSON object per line, the SWE-bench fields plus where the codebase lives::
     FAIL_TO_PASS       list[str]  tests the fix must make pass ([] when unknown)
     PASS_TO_PASS       list[str]  tests that must keep passing ([] when unknown)
     git_dir            str?       a local git dir holding base_commit (null: look in the mirrors)
-    version            str?       the repository's version (SWE-bench's; picks pinned environments)
+    version            str?       the repository's version (SWE-bench's; picks the harness's spec)
 
 SWE-bench files store the two test lists as JSON strings; both forms are read.
 """

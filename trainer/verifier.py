@@ -4,10 +4,12 @@ During `swe-train synth` the teacher runs the server's Dev-Search, whose verifie
 the instance: it runs the model's reproduction script and whichever existing tests import the
 changed files. The instance knows better: its FAIL_TO_PASS tests fail before the fix and must pass
 after it, and its PASS_TO_PASS tests must keep passing. `InstanceVerifier` is the server's
-`SandboxVerifier` with those tests as its test command, the instance's test patch written next to
-every candidate (and to the baseline run) in the sandbox copy, never into the tree the model reads,
-and one more condition for `verified`: no FAIL_TO_PASS test may still fail. The model's own script
-still counts: when it reproduces the issue, it must stop reproducing it with the patch.
+`SandboxVerifier` with the SWE-bench harness's test command for them (`trainer.swebench_env`), the
+instance's test patch written next to every candidate (and to the baseline run) in the sandbox
+copy, never into the tree the model reads, and the harness's condition for `verified`: graded per
+test from the log, every FAIL_TO_PASS and PASS_TO_PASS test passes. The model's own script
+still counts: when the job kept one (it reproduced the issue on the original tree at validation), it
+must stop reproducing it with the patch.
 
 So the trajectories synth records (and the refinements it asks for, which quote the test output)
 are verified against the same tests `reject` and `eval` judge by.
@@ -22,21 +24,27 @@ from dataclasses import replace
 from pathlib import Path
 
 from swe_lsp.sandbox import RunResult, Sandbox, verify_candidate
-from swe_lsp.search.model import PatchCandidate, Verification
-from swe_lsp.search.verification import SandboxVerifier, failing_tests, judge, resolved
+from swe_lsp.search.model import PatchCandidate, Reproduction, Verification
+from swe_lsp.search.verification import SandboxVerifier, judge, resolved
 from trainer.instances import Instance
-from trainer.runs import pytest_ids, test_argv
+from trainer.runs import graded
+from trainer.swebench_env import clean_test_id, test_command
 
 
-def still_failing(run: RunResult | None, fail_to_pass: Sequence[str]) -> list[str]:
-    """The FAIL_TO_PASS ids that did not pass in `run`: none when it passed, all of them when it
-    did not run or failed without naming its failures (a crash, a collection error)."""
-    if run is not None and run.ok:
-        return []
-    failed = failing_tests(run)
-    if run is None or not failed:
-        return list(fail_to_pass)
-    return [t for t in fail_to_pass if any(f == t or f.startswith(t + "[") for f in failed)]
+def still_failing(inst: Instance, run: RunResult | None) -> tuple[list[str], list[str]]:
+    """The FAIL_TO_PASS and the PASS_TO_PASS tests of `inst` that did not pass in `run`, graded
+    per test as the harness grades them (all of them when it did not run)."""
+    verdict = graded(inst, run)
+    if verdict is None:
+        return list(_cleaned(inst.FAIL_TO_PASS)), list(_cleaned(inst.PASS_TO_PASS))
+    return (
+        [t for t, ok in verdict.fail_to_pass.items() if not ok],
+        [t for t, ok in verdict.pass_to_pass.items() if not ok],
+    )
+
+
+def _cleaned(ids: Sequence[str]) -> tuple[str, ...]:
+    return tuple(c for c in map(clean_test_id, ids) if c)
 
 
 class InstanceVerifier(SandboxVerifier):
@@ -55,44 +63,49 @@ class InstanceVerifier(SandboxVerifier):
     ) -> None:
         super().__init__(sandbox, tree, None, timeout_s, cancel, job_id)
         self.inst = inst
-        self.fail_to_pass = pytest_ids(inst.FAIL_TO_PASS)
+        self.fail_to_pass = _cleaned(inst.FAIL_TO_PASS)
         self._tests = {p: (t.encode() if t is not None else None) for p, t in test_texts.items()}
 
     def test_argv(self, changed: Sequence[str]) -> tuple[str, ...]:
         """The instance's FAIL_TO_PASS and PASS_TO_PASS tests; the server's choice without them."""
-        return test_argv(self.inst) or super().test_argv(changed)
+        return test_command(self.inst) or super().test_argv(changed)
 
-    def verify(self, patch: PatchCandidate, script: str | None) -> Verification:
+    def verify(self, patch: PatchCandidate, reproduction: Reproduction) -> Verification:
         """The server's verdict with the test patch in place, and the FAIL_TO_PASS tests passing."""
-        argv = test_argv(self.inst)
+        argv = test_command(self.inst)
         if not argv:
-            return super().verify(patch, script)
-        if argv not in self._baseline:  # the tests on the unpatched tree, with the test patch
-            runs = verify_candidate(
-                self.sandbox, self.tree, self._tests, None, argv, self.timeout_s, self.cancel, self.job_id
-            )
-            if runs.tests is not None:
-                self._baseline[argv] = runs.tests
-        before = self._baseline.get(argv)
+            return super().verify(patch, reproduction)
+        before = self.baseline(argv, self._tests)  # the unpatched tree, with the test patch
         changed = {**self._tests, **{p: t.encode() for p, t in patch.new_texts.items()}}
         runs = verify_candidate(
-            self.sandbox, self.tree, changed, script, argv, self.timeout_s, self.cancel, self.job_id
+            self.sandbox,
+            self.tree,
+            changed,
+            reproduction.script,
+            argv,
+            self.timeout_s,
+            self.cancel,
+            self.job_id,
+            repro_before=False,
         )
-        seconds = runs.sandbox_seconds + (before.duration_s if before else 0.0)
+        seconds = runs.sandbox_seconds + (before.result.duration_s if before else 0.0)
         verdict = judge(
             patch.id,
-            script,
-            runs.repro_before,
+            reproduction,
             runs.repro_after,
-            runs.tests,
+            self.test_run(argv, runs.tests),
             before,
             shlex.join(argv),
             seconds,
         )
-        failing = still_failing(runs.tests, self.fail_to_pass)
-        script_agrees = verdict.reproduced is not True or resolved(runs.repro_after)
+        failing, broken = still_failing(self.inst, runs.tests)
+        script_agrees = reproduction.script is None or resolved(runs.repro_after)
         notes = list(verdict.notes)
         if failing:
             notes.append(f"FAIL_TO_PASS still failing: {', '.join(failing[:5])}")
-        verified = runs.tests is not None and not failing and not verdict.regression and script_agrees
-        return replace(verdict, verified=verified, notes=tuple(notes))
+        if broken:
+            notes.append(f"PASS_TO_PASS failing: {', '.join(broken[:5])}")
+        # The harness's verdict: only the listed tests count (the server's own regression check
+        # compares every test of the files, which the harness does not).
+        verified = runs.tests is not None and not failing and not broken and script_agrees
+        return replace(verdict, verified=verified, regression=bool(broken), notes=tuple(notes))

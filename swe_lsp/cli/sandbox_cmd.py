@@ -1,4 +1,5 @@
-"""`swe-lsp sandbox`: build the offline base image, show what can verify patches here, sweep leftovers.
+"""`swe-lsp sandbox`: build the offline base image, show what can verify patches here, sweep leftovers
+(`env` and `test`, a project's environment and its tests, are in `sandbox_env_cmd`).
 
 Each subcommand reports in plain lines so it also reads well in CI logs; `build-base` shows a
 progress line because debootstrap runs for about a minute.
@@ -11,15 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from swe_lsp.cli import sandbox_env_cmd
+
 
 def register(subparsers: Any) -> None:
-    """Add `sandbox build-base | status | sweep | detect` to the CLI."""
+    """Add `sandbox build-base | status | sweep | detect | env | test` to the CLI."""
     parser = subparsers.add_parser("sandbox", help="The sandbox that verifies candidate patches.")
     sub = parser.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
 
     build = sub.add_parser("build-base", help="Build the offline base image (debootstrap + docker import).")
-    build.add_argument("--tag", default=None, help="Image tag (default: swe-lsp-base:bookworm).")
-    build.add_argument("--suite", default="bookworm", help="Debian release to bootstrap.")
+    build.add_argument("--tag", default=None, help="Image tag (default: swe-lsp-base:SUITE).")
+    build.add_argument(
+        "--suite", default="bookworm", help="Debian release: bullseye (3.9), bookworm (3.11), trixie (3.13)."
+    )
     build.add_argument("--mirror", default=None, help="Debian mirror (default: the one apt uses here).")
     build.add_argument("--force", action="store_true", help="Rebuild even if the image exists.")
     build.set_defaults(run=_build_base)
@@ -35,6 +40,8 @@ def register(subparsers: Any) -> None:
     detect.add_argument("path", nargs="?", default=".", type=Path, help="Workspace folder (default: .).")
     detect.set_defaults(run=_detect)
 
+    sandbox_env_cmd.add_commands(sub)  # env, test
+
 
 def _build_base(args: argparse.Namespace) -> int:
     import time
@@ -42,7 +49,6 @@ def _build_base(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from swe_lsp.sandbox.base_image import (
-        DEFAULT_BASE_IMAGE,
         BaseImageRecipe,
         base_image_present,
         build_base_image,
@@ -50,7 +56,7 @@ def _build_base(args: argparse.Namespace) -> int:
     from swe_lsp.sandbox.docker_engine import connect
 
     console = Console(stderr=True)
-    tag = args.tag or DEFAULT_BASE_IMAGE
+    tag = args.tag or f"swe-lsp-base:{args.suite}"  # the name environments look for
     client = connect()
     if base_image_present(client, tag) and not args.force:
         console.print(f"{tag} is already built (use --force to rebuild)")
@@ -115,12 +121,13 @@ def _sweep(args: argparse.Namespace) -> int:
 def _detect(args: argparse.Namespace) -> int:
     import shlex
 
-    from swe_lsp.sandbox.which_tests import detect_test_command
+    from swe_lsp.sandbox.runners import detect_runner
     from swe_lsp.settings import load_settings
 
     tree = args.path.resolve()
     configured = load_settings(tree).settings.sandbox.test_command
-    command = detect_test_command(tree, configured)
-    print(shlex.join(command.argv) if command.found else "(none)")
-    print(f"  because: {command.reason}")
-    return 0 if command.found else 1
+    runner = detect_runner(tree, configured)
+    print(shlex.join(runner.argv()) if runner.found else "(none)")
+    print(f"  runner:  {runner.name}")
+    print(f"  because: {runner.reason}")
+    return 0 if runner.found else 1

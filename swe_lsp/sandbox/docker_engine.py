@@ -78,7 +78,8 @@ def sweep(client: docker.DockerClient, everything: bool = False) -> list[str]:
     Returns the names removed. Containers without our label are never looked at.
     """
     removed = []
-    for container in client.containers.list(all=True, filters={"label": LABEL_OWNER}):
+    # ignore_removed: a container another process removes while we list is not an error.
+    for container in client.containers.list(all=True, filters={"label": LABEL_OWNER}, ignore_removed=True):
         if everything or _owner_gone(container.labels.get(LABEL_OWNER, "")):
             remove_container(container)
             removed.append(container.name)
@@ -88,7 +89,7 @@ def sweep(client: docker.DockerClient, everything: bool = False) -> list[str]:
 def owned_containers(client: docker.DockerClient, job_id: str | None = None) -> list[str]:
     """Names of the containers this process owns now (of one job, if given), for tests and status."""
     wanted = [f"{LABEL_OWNER}={owner()}"] + ([f"{LABEL_JOB}={job_id}"] if job_id else [])
-    return [c.name for c in client.containers.list(all=True, filters={"label": wanted})]
+    return [c.name for c in client.containers.list(all=True, filters={"label": wanted}, ignore_removed=True)]
 
 
 def remove_container(container: docker.models.containers.Container) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swe_lsp.sandbox import docker_engine
-from swe_lsp.sandbox.base import Ending, Sandbox, SandboxSession, result_of, wait_for
+from swe_lsp.sandbox.base import POLL_S, Ending, Sandbox, SandboxSession, result_of, wait_for
 from swe_lsp.sandbox.base_image import DEFAULT_BASE_IMAGE, base_image_present
 from swe_lsp.sandbox.env_layer import SANDBOX_UID, WORKDIR, OnLine, env_image
 from swe_lsp.sandbox.environment import EnvPlan, plan_environment
@@ -79,6 +79,7 @@ class DockerSandbox(Sandbox):
             log.info("removed %d sandbox container(s) left by a crashed process", len(swept))
         self.pool = ContainerPool(self.client, self._start, warm, max_age_s=_ttl(settings) / 2)
         self.on_build_line: OnLine | None = None
+        self._closing = threading.Event()  # set by close(): stops environment builds
         self._plans: dict[Path, EnvPlan] = {}
 
     def plan(self, tree: Path) -> EnvPlan:
@@ -93,9 +94,18 @@ class DockerSandbox(Sandbox):
         """Use `plan` for every session of `tree` from now on."""
         self._plans[tree.resolve()] = plan
 
-    def image_for(self, tree: Path) -> str:
-        """`tree`'s environment image, built now (with progress to `on_build_line`) unless cached."""
-        return env_image(self.client, self.plan(tree), tree, self.on_build_line, base=self.settings.image)
+    def image_for(self, tree: Path, cancel: threading.Event | None = None) -> str:
+        """`tree`'s environment image, built now (with progress to `on_build_line`) unless cached.
+        The build stops (`BuildCancelled`) when `cancel` is set or the sandbox closes."""
+        plan, base = self.plan(tree), self.settings.image
+        if cancel is None:
+            return env_image(self.client, plan, tree, self.on_build_line, base, self._closing)
+        stop = threading.Event()
+        threading.Thread(target=_either, args=(cancel, self._closing, stop), daemon=True).start()
+        try:
+            return env_image(self.client, plan, tree, self.on_build_line, base, stop)
+        finally:
+            stop.set()  # ends the watcher thread; a finished build is not affected
 
     def describe(self) -> str:
         """The kind, the image and the limits."""
@@ -123,7 +133,8 @@ class DockerSandbox(Sandbox):
         return DockerSession(self.client, self.pool, self.pool.take(image, job_id), tree, self.settings)
 
     def close(self) -> None:
-        """Remove the warm containers and wait for pending removals."""
+        """Stop environment builds, remove the warm containers and wait for pending removals."""
+        self._closing.set()
         self.pool.close()
 
     def _start(self, image: str, job_id: str | None) -> Container:
@@ -151,6 +162,13 @@ class DockerSandbox(Sandbox):
             docker_engine.remove_container(container)
             raise
         return container
+
+
+def _either(first: threading.Event, second: threading.Event, out: threading.Event) -> None:
+    """Set `out` once `first` or `second` is set (or `out` itself is, by its owner)."""
+    while not out.is_set():
+        if first.wait(POLL_S) or second.is_set():
+            out.set()
 
 
 def _ttl(settings: SandboxSettings) -> float:

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swe_lsp.sandbox import docker_engine
+from swe_lsp.sandbox.base import Ending, wait_for
 from swe_lsp.sandbox.base_image import BaseImageRecipe, base_image_present, build_base_image
 from swe_lsp.sandbox.environment import VENV, EnvPlan
-from swe_lsp.sandbox.errors import SandboxImageError
+from swe_lsp.sandbox.errors import SandboxError, SandboxImageError
 from swe_lsp.sandbox.tree import files_archive, iter_tree, tree_archive
 
 if TYPE_CHECKING:
@@ -66,25 +67,37 @@ class EnvironmentBuildError(SandboxImageError):
         )
 
 
+class BuildCancelled(SandboxError):
+    """The environment build was stopped (the job or check was cancelled, the sandbox closed)."""
+
+
+def image_tag(plan: EnvPlan, base: str | None = None) -> str:
+    """The tag of `plan`'s image: its digest, and the replacing base image's name when there is one."""
+    return plan.tag if base is None else f"{plan.tag}-{_slug(base)}"
+
+
 def env_image(
     client: docker.DockerClient,
     plan: EnvPlan,
     tree: Path,
     on_line: OnLine | None = None,
     base: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> str:
     """The environment image for `plan`, built from `tree` unless cached; `base` replaces the
-    plan's base image (the `sandbox.image` setting). Parallel callers build it once."""
-    tag = plan.tag if base is None else f"{plan.tag}-{_slug(base)}"
+    plan's base image (the `sandbox.image` setting). Parallel callers build it once. `cancel`
+    stops a build (its container is removed, nothing is cached) with `BuildCancelled`."""
+    tag = image_tag(plan, base)
     with _lock(tag):
         if not base_image_present(client, tag):
-            _build(client, plan, tree, tag, base or _base_image(client, plan, on_line), on_line or _quiet)
+            base = base or _base_image(client, plan, on_line)
+            _build(client, plan, tree, tag, base, on_line or _quiet, cancel or threading.Event())
     return tag
 
 
-def image_cached(client: docker.DockerClient, plan: EnvPlan) -> bool:
+def image_cached(client: docker.DockerClient, plan: EnvPlan, base: str | None = None) -> bool:
     """Whether `plan`'s image is already built (for `swe-lsp sandbox env`)."""
-    return base_image_present(client, plan.tag)
+    return base_image_present(client, image_tag(plan, base))
 
 
 def _quiet(_line: str) -> None:
@@ -159,7 +172,13 @@ def host_pip_settings() -> tuple[dict[str, str], Path | None]:
 
 
 def _build(
-    client: docker.DockerClient, plan: EnvPlan, tree: Path, tag: str, base: str, on_line: OnLine
+    client: docker.DockerClient,
+    plan: EnvPlan,
+    tree: Path,
+    tag: str,
+    base: str,
+    on_line: OnLine,
+    cancel: threading.Event,
 ) -> None:
     import os
 
@@ -186,7 +205,9 @@ def _build(
             own["ca.crt"] = cert.read_bytes()
         container.put_archive("/", files_archive(own, "etc/swe-lsp", uid=0))
         container.start()
-        code, step, tail = _follow(client, container, plan, on_line)
+        code, step, tail = _follow(container, plan, on_line, cancel)
+        if cancel.is_set():
+            raise BuildCancelled(f"the environment build was cancelled at step '{step}'")
         if code != 0:
             raise EnvironmentBuildError(plan, step, code, tail)
         repository, _, version = tag.partition(":")
@@ -202,12 +223,14 @@ def _build(
 
 
 def _follow(
-    client: docker.DockerClient, container: docker.models.containers.Container, plan: EnvPlan, on_line: OnLine
+    container: docker.models.containers.Container, plan: EnvPlan, on_line: OnLine, cancel: threading.Event
 ) -> tuple[int | None, str, str]:
-    """Stream the build's log to `on_line` until it ends or times out; (exit code, last step, tail)."""
+    """Stream the build's log to `on_line` until it ends, times out or `cancel` is set;
+    (exit code, last step, tail). A build that is stopped is removed at once."""
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     step = plan.steps[0].name if plan.steps else "setup"
-    done = threading.Event()
+    logged, finished = threading.Event(), threading.Event()
+    outcome: dict[str, int] = {}
 
     def pump() -> None:
         nonlocal step
@@ -225,16 +248,22 @@ def _follow(
                         continue
                     tail.append(line)
                     on_line(line)
-        except Exception:  # the stream ends when the container is removed at a timeout
+        except Exception:  # the stream ends when the container is removed (timeout, cancel)
             pass
         finally:
-            done.set()
+            logged.set()
+
+    def wait() -> None:
+        try:
+            outcome["code"] = int(container.wait()["StatusCode"])
+        except Exception:  # removed under it
+            pass
+        finally:
+            finished.set()
 
     threading.Thread(target=pump, name="swe-lsp-env-build-log", daemon=True).start()
-    try:
-        code: int | None = int(container.wait(timeout=BUILD_TIMEOUT_S)["StatusCode"])
-    except Exception:  # requests' ReadTimeout: the build outlived BUILD_TIMEOUT_S
-        code = None
+    threading.Thread(target=wait, name="swe-lsp-env-build-wait", daemon=True).start()
+    if wait_for(finished, BUILD_TIMEOUT_S, cancel) is not Ending.FINISHED:
         docker_engine.remove_container(container)
-    done.wait(10)
-    return code, step, "\n".join(tail)
+    logged.wait(10)
+    return outcome.get("code"), step, "\n".join(tail)

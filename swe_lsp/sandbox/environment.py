@@ -138,13 +138,16 @@ def system_packages_step(packages: Sequence[str], why: str) -> BuildStep:
 
 def requirements_step(files: Sequence[str]) -> BuildStep:
     """Install requirement files; a line that cannot install (an optional back-end with no wheel
-    and missing headers, say) is skipped and logged rather than failing the whole environment."""
+    and missing headers, say) is skipped and logged rather than failing the whole environment.
+    Each line is one quoted argument (`pylibmc; sys_platform != "win32"` holds spaces), without
+    its comment; option lines (`-e .`, `-r other.txt`) are pip's own business in the first try."""
     parts = []
     for rel in files:
         q = shlex.quote(rel)
         parts.append(
-            f"{{ {PIP} install -r {q} || grep -vE '^[[:space:]]*(#|$)' {q} | while read -r req; do "
-            f'{PIP} install $req || echo "swe-lsp: skipped requirement $req from {rel} (did not install)"; '
+            f"{{ {PIP} install -r {q} || grep -vE '^[[:space:]]*(#|-|$)' {q} | while read -r req; do "
+            f'{PIP} install "${{req%%#*}}" || echo "swe-lsp: skipped requirement $req from {rel} '
+            '(did not install)"; '
             "done; }"
         )
     return BuildStep(

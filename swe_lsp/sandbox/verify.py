@@ -2,8 +2,10 @@
 
 All in one session, so the tree is copied once: the script runs on the original tree (it should
 fail: it reproduces the issue), the candidate's files are written, the script runs again (it should
-pass) and then the tests that exercise the changed files. The search stage judges and records the
-outcome; this module only runs and reports.
+pass) and then the tests that exercise the changed files. The search stage validates its script once
+per issue (`run_script` on the original tree) and then asks for the after-run only
+(`repro_before=False`); the trainer's gold check still runs both. The search stage judges and
+records the outcome; this module only runs and reports.
 """
 
 from __future__ import annotations
@@ -54,21 +56,42 @@ def verify_candidate(
     timeout_s: float | None = None,
     cancel: threading.Event | None = None,
     job_id: str | None = None,
+    *,
+    repro_before: bool = True,
+    test_env: Mapping[str, str] | None = None,
 ) -> CandidateRuns:
     """Run the reproduction script before and after writing `changed`, then `test_argv`.
 
     `tree` is the original snapshot; `changed` maps relative paths to their patched content (None:
-    deleted). `test_argv` is the full test command, e.g. the detected command plus `select_tests`.
+    deleted). `test_argv` is the full test command (a runner's `argv` of its selected tests), run
+    with `test_env` (the runner's `env`). `repro_before=False` skips the script's run on the
+    original tree (its result is already known).
     """
     before = after = tests = None
     with sandbox.session(tree, job_id=job_id) as session:
         if repro_script is not None:
             session.put_files({REPRO_PATH: repro_script.encode()})
-            before = session.run(["python3", REPRO_PATH], timeout_s, cancel=cancel)
+            if repro_before:
+                before = session.run(["python3", REPRO_PATH], timeout_s, cancel=cancel)
         if not (before and before.cancelled):
             session.put_files(changed)
             if repro_script is not None:
                 after = session.run(["python3", REPRO_PATH], timeout_s, cancel=cancel)
             if test_argv and not (after and after.cancelled):
-                tests = session.run(list(test_argv), timeout_s, cancel=cancel)
+                tests = session.run(list(test_argv), timeout_s, env=test_env, cancel=cancel)
     return CandidateRuns(before, after, tests)
+
+
+def run_script(
+    sandbox: Sandbox,
+    tree: Path,
+    script: str,
+    timeout_s: float | None = None,
+    cancel: threading.Event | None = None,
+    job_id: str | None = None,
+) -> RunResult:
+    """Run a reproduction script on the original `tree` (nothing else written), as
+    `verify_candidate` runs it: same path, same interpreter."""
+    with sandbox.session(tree, job_id=job_id) as session:
+        session.put_files({REPRO_PATH: script.encode()})
+        return session.run(["python3", REPRO_PATH], timeout_s, cancel=cancel)

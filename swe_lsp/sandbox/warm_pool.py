@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # The job label of a container started for no job yet.
 WARM_JOB = "warm"
+# How long a session waits for a warm container that is starting: a start takes about a second;
+# past this the engine is in trouble and the session starts its own (and reports that failure).
+START_WAIT_S = 30.0
 Starter = Callable[[str, str | None], "Container"]
 
 
@@ -44,6 +47,7 @@ class ContainerPool:
         self._starting: dict[str, int] = {}
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a warm start ended (ready or failed)
         self._closed = False
 
     def take(self, image: str, job_id: str | None) -> Container:
@@ -51,6 +55,12 @@ class ContainerPool:
         warm = None
         with self._lock:
             queue = self._ready.setdefault(image, deque())
+            # One is starting already (prepare() began it while the model worked): starting a
+            # second would only race it, so wait for that one, as long as a start takes at most.
+            deadline = time.monotonic() + START_WAIT_S
+            while not queue and self._starting.get(image, 0) and not self._closed:
+                if not self._changed.wait(max(0.0, deadline - time.monotonic())):
+                    break
             while queue and warm is None:
                 born, container = queue.popleft()
                 if time.monotonic() - born < self._max_age_s:
@@ -83,6 +93,7 @@ class ContainerPool:
         """Remove the warm containers and wait for every pending start and removal."""
         with self._lock:
             self._closed = True
+            self._changed.notify_all()
             for queue in self._ready.values():
                 while queue:
                     self._spawn(docker_engine.remove_container, queue.popleft()[1])
@@ -106,6 +117,7 @@ class ContainerPool:
             log.warning("could not start a warm sandbox container: %s", exc)
         with self._lock:
             self._starting[image] -= 1
+            self._changed.notify_all()
             if container is None:
                 return
             if self._closed:

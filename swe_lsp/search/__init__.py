@@ -1,8 +1,9 @@
 """Dev-Search: the staged, reward-guided search that resolves an issue (SWE-Reasoner, arXiv 2503.23803).
 
 Drive it with `resolve(request, backend, settings, progress, cancel) -> JobReport` (types in `job`).
-The stages (`understand`, `localize`, `patching`, `verification`) return typed values; the prompts
-and output formats live in `prompts`; `records` is the trajectory format the trainer reads.
+The stages (`understand`, `localize`, `patching`, `reproduction`, `verification`) return typed
+values; the prompts and output formats live in `prompts`; `records` is the trajectory format the
+trainer reads.
 
 Names are imported on first use (PEP 562): the language server reads `swe_lsp.search.job` on every
 start, and must not pay for loading the whole engine to do so.
@@ -34,6 +35,7 @@ _EXPORTS = {
         "LocationSet",
         "Outcome",
         "PatchCandidate",
+        "Reproduction",
         "Verification",
     ),
     "swe_lsp.search.ranking": ("STRATEGIES",),

@@ -22,6 +22,15 @@ class SearchConfig:
 
     `token_ceiling` bounds the tokens (in and out) a job may spend; None derives it from the budget:
     every stage's n samples at max_tokens, with room for prompts, localization rounds and refinements.
+
+    `repro_retries` bounds how often the issue's reproduction script is rewritten after a run on the
+    original tree that did not reproduce it (so at most 1 + repro_retries attempts per job). Why 2:
+    the first retry fixes what the run's log names outright (an invented import or name, a missing
+    `ISSUE REPRODUCED`), the second a script that then runs but misses the behaviour the issue
+    describes; a script still wrong after that rarely converges, and every attempt costs a model call
+    and a sandbox run (minutes in a cold environment) before any candidate is verified. Candidates
+    are then judged by the tests alone. It does not depend on the model: each retry prompt holds only
+    the latest attempt and a capped log, so its size is the same whatever the bound.
     """
 
     budget: int
@@ -33,6 +42,7 @@ class SearchConfig:
     temperature: float
     max_tokens: int
     constrain_patches: bool = True
+    repro_retries: int = 2
     token_ceiling: int | None = None
     seed: int | None = None
 
@@ -44,6 +54,7 @@ class SearchConfig:
         n = budget or s.budget
         rounds = s.max_localization_rounds
         calls = 1 + rounds + 1 + s.max_refinements + 2 * (1 + s.max_refinements)
+        per_job = 1 + s.repro_retries  # the issue's reproduction attempts, once per job
         return SearchConfig(
             budget=n,
             beam=min(beam or s.beam, n),
@@ -54,7 +65,8 @@ class SearchConfig:
             temperature=s.temperature,
             max_tokens=s.max_tokens,
             constrain_patches=s.constrain_patches,
-            token_ceiling=n * calls * (s.max_tokens + 4096),
+            repro_retries=s.repro_retries,
+            token_ceiling=(n * calls + per_job) * (s.max_tokens + 4096),
         )
 
 

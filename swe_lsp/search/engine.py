@@ -1,6 +1,8 @@
 """`resolve`: one job from request to report. This is the layer that touches the outside world:
 it snapshots the workspace, builds the index, opens the sandbox, runs the search, writes the
 trajectory and the cost report, and turns every failure into a report state (never a traceback).
+A failure after the candidates were generated is not a failed job: it is `done`, with the
+candidates unverified and `error` saying why verification failed.
 """
 
 from __future__ import annotations
@@ -71,11 +73,13 @@ def resolve(
     rt = Runtime(request.job_id, roles, cancel, progress, cfg.token_ceiling)
     out = job_dir(request, settings)
     state, error, result, commit = "done", None, SearchResult(), None
+    searched = False
     try:
         with ExitStack() as stack:
             ctx, commit = _prepare(rt, request, settings, stack)
             verifier = _verifier(rt, request, settings, ctx, cfg, stack, verifier_factory)
             result = search(rt, ctx, cfg, verifier)
+            searched = True
     except Cancelled:
         state = "cancelled"
     except SweLspError as exc:
@@ -84,6 +88,11 @@ def resolve(
         # The traceback goes to the log only when debugging: the user gets the one-line error.
         log.error("job %s failed: %r", request.job_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
         state, error = "failed", f"{type(exc).__name__}: {exc}"
+    if searched and state == "failed":  # closing the sandbox or the snapshot failed: keep the result
+        state, error = "done", f"cleaning up after the search failed: {error}"
+    if state == "done" and result.verification_error is not None:
+        why = f"verification failed, the candidates are unverified: {result.verification_error}"
+        error = f"{why}; {error}" if error else why
     cost = rt.cost()
     candidates = to_candidates(result.outcomes, cfg.strategy, cfg.budget) if state == "done" else ()
     trajectory = _persist(out, rt, cost, cfg, state, result)
@@ -141,6 +150,8 @@ def _verifier(
         sandbox_settings = sandbox_settings.model_copy(update={"kind": request.sandbox})
     rt.checkpoint()
     sandbox = stack.enter_context(open_sandbox(sandbox_settings))
+    if hasattr(sandbox, "on_build_line"):  # Docker builds the project's environment: show its steps
+        sandbox.on_build_line = _build_progress(rt)
     sandbox.prepare(ctx.root)
     return SandboxVerifier(
         sandbox,
@@ -150,6 +161,17 @@ def _verifier(
         rt.cancel,
         request.job_id,
     )
+
+
+def _build_progress(rt: Runtime) -> Callable[[str], None]:
+    """Report the environment build's steps (not every log line: pip and apt print thousands) as
+    progress messages of whatever stage runs meanwhile; the build overlaps the model's work."""
+
+    def on_line(line: str) -> None:
+        if line.startswith(("environment step", "building the base image")):
+            rt.report(f"sandbox: {line}", 0.0)
+
+    return on_line
 
 
 def _persist(
@@ -167,6 +189,8 @@ def _persist(
             "stopped_early": result.stopped_early,
             "budget_exhausted": result.budget_exhausted,
             "candidates_per_stage": result.counts,
+            "reproduction": _reproduction_summary(result),
+            "verification_error": result.verification_error,
             "stages": {name: asdict(c) for name, c in cost.stages.items()},
             "total": asdict(cost.total),
         }
@@ -175,3 +199,18 @@ def _persist(
     except OSError as exc:
         log.warning("could not write the job's files to %s: %s", out, exc)
         return None
+
+
+def _reproduction_summary(result: SearchResult) -> dict[str, object] | None:
+    """The issue's reproduction as the cost report states it (None when none was attempted)."""
+    r = result.reproduction
+    if r is None:
+        return None
+    return {
+        "kept": r.script is not None,
+        "outcome": r.outcome,
+        "attempts": r.attempts,
+        "exit_code": r.exit_code,
+        "reason": r.reason,
+        "sandbox_seconds": r.sandbox_seconds,
+    }

@@ -119,7 +119,9 @@ class Candidate:
 
 @dataclass(frozen=True)
 class JobReport:
-    """What a finished job returns."""
+    """What a finished job returns. `error` says why a `failed` job failed; on a `done` job it says
+    why its candidates could not be verified (a sandbox, environment or backend failure after they
+    were generated: they are returned unverified, each with the reason in its notes)."""
 
     job_id: str
     state: JobState

@@ -68,9 +68,30 @@ class PatchCandidate:
 
 
 @dataclass(frozen=True)
+class Reproduction:
+    """The issue's validated reproduction, written once per job and reused for every candidate.
+
+    `script` is the kept script (None when no attempt reproduced the issue, and `reason` says why);
+    `outcome` is how the last attempt's run on the original tree ended (`reproduced`,
+    `not_reproduced`, `crashed`, `timed_out`, or `rejected` when the answer held no usable script;
+    see `swe_lsp.search.reproduction.classify`); `exit_code` and `log` are that run's. The
+    original-tree run happens here, once, never again per candidate.
+    """
+
+    script: str | None
+    outcome: str
+    attempts: int = 0
+    exit_code: int | None = None
+    log: str = ""
+    reason: str = ""
+    sandbox_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class Verification:
-    """What the sandbox said about one patch: the reproduction script before and after, the
-    regression tests after (and on the original tree), and the verdict."""
+    """What the sandbox said about one patch: the issue's reproduction (its validation run on the
+    original tree, its run with the patch), the regression tests after (and on the original tree),
+    and the verdict."""
 
     candidate_id: str
     verified: bool
@@ -91,9 +112,11 @@ class Verification:
 @dataclass(frozen=True)
 class Outcome:
     """A patch at the end of the search: the candidate, its verification (None when the strategy
-    does not verify or it was skipped), and its outcome reward (None when not scored)."""
+    does not verify or it was skipped), its outcome reward (None when not scored), and, when it
+    was not verified, why (`notes`: stopped early, the budget ran out, verification failed)."""
 
     patch: PatchCandidate
     verification: Verification | None = None
     orm: float | None = None
     prm_scores: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()

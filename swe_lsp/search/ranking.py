@@ -42,6 +42,13 @@ def score_of(o: Outcome, strategy: str, budget: int) -> float:
     return round(o.orm or 0.0, 4)
 
 
+def _notes(o: Outcome) -> tuple[str, ...]:
+    """The outcome's own notes (what it is, why it was not verified), then its verification's."""
+    if o.verification is not None:
+        return (*o.notes, *o.verification.notes)
+    return o.notes if any(n.startswith("not verified") for n in o.notes) else (*o.notes, "not verified")
+
+
 def to_candidates(ranked: Sequence[Outcome], strategy: str, budget: int) -> tuple[Candidate, ...]:
     """The ranked outcomes as the job's `Candidate`s, with their evidence."""
     out = []
@@ -60,7 +67,7 @@ def to_candidates(ranked: Sequence[Outcome], strategy: str, budget: int) -> tupl
             prm_scores=dict(o.prm_scores),
             orm_score=o.orm,
             votes=o.patch.votes,
-            notes=v.notes if v else ("not verified",),
+            notes=_notes(o),
         )
         where = ", ".join(loc.label() for loc in o.patch.locations.locations)
         summary = f"changes {', '.join(o.patch.files)} (localized at {where})"

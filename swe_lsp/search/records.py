@@ -4,15 +4,18 @@ Schema of one line (all keys always present; `null` where not applicable)::
 
     job_id        str    the job
     stage         str    understand | localize | patch | repro | refine | verify
-    candidate_id  str    this step's candidate ("u2", "u2.l1", "u2.l1.p0", ...)
+    candidate_id  str    this step's candidate ("u2", "u2.l1", "u2.l1.p0", a refinement "u2.l1.p0.r1",
+                         the issue's reproduction attempts "u2.l1.repro0", "u2.l1.repro1", ...)
     parent_id     str?   the candidate it grew from (null for the first stage)
-    round         int    the round within the candidate (localization rounds, patch retries)
+    round         int    the round within the candidate (localization rounds, patch retries, repro attempts)
     messages      list   the prompt as sent, pruned: [{"role", "content"}, ...]
     think         str    the model's reasoning ("" when it wrote none)
     answer        str    the model's answer (what later prompts carry forward)
     parsed        any    the answer as the stage understood it (files, locations, diff, ...)
     prm           float? the process reward of this candidate, once scored
-    outcome       str    kept | pruned | rejected | tool_calls | applicable | verified | failed | ...
+    outcome       str    kept | pruned | rejected | tool_calls | applicable | verified | failed | merged
+                         | ...; a repro attempt: reproduced | not_reproduced | crashed | timed_out | rejected
+                         | error (the sandbox failed before the script ran)
     detail        str    why (the parse error, the apply status, what failed in the sandbox)
     usage         obj    {"prompt_tokens", "completion_tokens", "calls"} of the call that made it
 

@@ -1,12 +1,12 @@
-"""Stage 4, patch verification: the model writes a reproduction script for each patch to verify;
-the sandbox runs it on the original tree (it must reproduce) and on the patched tree (it must not),
-then the existing tests that exercise the changed modules, before and after. A patch that makes a
-previously passing test suite fail is rejected. A failed patch may be refined with the failure log.
+"""Stage 4, patch verification: each candidate runs the issue's validated reproduction script (see
+`reproduction`: written once per job, kept only when it reproduces on the original tree) on the
+patched tree, where it must pass, then the existing tests that exercise the changed modules, before
+and after. A patch that makes a previously passing test fail is rejected. A failed patch may be
+refined with the failure log; the refinement is a new candidate (`refine`).
 """
 
 from __future__ import annotations
 
-import re
 import shlex
 import threading
 from collections.abc import Sequence
@@ -14,43 +14,45 @@ from pathlib import Path
 from typing import Protocol
 
 from swe_lsp.llm import GenerateRequest, SamplingConfig
-from swe_lsp.sandbox import RunResult, Sandbox, detect_test_command, select_tests, verify_candidate
-from swe_lsp.search.context import JobContext, SearchConfig
-from swe_lsp.search.model import PatchCandidate, Verification
-from swe_lsp.search.patching import patch_from_answer
-from swe_lsp.search.prompts import (
-    REPRODUCED,
-    RESOLVED,
-    code_context,
-    parse_script,
-    refine_message,
-    repro_messages,
+from swe_lsp.sandbox import (
+    RunResult,
+    Sandbox,
+    TestRun,
+    compare,
+    detect_runner,
+    run_script,
+    verify_candidate,
 )
+from swe_lsp.search.context import JobContext, SearchConfig
+from swe_lsp.search.model import PatchCandidate, Reproduction, Verification
+from swe_lsp.search.patching import patch_from_answer
+from swe_lsp.search.prompts import REPRODUCED, refine_message
 from swe_lsp.search.records import StepRecord
+from swe_lsp.search.reproduction import ReproOutcome, classify, describe, run_tail
 from swe_lsp.search.runtime import Runtime
 from swe_lsp.search.turns import split_turn
 
 STAGE = "verify"
-TAIL_CHARS = 2000
-_FAILED = re.compile(r"(\d+) (?:failed|error)")
-# pytest's short test summary (its default `-r fE`): one line per failing or erroring test.
-_FAILED_ID = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
 
 
 class Verifier(Protocol):
-    """Runs one patch's checks; the sandbox-backed one below, or a scripted double in tests."""
+    """Runs the checks of a job's candidates; the sandbox-backed one below, or a scripted double in
+    tests. `reproduce` runs once per reproduction attempt (validation, on the original tree);
+    `verify` once per candidate, with the validated reproduction every candidate shares."""
 
-    def verify(self, patch: PatchCandidate, script: str | None) -> Verification:
-        """The verdict on `patch` with the reproduction `script` (None: tests only)."""
+    def reproduce(self, script: str) -> RunResult:
+        """Run the reproduction `script` on the original tree (nothing patched)."""
+        ...
+
+    def verify(self, patch: PatchCandidate, reproduction: Reproduction) -> Verification:
+        """The verdict on `patch`: its kept script (if any) with the patch, and the tests."""
         ...
 
 
 def reproduced(run: RunResult | None) -> bool:
-    """The script says the issue is present: it printed so, or failed without saying it is fixed."""
-    if run is None or run.timed_out or run.cancelled:
-        return False
-    out = run.stdout + run.stderr
-    return REPRODUCED in out or (run.exit_code not in (0, None) and RESOLVED not in out)
+    """The script says the issue is present: `classify` reads its run as a reproduction (it
+    printed `ISSUE REPRODUCED` and failed; a crash without the marker is not one)."""
+    return run is not None and classify(run) is ReproOutcome.REPRODUCED
 
 
 def resolved(run: RunResult | None) -> bool:
@@ -58,39 +60,9 @@ def resolved(run: RunResult | None) -> bool:
     return run is not None and run.ok and REPRODUCED not in run.stdout + run.stderr
 
 
-def failures(run: RunResult | None) -> int | None:
-    """Failed tests pytest reports (None when it did not run; a crash counts as one)."""
-    if run is None:
-        return None
-    counts = [int(n) for n in _FAILED.findall(run.stdout + run.stderr)]
-    return sum(counts) if counts else (0 if run.ok else 1)
-
-
-def failing_tests(run: RunResult | None) -> frozenset[str]:
-    """The ids of the tests pytest's short summary lists as failed or in error."""
-    if run is None:
-        return frozenset()
-    return frozenset(m.rstrip(":") for m in _FAILED_ID.findall(run.stdout + run.stderr))
-
-
-def regressed(tests: RunResult | None, tests_before: RunResult | None) -> tuple[bool, str]:
-    """Whether the patch broke a test that passed before, and how that was told. Test ids from
-    pytest's summary when there are any (a patch that fixes one test and breaks another is still a
-    regression); failure counts otherwise (unittest, tox, a crash)."""
-    if tests is None:
-        return False, ""
-    new = failing_tests(tests) - failing_tests(tests_before)
-    if new:
-        shown = ", ".join(sorted(new)[:5]) + (" ..." if len(new) > 5 else "")
-        return True, f"regression: {len(new)} test(s) fail that passed before: {shown}"
-    after_fail, before_fail = failures(tests), failures(tests_before)
-    if failing_tests(tests) or after_fail is None or after_fail <= (before_fail or 0):
-        return False, ""
-    return True, f"regression: {after_fail} failing test(s) after, {before_fail or 0} before"
-
-
 class SandboxVerifier:
-    """Verifies patches on the snapshot in a sandbox; the tests' baseline runs once per test set."""
+    """Verifies patches on the snapshot in a sandbox, with the workspace's own test runner (see
+    `swe_lsp.sandbox.runners`); the tests' baseline on the original tree runs once per selection."""
 
     def __init__(
         self,
@@ -103,43 +75,76 @@ class SandboxVerifier:
     ) -> None:
         self.sandbox = sandbox
         self.tree = tree
-        self.command = detect_test_command(tree, test_command)
+        self.runner = detect_runner(tree, test_command)
         self.timeout_s = timeout_s
         self.cancel = cancel
         self.job_id = job_id
-        self._baseline: dict[tuple[str, ...], RunResult] = {}
+        self._baseline: dict[tuple[str, ...], TestRun] = {}
 
     def test_argv(self, changed: Sequence[str]) -> tuple[str, ...]:
-        """The regression command for a change: the detected command on the tests that import it."""
-        if not self.command.found:
+        """The regression command for a change: the runner on the tests that exercise it."""
+        if not self.runner.found:
             return ()
-        selected = select_tests(self.tree, list(changed))
-        return (*self.command.argv, *selected) if selected else ()
+        selected = self.runner.select(self.tree, list(changed))
+        return self.runner.argv(selected) if selected else ()
 
-    def verify(self, patch: PatchCandidate, script: str | None) -> Verification:
-        """Reproduce, patch, reproduce again, run the selected tests; compare with the baseline."""
+    def test_run(self, argv: Sequence[str], result: RunResult | None) -> TestRun | None:
+        """`result` of `argv` read test by test with the runner's parser."""
+        if result is None:
+            return None
+        return TestRun(
+            self.runner.name, tuple(argv), self.runner.parse(result.stdout + "\n" + result.stderr), result
+        )
+
+    def baseline(self, argv: tuple[str, ...], files: dict[str, bytes | None] | None = None) -> TestRun | None:
+        """The tests `argv` on the original tree (with `files` written, e.g. a test patch), once."""
+        if argv not in self._baseline:
+            runs = verify_candidate(
+                self.sandbox,
+                self.tree,
+                files or {},
+                None,
+                argv,
+                self.timeout_s,
+                self.cancel,
+                self.job_id,
+                test_env=self.runner.env,
+            )
+            run = self.test_run(argv, runs.tests)
+            if run is None or run.result.cancelled:
+                return run
+            self._baseline[argv] = run
+        return self._baseline[argv]
+
+    def reproduce(self, script: str) -> RunResult:
+        """Run `script` on the original tree, in a session of its own."""
+        return run_script(self.sandbox, self.tree, script, self.timeout_s, self.cancel, self.job_id)
+
+    def verify(self, patch: PatchCandidate, reproduction: Reproduction) -> Verification:
+        """Patch, run the kept script (its original-tree run is the validation's, not repeated),
+        run the selected tests; compare with the baseline test by test."""
         argv = self.test_argv(patch.files)
-        seconds = 0.0
-        before_tests = None
-        if argv:
-            if argv not in self._baseline:
-                self._baseline[argv] = self.sandbox.run(
-                    self.tree, list(argv), self.timeout_s, cancel=self.cancel
-                )
-            before_tests = self._baseline[argv]
-            seconds += before_tests.duration_s
+        before = self.baseline(argv) if argv else None
         changed = {p: t.encode() for p, t in patch.new_texts.items()}
         runs = verify_candidate(
-            self.sandbox, self.tree, changed, script, argv, self.timeout_s, self.cancel, self.job_id
+            self.sandbox,
+            self.tree,
+            changed,
+            reproduction.script,
+            argv,
+            self.timeout_s,
+            self.cancel,
+            self.job_id,
+            repro_before=False,
+            test_env=self.runner.env,
         )
-        seconds += runs.sandbox_seconds
+        seconds = runs.sandbox_seconds + (before.result.duration_s if before else 0.0)
         return judge(
             patch.id,
-            script,
-            runs.repro_before,
+            reproduction,
             runs.repro_after,
-            runs.tests,
-            before_tests,
+            self.test_run(argv, runs.tests),
+            before,
             shlex.join(argv) if argv else None,
             seconds,
         )
@@ -147,89 +152,70 @@ class SandboxVerifier:
 
 def judge(
     cid: str,
-    script: str | None,
-    before: RunResult | None,
+    reproduction: Reproduction,
     after: RunResult | None,
-    tests: RunResult | None,
-    tests_before: RunResult | None,
+    tests: TestRun | None,
+    tests_before: TestRun | None,
     command: str | None,
     seconds: float,
 ) -> Verification:
-    """The verdict from the runs: verified when the script reproduced the issue before and not
-    after, and no test that passed on the original tree fails with the patch."""
+    """The verdict from the runs: verified when the issue's validated reproduction script passes
+    with the patch, and no test that passed on the original tree fails with it (compared test by
+    test, `swe_lsp.sandbox.compare`). `reproduction` is
+    the validation's result (its original-tree run is not repeated here). Without a kept script no
+    candidate is verified: the tests alone can reject a patch (a regression) but cannot show that
+    it fixes the issue, and the notes say why there is no script."""
     notes = []
-    did_reproduce = reproduced(before) if script is not None else None
+    script = reproduction.script
     if script is None:
-        notes.append("no usable reproduction script")
-    elif not did_reproduce:
-        notes.append("the script did not reproduce the issue on the original tree")
-    fixed = did_reproduce is True and resolved(after)
-    if did_reproduce and not fixed:
-        notes.append("the issue still reproduces with the patch")
-    regression, why = regressed(tests, tests_before)
-    if regression:
-        notes.append(why)
+        did_reproduce = None if reproduction.outcome == ReproOutcome.REJECTED else False
+        why = reproduction.reason or "no validated reproduction script"
+        notes.append(f"judged by the tests only: {why}")
+    else:
+        did_reproduce = True
+    fixed = script is not None and resolved(after)
+    if script is not None and not fixed:
+        if after is None:
+            notes.append("the reproduction script did not run with the patch")
+        elif (outcome := classify(after)) is ReproOutcome.REPRODUCED:
+            notes.append("the issue still reproduces with the patch")
+        else:
+            notes.append(f"the reproduction script fails with the patch: {describe(outcome, after)}")
+    regression = False
+    if tests is not None and tests_before is not None:
+        comparison = compare(tests_before, tests)
+        regression = comparison.regressed
+        if regression:
+            notes.append(comparison.summary())
     if command is None:
         notes.append("no existing tests exercise the changed files")
     verified = fixed and not regression
-    log = "\n".join(
-        f"$ {what}\nexit {r.exit_code}{' (timed out)' if r.timed_out else ''}\n{_tail(r)}"
-        for what, r in (("repro (original)", before), ("repro (patched)", after), (command or "tests", tests))
+    original = (
+        f"$ repro (original tree, validated once)\nexit {reproduction.exit_code}\n{reproduction.log}"
+        if script is not None
+        else ""
+    )
+    runs = "\n".join(
+        f"$ {what}\nexit {r.exit_code}{' (timed out)' if r.timed_out else ''}\n{run_tail(r)}"
+        for what, r in (("repro (patched)", after), (command or "tests", tests.result if tests else None))
         if r is not None
     )
     return Verification(
         cid,
         verified,
         did_reproduce,
-        before.exit_code if before else None,
+        reproduction.exit_code,
         after.exit_code if after else None,
         script,
         command,
-        tests.exit_code if tests else None,
-        tests_before.exit_code if tests_before else None,
-        _tail(tests) if tests else "",
+        tests.result.exit_code if tests else None,
+        tests_before.result.exit_code if tests_before else None,
+        run_tail(tests.result) if tests else "",
         regression,
         round(seconds, 3),
         tuple(notes),
-        log,
+        "\n".join(part for part in (original, runs) if part),
     )
-
-
-def _tail(run: RunResult) -> str:
-    text = (run.stdout + ("\n" + run.stderr if run.stderr else "")).strip()
-    return text[-TAIL_CHARS:]
-
-
-def write_scripts(
-    rt: Runtime, ctx: JobContext, cfg: SearchConfig, patches: Sequence[PatchCandidate]
-) -> dict[str, str | None]:
-    """One reproduction script per patch (one batch), None where the answer holds no usable one."""
-    if not patches:
-        return {}
-    prompts = [repro_messages(ctx.issue, code_context(p.locations.locations, ctx.lines)) for p in patches]
-    config = SamplingConfig(n=1, temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed)
-    generations = rt.generate([GenerateRequest(m, config) for m in prompts])
-    scripts: dict[str, str | None] = {}
-    for patch, messages, generation in zip(patches, prompts, generations, strict=True):
-        turn = split_turn(generation.samples[0].text)
-        script, problem = parse_script(turn.answer)
-        scripts[patch.id] = script
-        rt.recorder.add(
-            StepRecord(
-                rt.job_id,
-                "repro",
-                patch.id,
-                patch.parent,
-                messages,
-                turn.think,
-                turn.answer,
-                script,
-                outcome="sampled" if script else "rejected",
-                detail=problem,
-                usage=generation.usage,
-            )
-        )
-    return scripts
 
 
 def refine(

@@ -154,3 +154,25 @@ class JobsArgs:
         if not isinstance(value, bool):
             raise invalid("swe-lsp/jobs: 'all' must be true or false")
         return cls(value)
+
+
+@dataclass(frozen=True)
+class CheckEnvironmentArgs:
+    """`swe-lsp.checkEnvironment {tests?, workDoneToken?}` (or no argument): the tests to run
+    (default: all of them) and the client's progress token."""
+
+    tests: tuple[str, ...]
+    work_done_token: str | int | None
+
+    @classmethod
+    def parse(cls, args: Any, what: str) -> CheckEnvironmentArgs:
+        if isinstance(args, (tuple, list)) and not args:
+            return cls((), None)
+        obj = one_object(args, what)
+        tests = obj.get("tests", [])
+        if not isinstance(tests, list) or not all(isinstance(t, str) and t.strip() for t in tests):
+            raise invalid(f"{what}: 'tests' must be a list of test ids")
+        token = obj.get("workDoneToken")
+        if token is not None and (isinstance(token, bool) or not isinstance(token, (str, int))):
+            raise invalid(f"{what}: 'workDoneToken' must be a string or an integer")
+        return cls(tuple(t.strip() for t in tests), token)

@@ -29,7 +29,17 @@ CANCEL = "swe-lsp.cancel"
 APPLY_CANDIDATE = "swe-lsp.applyCandidate"
 DISCARD_JOB = "swe-lsp.discardJob"
 DEBUG_INFO = "swe-lsp.debugInfo"
-COMMANDS = (RESOLVE_ISSUE, CANCEL, APPLY_CANDIDATE, DISCARD_JOB, DEBUG_INFO)
+CHECK_ENVIRONMENT = "swe-lsp.checkEnvironment"
+CANCEL_ENVIRONMENT_CHECK = "swe-lsp.cancelEnvironmentCheck"
+COMMANDS = (
+    RESOLVE_ISSUE,
+    CANCEL,
+    APPLY_CANDIDATE,
+    DISCARD_JOB,
+    DEBUG_INFO,
+    CHECK_ENVIRONMENT,
+    CANCEL_ENVIRONMENT_CHECK,
+)
 
 
 @attrs.define

@@ -1,6 +1,6 @@
 """The language server object: pygls' `LanguageServer` plus the session, the job store, the job
-queue, the progress reporter and the indexer. Handlers live in `swe_lsp.server.api`, one module per
-LSP method or command; `create_server()` registers them all.
+queue, the progress reporter, the indexer and the environment checks. Handlers live in
+`swe_lsp.server.api`, one module per LSP method or command; `create_server()` registers them all.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pygls.lsp.server import LanguageServer
 from swe_lsp import __version__
 from swe_lsp.search.job import JobReport
 from swe_lsp.server.engine import EngineWorker
+from swe_lsp.server.env_checks import EnvChecks
 from swe_lsp.server.indexing import Indexer
 from swe_lsp.server.jobs import JobManager
 from swe_lsp.server.progress import ProgressReporter
@@ -43,6 +44,7 @@ class SweLspServer(LanguageServer):
         self.startup_errors: list[str] = []
         self.reporter = ProgressReporter(self, lambda: self.session.client.work_done_progress)
         self.indexer = Indexer(on_error=lambda msg: self.show(msg, types.MessageType.Warning))
+        self.env_checks = EnvChecks(self)
         self.worker_pid: int | None = None
         self._store: JobStore | None = None
         self._jobs: JobManager | None = None
@@ -115,11 +117,12 @@ class SweLspServer(LanguageServer):
         return {p: now.texts[p] for p, h in wanted.items() if content_hash(now.texts[p]) == h}
 
     def close(self) -> None:
-        """Cancel jobs, stop the worker and the indexer, close the store (shutdown or exit)."""
+        """Cancel jobs and checks, stop the worker and the indexer, close the store (shutdown or exit)."""
         if self._jobs is not None:
             self._jobs.close()
             self._jobs = None
         self.indexer.close()
+        self.env_checks.close()
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -146,6 +146,12 @@ def test_review_and_apply_a_seeded_candidate(nvim: Path, start: str, workspace: 
     assert actions == ["applied", "refused_stale"], actions
 
 
+@pytest.mark.docker
+def test_check_environment(nvim: Path, workspace: Path) -> None:
+    """:SweCheckEnvironment against the real server and Docker (an offline build: seconds)."""
+    run_nvim(nvim, PLUGIN / "tests" / "e2e" / "check_environment.lua", editor_env(workspace), timeout=600)
+
+
 def _sandbox_kind() -> str:
     """bwrap where it works here, else docker where an engine answers, else local."""
     from swe_lsp.sandbox.bwrap_sandbox import bwrap_problem

@@ -227,3 +227,23 @@ def test_a_requirement_that_cannot_install_is_skipped_and_logged(new_docker, tmp
     assert result.ok and result.stdout.strip() == "six"
     if lines:
         assert any("skipped requirement swe-lsp-test-missing-package==1.0" in line for line in lines)
+
+
+@pytest.mark.docker
+def test_a_cancelled_build_stops_and_caches_nothing(docker_client, new_docker, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from swe_lsp.sandbox import docker_engine
+    from swe_lsp.sandbox.env_layer import BuildCancelled, image_cached
+
+    write(tmp_path, {"setup.py": "import time\ntime.sleep(600)\n"})
+    sandbox = new_docker(warm=0)
+    cancel = threading.Event()
+    sandbox.on_build_line = lambda line: cancel.set() if line.endswith(": project") else None
+    start = time.monotonic()
+    with pytest.raises(BuildCancelled, match="step 'project'"):
+        sandbox.image_for(tmp_path, cancel)
+    assert time.monotonic() - start < 300  # the 600 s setup.py did not run out
+    assert docker_engine.owned_containers(docker_client, "env-build") == []
+    assert not image_cached(docker_client, sandbox.plan(tmp_path))

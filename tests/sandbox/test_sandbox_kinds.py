@@ -11,11 +11,13 @@ from sandbox_helpers import CalcRepo
 
 from swe_lsp.sandbox import verify_candidate
 from swe_lsp.sandbox.base import Sandbox
-from swe_lsp.sandbox.which_tests import PYTEST, select_tests
+from swe_lsp.sandbox.runners import PytestRunner
+
+PYTEST = PytestRunner().argv()
 
 
 def test_known_good_patch_is_verified(sandbox: Sandbox, calc_repo: CalcRepo) -> None:
-    tests = [*PYTEST, *select_tests(calc_repo.path, list(calc_repo.good))]
+    tests = PytestRunner().argv(PytestRunner().select(calc_repo.path, list(calc_repo.good)))
     runs = verify_candidate(sandbox, calc_repo.path, calc_repo.good, calc_repo.repro, tests)
     assert runs.reproduced, runs.repro_before
     assert runs.repro_after is not None and runs.repro_after.ok, runs.repro_after

@@ -1,5 +1,6 @@
 """Test doubles for the algorithm: a policy that answers each step from a script, PRM and ORM that
-score by what the text contains, and a verifier that judges a patch by its diff."""
+score by what the text contains, and a verifier that judges a patch by its diff and a reproduction
+script by what it contains."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from swe_lsp.llm import GenerateRequest, Generation, Sample, Score, Usage
-from swe_lsp.search.model import PatchCandidate, Verification
+from swe_lsp.sandbox import RunResult
+from swe_lsp.search import Issue, JobReport, Progress, ResolveRequest, read_trajectory, resolve
+from swe_lsp.search.model import PatchCandidate, Reproduction, Verification
 from swe_lsp.search.runtime import Roles
+from swe_lsp.settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "statsmini"
 ISSUE = (EXAMPLE / "ISSUE.md").read_text()
@@ -72,6 +77,8 @@ def stage_of(request: GenerateRequest) -> str:
     first = request.prompt[1].content
     if "Which files must be read" in last:
         return "understand"
+    if "did not reproduce the issue on the original repository" in last:
+        return "repro_retry"
     if "failed verification" in last:
         return "refine"
     if "could not be applied" in last:
@@ -101,9 +108,8 @@ class ScriptedPolicy:
                 self.on_call(stage)
             self.calls.append((stage, r.sampling.n))
             self.requests.append(r)
-            options = self.scripts.get(stage) or self.scripts.get(
-                "patch" if stage == "patch_retry" else "", [""]
-            )
+            fallback = {"patch_retry": "patch", "repro_retry": "repro"}.get(stage, "")
+            options = self.scripts.get(stage) or self.scripts.get(fallback, [""])
             samples = []
             for _ in range(r.sampling.n):
                 i = self._next.get(stage, 0)
@@ -132,16 +138,30 @@ class ContainsScorer:
         return [Score(self._one(t), Usage(50, 0, 1)) for t in texts]
 
 
+REPRODUCING_RUN = RunResult(1, "ISSUE REPRODUCED\n", "", duration_s=0.5)
+
+
 @dataclass
 class DiffVerifier:
-    """Verified when the diff contains `marker`; records what it verified."""
+    """Verified when the diff contains `marker` and the job kept a reproduction script; records
+    what it verified. A script's original-tree run is the first of `runs` whose key the script
+    contains (a reproducing run when none does); every script it was asked to run is recorded."""
 
     marker: str = "raise ValueError"
     verified_ids: list[str] = field(default_factory=list)
     seconds: float = 1.5
+    runs: dict[str, RunResult] = field(default_factory=dict)
+    reproduced_scripts: list[str] = field(default_factory=list)
+    reproductions: list[Reproduction] = field(default_factory=list)
 
-    def verify(self, patch: PatchCandidate, script: str | None) -> Verification:
+    def reproduce(self, script: str) -> RunResult:
+        self.reproduced_scripts.append(script)
+        return next((r for key, r in self.runs.items() if key in script), REPRODUCING_RUN)
+
+    def verify(self, patch: PatchCandidate, reproduction: Reproduction) -> Verification:
         self.verified_ids.append(patch.id)
+        self.reproductions.append(reproduction)
+        script = reproduction.script
         ok = self.marker in patch.diff and script is not None
         return Verification(
             patch.id,
@@ -160,3 +180,80 @@ def roles(policy: ScriptedPolicy, prm: ContainsScorer, orm: ContainsScorer) -> R
 
 def never() -> threading.Event:
     return threading.Event()
+
+
+FILE_ANSWERS = [
+    answer('["statsmini/core.py"]'),
+    answer('["statsmini/spread.py"]'),
+    answer('["statsmini/__init__.py"]'),
+    answer('["statsmini/core.py", "statsmini/spread.py"]'),
+]
+LOCATE = [answer("LOCATIONS\nstatsmini/core.py::mean")]
+
+
+@dataclass
+class Run:
+    report: JobReport
+    policy: ScriptedPolicy
+    prm: ContainsScorer
+    orm: Any
+    verifier: Any
+    progress: list[Progress]
+    out: Path
+
+
+def run_job(
+    workspace: Path,
+    tmp_path: Path,
+    scripts: dict[str, list[str]] | None = None,
+    strategy: str = "devsearch",
+    prm: list[tuple[str, float]] | None = None,
+    orm: list[tuple[str, float]] | None = None,
+    cancel_at: str | None = None,
+    verifier: Any = None,
+    orm_double: Any = None,
+    sandbox: dict[str, Any] | None = None,
+    cancel: threading.Event | None = None,
+    **search: Any,
+) -> Run:
+    """One job through `resolve` with the doubles; `cancel_at` sets the cancel event when the
+    policy is first asked for that step. `verifier` and `orm_double` replace the default doubles;
+    with `sandbox` (settings), the job opens that sandbox itself, as the server does."""
+    cancel = cancel or threading.Event()
+    policy = ScriptedPolicy(
+        scripts
+        or {
+            "understand": FILE_ANSWERS,
+            "localize": LOCATE,
+            "patch": [answer(GOOD_PATCH)],
+            "repro": [answer(GOOD_REPRO)],
+        },
+        on_call=(lambda stage: cancel.set() if stage == cancel_at else None),
+    )
+    prm_double = ContainsScorer(
+        prm or [("core.py\nstatsmini/spread.py", 0.7), ("core.py", 0.9), ("spread", 0.8)], 0.1
+    )
+    orm_double = orm_double or ContainsScorer(orm or [("raise ValueError", 0.95)], 0.2)
+    verifier = verifier if verifier is not None or sandbox is not None else DiffVerifier()
+    values = {"budget": 4, "beam": 2, "max_localization_rounds": 2, "max_refinements": 1, **search}
+    settings = Settings.model_validate(
+        {"cache_dir": str(tmp_path / "cache"), "search": values, "sandbox": sandbox or {}}
+    )
+    progress: list[Progress] = []
+    out = tmp_path / "out"
+    report = resolve(
+        ResolveRequest("job", workspace, Issue(ISSUE), strategy=strategy, out_dir=out),
+        None,  # type: ignore[arg-type]  # roles are given: the backend is never used
+        settings,
+        progress.append,
+        cancel,
+        roles=roles(policy, prm_double, orm_double),
+        verifier_factory=None if sandbox is not None else (lambda root: verifier),
+    )
+    return Run(report, policy, prm_double, orm_double, verifier, progress, out)
+
+
+def outcomes(run: Run, stage: str) -> dict[str, str]:
+    return {
+        r.candidate_id: r.outcome for r in read_trajectory(run.out / "trajectory.jsonl") if r.stage == stage
+    }

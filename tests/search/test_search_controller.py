@@ -4,99 +4,24 @@ the budget, cancellation, and how the strategies differ."""
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from scripted import (
     BROKEN_PATCH,
+    FILE_ANSWERS,
     GOOD_PATCH,
     GOOD_PATCH_REFORMATTED,
     GOOD_REPRO,
-    ISSUE,
+    LOCATE,
     OTHER_PATCH,
-    ContainsScorer,
-    DiffVerifier,
-    ScriptedPolicy,
     answer,
-    roles,
+    outcomes,
+    run_job,
     stage_of,
 )
-
-from swe_lsp.search import Issue, JobReport, Progress, ResolveRequest, read_trajectory, resolve
-from swe_lsp.settings import Settings
-
-FILE_ANSWERS = [
-    answer('["statsmini/core.py"]'),
-    answer('["statsmini/spread.py"]'),
-    answer('["statsmini/__init__.py"]'),
-    answer('["statsmini/core.py", "statsmini/spread.py"]'),
-]
-LOCATE = [answer("LOCATIONS\nstatsmini/core.py::mean")]
-
-
-@dataclass
-class Run:
-    report: JobReport
-    policy: ScriptedPolicy
-    prm: ContainsScorer
-    orm: ContainsScorer
-    verifier: DiffVerifier
-    progress: list[Progress]
-    out: Path
-
-
-def run_job(
-    workspace: Path,
-    tmp_path: Path,
-    scripts: dict[str, list[str]] | None = None,
-    strategy: str = "devsearch",
-    prm: list[tuple[str, float]] | None = None,
-    orm: list[tuple[str, float]] | None = None,
-    cancel_at: str | None = None,
-    **search: Any,
-) -> Run:
-    """One job through `resolve` with the doubles; `cancel_at` sets the cancel event when the
-    policy is first asked for that step."""
-    cancel = threading.Event()
-    policy = ScriptedPolicy(
-        scripts
-        or {
-            "understand": FILE_ANSWERS,
-            "localize": LOCATE,
-            "patch": [answer(GOOD_PATCH)],
-            "repro": [answer(GOOD_REPRO)],
-        },
-        on_call=(lambda stage: cancel.set() if stage == cancel_at else None),
-    )
-    prm_double = ContainsScorer(
-        prm or [("core.py\nstatsmini/spread.py", 0.7), ("core.py", 0.9), ("spread", 0.8)], 0.1
-    )
-    orm_double = ContainsScorer(orm or [("raise ValueError", 0.95)], 0.2)
-    verifier = DiffVerifier()
-    values = {"budget": 4, "beam": 2, "max_localization_rounds": 2, "max_refinements": 1, **search}
-    settings = Settings.model_validate({"cache_dir": str(tmp_path / "cache"), "search": values})
-    progress: list[Progress] = []
-    out = tmp_path / "out"
-    report = resolve(
-        ResolveRequest("job", workspace, Issue(ISSUE), strategy=strategy, out_dir=out),
-        None,  # type: ignore[arg-type]  # roles are given: the backend is never used
-        settings,
-        progress.append,
-        cancel,
-        roles=roles(policy, prm_double, orm_double),
-        verifier_factory=lambda root: verifier,
-    )
-    return Run(report, policy, prm_double, orm_double, verifier, progress, out)
-
-
-def outcomes(run: Run, stage: str) -> dict[str, str]:
-    return {
-        r.candidate_id: r.outcome for r in read_trajectory(run.out / "trajectory.jsonl") if r.stage == stage
-    }
 
 
 def test_exactly_the_top_k_survive_each_stage(workspace: Path, tmp_path: Path) -> None:
@@ -157,7 +82,7 @@ def test_early_stop_skips_the_remaining_verifications(workspace: Path, tmp_path:
     assert len(run2.verifier.verified_ids) == 2
 
 
-def test_a_failing_patch_is_refined_with_its_log(workspace: Path, tmp_path: Path) -> None:
+def test_a_refinement_is_a_new_candidate_beside_the_original(workspace: Path, tmp_path: Path) -> None:
     scripts = {
         "understand": FILE_ANSWERS[:1],
         "localize": LOCATE,
@@ -169,8 +94,32 @@ def test_a_failing_patch_is_refined_with_its_log(workspace: Path, tmp_path: Path
     assert [s for s, _ in run.policy.calls].count("refine") == 1
     refine_prompt = next(r for r in run.policy.requests if "failed verification" in r.prompt[-1].content)
     assert "ISSUE REPRODUCED" in refine_prompt.prompt[-1].content
-    (best,) = run.report.candidates
-    assert best.evidence.verified and "raise ValueError" in best.diff
+    # Both are candidates, each verified once under its own id; the original keeps its own ORM score.
+    assert run.verifier.verified_ids == ["u0.l0.p0", "u0.l0.p0.r1"]
+    best, original = run.report.candidates
+    assert best.evidence.verified and "raise ValueError" in best.diff and best.score == 0.95
+    assert any("a refinement of u0.l0.p0" in n for n in best.evidence.notes)
+    assert not original.evidence.verified and "max(len" in original.diff
+    assert original.score == 0.2 and original.evidence.orm_score == 0.2 and original.evidence.votes == 1
+    assert outcomes(run, "patch") == {"u0.l0.p0": "failed"}
+    assert outcomes(run, "refine") == {"u0.l0.p0.r1": "verified"}
+
+
+def test_a_refinement_that_fails_too_still_ranks_on_its_own_score(workspace: Path, tmp_path: Path) -> None:
+    # The refinement is a worse fix by the ORM (0.1) than the original (0.2): with the old replace,
+    # the original and its score were gone; now the original ranks first among the unverified.
+    scripts = {
+        "understand": FILE_ANSWERS[:1],
+        "localize": LOCATE,
+        "patch": [answer(OTHER_PATCH)],
+        "repro": [answer(GOOD_REPRO)],
+        "refine": [answer(BROKEN_PATCH.replace("return total / count", "return sum(values) / len(values)"))],
+    }
+    run = run_job(workspace, tmp_path, scripts, budget=1, beam=1, orm=[("return 0", 0.1)])
+    first, second = run.report.candidates
+    assert not first.evidence.verified and not second.evidence.verified
+    assert "max(len" in first.diff and first.score == 0.2
+    assert "return 0" in second.diff and second.score == 0.1
 
 
 def test_unresolved_location_is_sent_back(workspace: Path, tmp_path: Path) -> None:

@@ -1,56 +1,52 @@
 """Regression detection in verification: a patch that breaks a test that passed before is rejected,
-even when it also fixes another one (the failure count alone would not show it)."""
+even when it also fixes another one (the failure count alone would not show it). The comparison
+itself is the runners' (tests/sandbox/test_sandbox_runners_compare.py); this is the verdict."""
 
 from __future__ import annotations
 
-from swe_lsp.sandbox import RunResult
-from swe_lsp.search.verification import failing_tests, judge, regressed
+from swe_lsp.sandbox import RunResult, TestRun
+from swe_lsp.sandbox.runners import PytestRunner
+from swe_lsp.search.model import Reproduction
+from swe_lsp.search.verification import judge
 
 SCRIPT = "print('ok')"
+COMMAND = "python3 -m pytest -q tests/test_a.py"
 
 
-def pytest_run(failed: list[str], passed: int = 3) -> RunResult:
-    lines = [f"FAILED {t} - AssertionError" for t in failed]
-    summary = f"{len(failed)} failed, {passed} passed in 0.1s" if failed else f"{passed} passed in 0.1s"
-    out = "\n".join(["=== short test summary info ===", *lines, summary])
-    return RunResult(1 if failed else 0, out, "")
+def pytest_run(failed: list[str], passed: list[str]) -> TestRun:
+    """A pytest run as its `-rA`-style summary reports it, read by the pytest runner."""
+    lines = [f"PASSED {t}" for t in passed] + [f"FAILED {t} - AssertionError" for t in failed]
+    summary = f"{len(failed)} failed, {len(passed)} passed in 0.1s"
+    result = RunResult(
+        1 if failed else 0, "\n".join(["=== short test summary info ===", *lines, summary]), ""
+    )
+    runner = PytestRunner("pytest: test")
+    return TestRun("pytest", (), runner.parse(result.stdout), result)
 
 
-def test_failing_ids_are_read_from_the_short_summary() -> None:
-    run = pytest_run(["tests/test_a.py::test_one", "tests/test_b.py::TestX::test_two[1-2]"])
-    assert failing_tests(run) == {"tests/test_a.py::test_one", "tests/test_b.py::TestX::test_two[1-2]"}
-
-
-def test_swapping_a_failure_for_another_is_a_regression() -> None:
-    before = pytest_run(["tests/test_a.py::test_old_bug"])
-    after = pytest_run(["tests/test_a.py::test_other"])
-    broke, why = regressed(after, before)
-    assert broke and "tests/test_a.py::test_other" in why
-
-
-def test_fixing_a_test_is_not_a_regression() -> None:
-    assert regressed(pytest_run([]), pytest_run(["tests/test_a.py::test_old_bug"])) == (False, "")
-
-
-def test_counts_are_the_fallback_without_ids() -> None:
-    before = RunResult(0, "Ran 4 tests\nOK", "")
-    after = RunResult(1, "Ran 4 tests\nFAILED (failures=1)\n1 failed", "")
-    assert regressed(after, before)[0]
-    assert not regressed(before, before)[0]
+KEPT = Reproduction(SCRIPT, "reproduced", 1, 1, "ISSUE REPRODUCED")
+FIXED = RunResult(0, "ISSUE RESOLVED", "")
 
 
 def test_judge_rejects_a_fix_that_breaks_another_test() -> None:
-    repro_before = RunResult(1, "ISSUE REPRODUCED", "")
-    repro_after = RunResult(0, "ISSUE RESOLVED", "")
-    verdict = judge(
-        "p1",
-        SCRIPT,
-        repro_before,
-        repro_after,
-        pytest_run(["tests/test_a.py::test_other"]),
-        pytest_run(["tests/test_a.py::test_old_bug"]),
-        "python3 -m pytest -q tests/test_a.py",
-        1.0,
-    )
-    assert not verdict.verified
-    assert any("test_other" in note for note in verdict.notes)
+    before = pytest_run(["tests/test_a.py::test_old_bug"], ["tests/test_a.py::test_other"])
+    after = pytest_run(["tests/test_a.py::test_other"], ["tests/test_a.py::test_old_bug"])
+    verdict = judge("p1", KEPT, FIXED, after, before, COMMAND, 1.0)
+    assert not verdict.verified and verdict.regression
+    assert any("tests/test_a.py::test_other" in note for note in verdict.notes)
+
+
+def test_judge_verifies_a_fix_that_breaks_nothing() -> None:
+    before = pytest_run(["tests/test_a.py::test_old_bug"], ["tests/test_a.py::test_other"])
+    after = pytest_run([], ["tests/test_a.py::test_old_bug", "tests/test_a.py::test_other"])
+    verdict = judge("p1", KEPT, FIXED, after, before, COMMAND, 1.0)
+    assert verdict.verified and not verdict.regression
+    assert verdict.tests_exit == 0 and verdict.tests_before_exit == 1
+
+
+def test_judge_without_a_kept_script_verifies_nothing() -> None:
+    none = Reproduction(None, "crashed", 3, 1, "NameError", reason="the script crashed 3 times")
+    run = pytest_run([], ["tests/test_a.py::test_other"])
+    verdict = judge("p1", none, None, run, run, COMMAND, 1.0)
+    assert not verdict.verified and not verdict.regression
+    assert any("judged by the tests only: the script crashed 3 times" in n for n in verdict.notes)

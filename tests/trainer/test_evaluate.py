@@ -1,6 +1,6 @@
 """Step 8, `eval`, on the two-issue repository: a scripted policy writes a wrong fix at budget 1 and
 the right one at budget 2; the search verifies in the local sandbox, and the predictions are scored
-by the instance's FAIL_TO_PASS test, which only the test patch adds. Plus the pinned environments."""
+by the instance's FAIL_TO_PASS test, which only the test patch adds, graded per test from its log."""
 
 from __future__ import annotations
 
@@ -18,11 +18,10 @@ from scripted import ContainsScorer, ScriptedPolicy, answer, roles
 from swe_lsp.sandbox.local_sandbox import LocalSandbox
 from swe_lsp.settings import SandboxSettings, Settings
 from trainer.cli import main
-from trainer.environments import load_environments, pinned_tree, pins_for
 from trainer.evaluate import Scoring, evaluate, prepare_scoring, score
 from trainer.instances import Instance, read_instances
 from trainer.repos import checkout_repo, git_dir_of
-from trainer.runs import Runner, pytest_ids
+from trainer.runs import Runner
 
 RIGHT = """### pkg/core.py
 <<<<<<< SEARCH
@@ -123,49 +122,14 @@ def test_score_needs_an_environment_where_the_gold_patch_passes(instance: Instan
     tree = checkout_repo(git_dir, instance.base_commit, tmp_path / "tree")
     with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
         runner = Runner(box, 60)
-        scoring = prepare_scoring(instance, tree, git_dir, runner, tmp_path / "pinned", None)
+        scoring = prepare_scoring(instance, tree, git_dir, runner)
         assert scoring.environment_ok is True and scoring.tree == tree
         assert score(instance, instance.patch, scoring, git_dir, runner) is True
         assert score(instance, WRONG_DIFF, scoring, git_dir, runner) is False
         assert score(instance, "", scoring, git_dir, runner) is False
-    unchecked = prepare_scoring(instance, tree, git_dir, Runner(None), tmp_path / "pinned", None)
+    unchecked = prepare_scoring(instance, tree, git_dir, Runner(None))
     assert unchecked.environment_ok is None and unchecked.why == "no sandbox"
     assert score(instance, instance.patch, unchecked, git_dir, Runner(None)) is None
     assert (
         score(instance, instance.patch, Scoring(tree, {}, {}, False, "environment"), git_dir, runner) is None
-    )
-
-
-def test_pinned_environments_replace_the_requirements_only_in_the_sandbox_copy(tmp_path: Path) -> None:
-    envs_file = tmp_path / "envs.toml"
-    envs_file.write_text('["pallets/flask"]\n"2.0" = ["Werkzeug==2.3.7"]\ndefault = ["Werkzeug==3.0.0"]\n')
-    envs = load_environments(envs_file)
-    inst = Instance("i", "pallets/flask", "c", "issue", "patch", version="2.0")
-    assert pins_for(inst, envs) == ("Werkzeug==2.3.7",)
-    assert pins_for(Instance(**{**inst.to_json(), "version": "2.3"}), envs) == ("Werkzeug==3.0.0",)
-    assert pins_for(Instance(**{**inst.to_json(), "repo": "psf/requests"}), envs) is None
-    assert Instance.from_json({**inst.to_json(), "version": "2.0"}).version == "2.0"
-
-    tree = tmp_path / "tree"
-    (tree / ".git").mkdir(parents=True)
-    (tree / "requirements.txt").write_text("pytest==2.8.7\n")
-    (tree / "requirements-dev.txt").write_text("nose\n")
-    (tree / "setup.py").write_text("setup(install_requires=['Werkzeug>=2.0'])\n")
-    copy = pinned_tree(tree, ("Werkzeug==2.3.7",), tmp_path / "copy")
-    assert sorted(p.name for p in copy.iterdir()) == ["requirements.txt", "setup.py"]
-    assert (copy / "requirements.txt").read_text() == "Werkzeug==2.3.7\n"
-    assert (tree / "requirements.txt").read_text() == "pytest==2.8.7\n"  # the model's tree is untouched
-
-
-def test_cut_parametrized_ids_are_widened_to_their_test_function() -> None:
-    ids = [
-        'tests/test_cli.py::test_locate_app[cliapp.factory-create_app2("foo",',
-        'tests/test_cli.py::test_locate_app[cliapp.factory-create_app2("foo", "bar")-True]',
-        "tests/test_cli.py::test_locate_app[cliapp.factory-create_app",
-        "tests/test_cli.py::test_other[a-b]",
-    ]
-    assert pytest_ids(ids) == (
-        "tests/test_cli.py::test_locate_app",
-        'tests/test_cli.py::test_locate_app[cliapp.factory-create_app2("foo", "bar")-True]',
-        "tests/test_cli.py::test_other[a-b]",
     )

@@ -4,6 +4,7 @@ that need a sandbox run in the local one."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -134,11 +135,32 @@ def test_complexity_reads_eval_verdicts_and_counts_an_instance_without_attempts_
     assert report["checks"]["complexity"]["checked"] == 0 and report["counts"]["instances"] == 1
 
 
-def test_reject_runs_the_sandbox_checks_on_the_pinned_environment(collected: tuple[Path, Instance]) -> None:
+def test_every_patch_is_checked_with_the_jobs_validated_script(collected: tuple[Path, Instance]) -> None:
+    """A trajectory with one reproduction per job (the attempts `<locations>.repro<i>`, the kept one
+    marked `reproduced`): each patch is checked with that script, and only the kept attempt's step
+    is accepted for fine-tuning."""
     run, inst = collected
+    records = [
+        _rec("understand", "u0", None, ["pkg/core.py"]),
+        _rec("localize", "u0.l0", "u0", ["pkg/core.py::mean"]),
+        _rec("patch", "u0.l0.p0", "u0.l0", inst.patch),
+        _rec("patch", "u0.l0.p1", "u0.l0", WRONG_DIFF),
+        replace(_rec("repro", "u0.l0.repro0", "u0.l0", BAD_SCRIPT), outcome="not_reproduced"),
+        replace(_rec("repro", "u0.l0.repro1", "u0.l0", REPRO_SCRIPT), outcome="reproduced", round=1),
+    ]
+    write_trajectory(run / "synth" / "mean-empty" / "0" / "trajectory.jsonl", records)
+    scripts: list[str | None] = []
+
+    class Spy(Runner):
+        def patch(self, tree, inst, changed, tests, script):  # type: ignore[no-untyped-def]
+            scripts.append(script)
+            return super().patch(tree, inst, changed, tests, script)
+
     with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
-        report = reject([inst], run, Runner(box, 60), environments={inst.repo: {"default": ("pytest",)}})
-    assert report["checks"]["environment"] == {"checked": 1, "passed": 1}
+        report = reject([inst], run, Spy(box, 60))
+    assert scripts == [REPRO_SCRIPT, REPRO_SCRIPT]
+    assert report["checks"]["reproduction"] == {"checked": 2, "passed": 1}
     assert report["checks"]["patch"] == {"checked": 2, "passed": 1}
-    pinned = run / "reject" / ".work" / f"{inst.instance_id}.env"
-    assert (pinned / "requirements.txt").read_text() == "pytest\n" and (pinned / "pkg" / "core.py").is_file()
+    sft = [json.loads(line) for line in (run / "reject" / "sft.jsonl").read_text().splitlines()]
+    assert ("repro", "u0.l0.repro1") in [(r["stage"], r["candidate_id"]) for r in sft]
+    assert ("repro", "u0.l0.repro0") not in [(r["stage"], r["candidate_id"]) for r in sft]

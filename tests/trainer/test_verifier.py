@@ -12,7 +12,8 @@ from repo_fixture import REPRO_SCRIPT
 
 from swe_lsp.sandbox.local_sandbox import LocalSandbox
 from swe_lsp.search import JobReport
-from swe_lsp.search.model import LocationSet, PatchCandidate
+from swe_lsp.search.model import LocationSet, PatchCandidate, Reproduction
+from swe_lsp.search.reproduction import ReproOutcome, classify
 from swe_lsp.settings import SandboxSettings, Settings
 from trainer import synth
 from trainer.cli import main
@@ -66,9 +67,13 @@ def test_the_instance_verifier_runs_fail_to_pass_with_the_test_patch(
             "tests/test_core.py::test_mean_empty",
             "tests/test_core.py::test_mean",
         )
-        right = verifier.verify(_candidate(inst, git_dir, inst.patch), REPRO_SCRIPT)
-        wrong = verifier.verify(_candidate(inst, git_dir, WRONG), REPRO_SCRIPT)
-        no_script = verifier.verify(_candidate(inst, git_dir, inst.patch), None)
+        original = verifier.reproduce(REPRO_SCRIPT)  # validation, once, on the unpatched tree
+        assert classify(original) is ReproOutcome.REPRODUCED
+        kept = Reproduction(REPRO_SCRIPT, "reproduced", 1, original.exit_code)
+        right = verifier.verify(_candidate(inst, git_dir, inst.patch), kept)
+        wrong = verifier.verify(_candidate(inst, git_dir, WRONG), kept)
+        none = Reproduction(None, "rejected", 1, reason="the answer holds no script")
+        no_script = verifier.verify(_candidate(inst, git_dir, inst.patch), none)
     assert right.verified and right.tests_exit == 0 and right.reproduced
     assert "test_mean_empty" in (right.tests_command or "")
     assert right.tests_before_exit not in (0, None)  # the baseline ran with the test patch: F2P failed
@@ -97,15 +102,6 @@ def test_synthesize_hands_resolve_the_instance_verifier(
     assert isinstance(verifier, InstanceVerifier) and verifier.fail_to_pass == inst.FAIL_TO_PASS
     assert "tests/test_core.py" in verifier._tests
     assert verifier.tree == run / "synth" / ".work" / inst.instance_id  # the job's workspace
-
-    # With pinned requirements, the verifier runs a copy of the base tree holding the pins.
-    seen.clear()
-    pinned = {inst.repo: {"default": ("pytest",)}}
-    synthesize([inst], None, settings, tmp_path / "pinned", samples=1, environments=pinned)  # type: ignore[arg-type]
-    (verifier,) = seen
-    assert verifier.tree.name == f"{inst.instance_id}.env"
-    assert (verifier.tree / "requirements.txt").read_text() == "pytest\n"
-    assert (verifier.tree / "pkg" / "core.py").is_file()
 
     seen.clear()
     synthesize([inst], None, settings, tmp_path / "other", samples=1, no_sandbox=True)  # type: ignore[arg-type]

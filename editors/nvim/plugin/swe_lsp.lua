@@ -27,3 +27,11 @@ end, { nargs = '?', desc = 'swe-lsp: cancel a running job' })
 cmd('SweJobs', function()
   require('swe_lsp.commands').jobs()
 end, { nargs = 0, desc = 'swe-lsp: list the jobs of this workspace' })
+
+cmd('SweCheckEnvironment', function(opts)
+  require('swe_lsp.environment').command(opts)
+end, {
+  nargs = '*',
+  bang = true,
+  desc = 'swe-lsp: build the sandbox environment and run the tests there ([TEST ...]; ! cancels)',
+})

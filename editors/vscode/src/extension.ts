@@ -1,6 +1,7 @@
 /**
  * SWE-LSP for VS Code: starts `swe-lsp serve`, offers "Resolve Issue..." (also as the server's code
- * action), shows a job's progress with a Cancel button, and reviews and applies candidates.
+ * action), shows a job's progress with a Cancel button, reviews and applies candidates, and checks
+ * the sandbox environment ("Check Sandbox Environment", environment.ts).
  * The logic that does not need `vscode` lives in settings.ts and format.ts (unit-tested).
  */
 
@@ -17,6 +18,7 @@ import {
   type WorkDoneProgressEnd,
   type WorkDoneProgressReport,
 } from 'vscode-languageclient/node';
+import { EnvironmentCheck } from './environment';
 import { jobItem } from './format';
 import { JobTracker, announceFinished, showJobProgress } from './jobs';
 import * as P from './protocol';
@@ -42,11 +44,15 @@ export interface SweLspApi {
   review(jobId: string): Promise<P.ApplyResult | undefined>;
   /** Fires when a review picker is shown ('candidates', 'hunks'). */
   onReviewStep: vscode.Event<'candidates' | 'hunks'>;
+  /** "Check Sandbox Environment" (of `tests`, else all), and the `$/progress` messages of the last. */
+  checkEnvironment(tests?: string[]): Promise<P.EnvCheckView | undefined>;
+  environmentProgress(): string[];
 }
 
 class Extension implements vscode.Disposable {
   readonly output = vscode.window.createOutputChannel('SWE-LSP', { log: true });
   readonly jobs = new JobTracker();
+  readonly environment = new EnvironmentCheck(() => this.client());
   private languageClient: LanguageClient | undefined;
   private starting: Promise<LanguageClient> | undefined;
   private settings = settingsFor();
@@ -219,6 +225,7 @@ class Extension implements vscode.Disposable {
   dispose(): void {
     void this.languageClient?.stop();
     this.jobs.dispose();
+    this.environment.dispose();
     this.output.dispose();
   }
 }
@@ -251,6 +258,7 @@ export function activate(context: vscode.ExtensionContext): SweLspApi {
       ext.output.show(true);
     }),
     vscode.commands.registerCommand('swe-lsp.restartServer', guard(() => ext.restart())),
+    vscode.commands.registerCommand('swe-lsp.checkSandboxEnvironment', guard((tests?: string[]) => ext.environment.run(tests))),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(SECTION)) {
         void guard(() => ext.settingsChanged())();
@@ -266,6 +274,8 @@ export function activate(context: vscode.ExtensionContext): SweLspApi {
     progressOf: (jobId) => ext.jobs.progressOf(jobId),
     review: (jobId) => ext.review(jobId),
     onReviewStep: reviewSteps.event,
+    checkEnvironment: (tests) => ext.environment.run(tests),
+    environmentProgress: () => [...ext.environment.progress],
   };
 }
 

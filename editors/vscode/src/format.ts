@@ -3,7 +3,7 @@
  * (codicons are plain `$(name)` strings), so the unit tests run it under plain Node.
  */
 
-import type { CandidateView, EvidenceView, HunkView, JobView } from './protocol';
+import type { CandidateView, EnvCheckView, EvidenceView, HunkView, JobView } from './protocol';
 
 /** "passed", "failed (exit 2)" or undefined when the regression tests did not run. */
 export function testsOutcome(ev: EvidenceView): string | undefined {
@@ -129,4 +129,18 @@ export function jobItem(job: JobView): { label: string; description: string; det
 export function prefillIssue(selection: string): string {
   const text = selection.trim();
   return text.length > 2000 ? text.slice(0, 2000) : text;
+}
+
+/** How an environment check ended, for its notification: 'info' when the tests pass, 'warning'
+ * when the environment is there but a test fails (or it was cancelled), 'error' when it did not
+ * build. */
+export function environmentMessage(check: EnvCheckView): { level: 'info' | 'warning' | 'error'; text: string } {
+  const where = `Python ${check.python.chosen}, ${check.runner.name}`;
+  if (check.build.error) {
+    return { level: 'error', text: `SWE-LSP: the sandbox environment did not build (step '${check.build.error.step}'); candidates cannot be verified yet.` };
+  }
+  if (check.cancelled) {
+    return { level: 'warning', text: 'SWE-LSP: the environment check was cancelled.' };
+  }
+  return { level: check.ok ? 'info' : 'warning', text: `SWE-LSP: ${check.summary} (${where}).` };
 }

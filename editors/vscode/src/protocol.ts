@@ -15,6 +15,8 @@ export const CANCEL = 'swe-lsp.cancel';
 export const APPLY_CANDIDATE = 'swe-lsp.applyCandidate';
 export const DISCARD_JOB = 'swe-lsp.discardJob';
 export const DEBUG_INFO = 'swe-lsp.debugInfo';
+export const CHECK_ENVIRONMENT = 'swe-lsp.checkEnvironment';
+export const CANCEL_ENVIRONMENT_CHECK = 'swe-lsp.cancelEnvironmentCheck';
 /** The scheme of the candidate documents the server serves (workspace/textDocumentContent). */
 export const SCHEME = 'swe-lsp';
 
@@ -103,6 +105,38 @@ export interface ResolveIssueArgs {
 export interface ApplyResult {
   applied: boolean;
   failureReason?: string;
+}
+
+/** `swe-lsp.checkEnvironment`'s answer (swe_lsp/sandbox/env_check.py, `EnvCheck.to_json`). */
+export interface EnvCheckView {
+  checkId: string;
+  workspace: string;
+  kind: string;
+  python: { chosen: string; source: string; wanted: string | null; note: string | null; text: string };
+  sources: string[];
+  steps: { name: string; command: string; why: string; optional: boolean }[];
+  notes: string[];
+  runner: { name: string; reason: string; command: string[] };
+  image: { tag: string; base: string; cached: boolean | null; dockerProblem: string | null };
+  sandbox: string;
+  build: { image: string | null; built: boolean; seconds: number; error: { step: string; tail: string; message: string } | null };
+  tests: {
+    command: string[];
+    exitCode: number | null;
+    timedOut: boolean;
+    cancelled: boolean;
+    seconds: number;
+    parsed: boolean;
+    results: { id: string; status: string }[];
+    counts: Record<string, number>;
+    summary: string;
+    outputTail: string;
+  } | null;
+  cancelled: boolean;
+  ok: boolean;
+  summary: string;
+  /** The whole report as plain text. */
+  text: string;
 }
 
 const FINAL: ReadonlySet<string> = new Set(['done', 'failed', 'cancelled', 'interrupted']);

@@ -33,6 +33,7 @@ from swe_lsp.search.prompts.verify import (
     parse_script,
     refine_message,
     repro_messages,
+    repro_retry_message,
 )
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "refine_message",
     "render_locations",
     "repro_messages",
+    "repro_retry_message",
     "retry_message",
     "tool_results_message",
     "understand_messages",

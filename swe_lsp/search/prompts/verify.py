@@ -1,4 +1,5 @@
-"""Patch verification: the reproduction script the model writes, and the refinement prompt.
+"""Patch verification: the reproduction script the model writes (once per issue), the turn that
+asks again when its run on the original tree did not reproduce the issue, and the refinement prompt.
 
 The script prints `ISSUE REPRODUCED` and exits 1 while the issue is present, prints `ISSUE RESOLVED`
 and exits 0 once it is fixed; it must reproduce on the original tree and not on the patched one.
@@ -27,9 +28,44 @@ def repro_messages(issue: str, context: str) -> tuple[Message, ...]:
         "Write a standalone Python script, run from the repository root, that checks whether the issue "
         f"is present. When it is, the script prints `{REPRODUCED}` and exits with status 1 "
         f"(`sys.exit(1)`); when it is fixed, it prints `{RESOLVED}` and exits with status 0. "
-        "Answer with the script in one ```python block."
+        f"If the issue is an exception, catch it and print `{REPRODUCED}`: an uncaught error counts as "
+        "a broken script, not as a reproduction. Answer with the script in one ```python block."
     )
     return (Message("system", SYSTEM), Message("user", user))
+
+
+# What the retry turn tells the model about the previous attempt, per outcome (see
+# `swe_lsp.search.reproduction.classify` for the rule that picks the outcome).
+_RETRY_WHY = {
+    "not_reproduced": (
+        f"it exited with status 0 without printing `{REPRODUCED}`, so it did not show the issue. "
+        "Exercise the exact behaviour the issue describes."
+    ),
+    "crashed": (
+        f"it crashed for another reason: it failed without printing `{REPRODUCED}` (an error of the "
+        "script itself, such as a name or import that does not exist, or an uncaught exception), or "
+        "what it printed contradicts its exit status. Use only names that exist in the repository, "
+        f"catch the error the issue describes, then print `{REPRODUCED}` and exit with status 1."
+    ),
+    "timed_out": "it did not finish within the time limit. Keep it small and fast; do not wait on input.",
+    "rejected": "the answer held no usable script, so nothing ran (the output below says why).",
+}
+
+
+def repro_retry_message(
+    messages: Sequence[Message], answer: str, outcome: str, log: str
+) -> tuple[Message, ...]:
+    """The conversation after a reproduction attempt that did not reproduce the issue on the
+    original repository: its answer, what went wrong (`outcome`) and its run's output tail."""
+    log = log if len(log) <= MAX_LOG_CHARS else "[...]\n" + log[-MAX_LOG_CHARS:]
+    why = _RETRY_WHY.get(outcome, f"it ended as {outcome}.")
+    reply = (
+        "Your reproduction script did not reproduce the issue on the original repository, where the "
+        f"issue is present: {why}\n"
+        f"Output:\n```\n{log.strip() or '(none)'}\n```\n"
+        "Write the whole corrected script in one ```python block."
+    )
+    return (*messages, Message("assistant", answer_turn(answer)), Message("user", reply))
 
 
 def parse_script(answer: str) -> tuple[str | None, str]:

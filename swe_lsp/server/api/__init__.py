@@ -30,6 +30,8 @@ MODULES = (
     "commands.apply_candidate",
     "commands.discard_job",
     "commands.debug_info",
+    "commands.check_environment",
+    "commands.cancel_environment_check",
 )
 
 

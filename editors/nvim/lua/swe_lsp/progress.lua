@@ -40,7 +40,10 @@ function M.on_progress(data)
   if value.kind == 'end' then
     M.active[token] = nil
     local job = util.job_of_token(token)
-    notify(string.format('%s%s', job and ('job ' .. job .. ': ') or '', value.message or 'finished'))
+    -- An environment check's end is told with its report (swe_lsp.environment).
+    if type(token) ~= 'string' or not token:match('^swe%-lsp/check/') then
+      notify(string.format('%s%s', job and ('job ' .. job .. ': ') or '', value.message or 'finished'))
+    end
   else
     M.active[token] = bar
   end

@@ -81,6 +81,29 @@ t.test('commands without a server report it', function()
   t.contains(got.message, 'swe-lsp is not running')
 end)
 
+t.test(':SweCheckEnvironment without a server reports it; its summary and report buffer', function()
+  local env = require('swe_lsp.environment')
+  local got
+  env.check({ 'tests/test_a.py::test_x' }, function(err)
+    got = err
+  end)
+  t.contains(got.message, 'swe-lsp is not running')
+  t.eq(false, env.running)
+  local levels = vim.log.levels
+  local base = { python = { chosen = '3.9' }, runner = { name = 'pytest' }, build = { error = vim.NIL } }
+  t.eq({ 'environment reused; tests: 2 passed in 1.0 s (Python 3.9, pytest)', levels.INFO },
+    { env.summary(vim.tbl_extend('force', base, { ok = true, summary = 'environment reused; tests: 2 passed in 1.0 s' })) })
+  t.eq(levels.WARN, select(2, env.summary(vim.tbl_extend('force', base, { ok = false, summary = 'x' }))))
+  local text, level = env.summary(vim.tbl_extend('force', base,
+    { ok = false, build = { error = { step = 'requirements', tail = '', message = '' } } }))
+  t.contains(text, "did not build (step 'requirements')")
+  t.eq(levels.ERROR, level)
+  local buf = env.show('python: Python 3.9\n  tests/test_a.py::test_x  passed')
+  t.eq({ 'python: Python 3.9', '  tests/test_a.py::test_x  passed' }, vim.api.nvim_buf_get_lines(buf, 0, -1, false))
+  t.ok(vim.api.nvim_buf_get_name(buf):find('swe%-lsp://environment$'), 'buffer name')
+  vim.cmd.close()
+end)
+
 t.test('the code action command asks for the missing issue text', function()
   require('swe_lsp').setup({ cmd = { 'swe-lsp-not-installed', 'serve' } })
   local asked

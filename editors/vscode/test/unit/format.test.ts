@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { candidateItem, evidenceText, finishedMessage, hunkItem, progressMessage, verificationLine } from '../../src/format';
-import { type CandidateView, type EvidenceView, type JobView, isFinal } from '../../src/protocol';
+import { candidateItem, environmentMessage, evidenceText, finishedMessage, hunkItem, progressMessage, verificationLine } from '../../src/format';
+import { type CandidateView, type EnvCheckView, type EvidenceView, type JobView, isFinal } from '../../src/protocol';
 
 function evidence(over: Partial<EvidenceView> = {}): EvidenceView {
   return {
@@ -103,4 +103,38 @@ test('job messages: progress, and how the job ended', () => {
   assert.equal(finishedMessage(job({ state: 'failed', error: 'the worker died' })), 'SWE-LSP: the job failed: the worker died');
   assert.equal(isFinal('running'), false);
   assert.equal(isFinal('interrupted'), true);
+});
+
+function envCheck(over: Partial<EnvCheckView> = {}): EnvCheckView {
+  return {
+    checkId: 'c1',
+    workspace: '/ws',
+    kind: 'auto',
+    python: { chosen: '3.11', source: 'nothing declared: the default', wanted: null, note: null, text: 'Python 3.11' },
+    sources: [],
+    steps: [],
+    notes: [],
+    runner: { name: 'pytest', reason: 'pytest.ini', command: ['python3', '-m', 'pytest'] },
+    image: { tag: 'swe-lsp-env:abc', base: 'swe-lsp-base:bookworm', cached: true, dockerProblem: null },
+    sandbox: 'docker',
+    build: { image: 'swe-lsp-env:abc', built: false, seconds: 0.1, error: null },
+    tests: null,
+    cancelled: false,
+    ok: true,
+    summary: 'environment reused; tests: 2 passed in 0.5 s',
+    text: '',
+    ...over,
+  };
+}
+
+test('environment check messages: passed, failing tests, a failed build, cancelled', () => {
+  assert.deepEqual(environmentMessage(envCheck()), {
+    level: 'info',
+    text: 'SWE-LSP: environment reused; tests: 2 passed in 0.5 s (Python 3.11, pytest).',
+  });
+  assert.equal(environmentMessage(envCheck({ ok: false })).level, 'warning');
+  const failed = environmentMessage(envCheck({ ok: false, build: { image: null, built: true, seconds: 3, error: { step: 'requirements', tail: 'x', message: 'm' } } }));
+  assert.equal(failed.level, 'error');
+  assert.match(failed.text, /did not build \(step 'requirements'\)/);
+  assert.equal(environmentMessage(envCheck({ ok: false, cancelled: true })).text, 'SWE-LSP: the environment check was cancelled.');
 });

@@ -35,6 +35,7 @@ def server_state(ls: SweLspServer) -> dict[str, Any]:
         "workerExits": jobs.worker_exits if jobs else 0,
         "runningJob": jobs.running if jobs else None,
         "queuedJobs": list(jobs.queued()) if jobs else [],
+        "environmentCheck": ls.env_checks.running,
         "index": {"state": ls.indexer.state, "files": ls.indexer.files},
         "torchImported": "torch" in sys.modules,
     }

@@ -1,4 +1,5 @@
-"""`window/workDoneProgress/cancel`: the user pressed Cancel on a job's progress: cancel the job.
+"""`window/workDoneProgress/cancel`: the user pressed Cancel on a job's progress: cancel the job
+(or the environment check whose progress it is).
 
 Execution: event loop, synchronous; sends one message to the engine worker.
 """
@@ -19,3 +20,5 @@ def register(server: SweLspServer) -> None:
         job_id = ls.reporter.job_for_token(params.token)
         if job_id is not None:
             ls.jobs.cancel(job_id)
+        else:
+            ls.env_checks.cancel(params.token)
