@@ -90,6 +90,19 @@ PIN_SUBSTITUTES: dict[tuple[str, str, str], tuple[str, str]] = {
         "the harness's 3.6 environments had Cython 0.29",
     ),
 }
+# Upper bounds on unpinned dependencies that moved on since the harness built its environments,
+# by repository: (requirement, why). They go into a pip constraints file (`PIP_CONSTRAINT`), so
+# every install of the build honours them, the project's own `pip install -e .` included.
+ERA_CONSTRAINTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "sphinx-doc/sphinx": (
+        (
+            "docutils<0.21",
+            "Sphinx 3.x imports `roman` when `docutils.utils.roman` is gone (docutils 0.22 moved it); "
+            "the harness's environments had docutils 0.20",
+        ),
+    ),
+}
+CONSTRAINTS_FILE = "/etc/swe-lsp/constraints.txt"
 # The files a requirement line includes, and lines the harness leaves out of requirement files.
 _INCLUDE = re.compile(r"^-r\s*(\S+)")
 _EXCLUDED_REQUIREMENT = ("-e .", "#", ".[test")
@@ -129,7 +142,7 @@ class Grade:
 def _harness() -> SimpleNamespace:
     """The parts of `swebench` used here, imported once."""
     try:
-        from swebench.harness import constants, grading, log_parsers
+        from swebench.harness import constants, grading, log_parsers, utils
         from swebench.harness.test_spec import python as test_spec_python
         from swebench.harness.test_spec.test_spec import TestSpec
     except ImportError as exc:
@@ -146,6 +159,7 @@ def _harness() -> SimpleNamespace:
         directives=test_spec_python.get_test_directives,
         clean_requirements=test_spec_python.clean_requirements,
         TestSpec=TestSpec,
+        ansi_escape=utils.ansi_escape,
     )
 
 
@@ -224,6 +238,19 @@ def plan_for(inst: Instance, tree: Path) -> EnvPlan:
     steps += [
         BuildStep("pre-install", line, "the harness's pre-install edit of the tree") for line in tree_edits
     ]
+    era = ERA_CONSTRAINTS.get(inst.repo, ())
+    if era:
+        text = "".join(f"{req}\n" for req, _ in era)
+        env.append(("PIP_CONSTRAINT", CONSTRAINTS_FILE))
+        steps.insert(
+            0,
+            BuildStep(
+                "constraints",
+                f"mkdir -p /etc/swe-lsp && printf %s {shlex.quote(text)} > {CONSTRAINTS_FILE}",
+                "upper bounds on dependencies that changed since the harness's environments",
+            ),
+        )
+        notes += [f"{req}: {why}" for req, why in era]
     if inst.repo == "matplotlib/matplotlib":
         env.append(("MPLSETUPCFG", MPL_SETUP))
         steps.append(
@@ -293,6 +320,7 @@ def grade(inst: Instance, log: str) -> Grade:
         docker_specs={},
         namespace=None,
     )
+    log = h.ansi_escape(log)  # tox colours pytest's lines; the harness's logs had no colours
     status = parser(_one_line_descriptions(log) if inst.repo == "django/django" else log, spec)
     status = _with_cut_ids(status, [*f2p, *p2p])
     c = h.constants

@@ -154,6 +154,15 @@ def test_sphinx_redoes_its_tree_edits_before_tox(tmp_path: Path) -> None:
     # The image keeps no copy of the tree: each session's copy gets the edits again, then tox.
     assert line.startswith("sed -i 's/pytest/pytest -rA/' tox.ini && ")
     assert line.endswith(" && tox --current-env -epy39 -v -- tests/test_ext_autodoc.py")
+    # docutils moved on since the harness built its environments: every pip install is bounded.
+    assert plan.steps[0].name == "constraints" and "docutils<0.21" in plan.steps[0].command
+    assert ("PIP_CONSTRAINT", "/etc/swe-lsp/constraints.txt") in plan.env
+
+
+def test_grading_reads_through_colours(tmp_path: Path) -> None:
+    inst = _inst("sphinx-doc/sphinx", "3.4", f2p=("tests/test_a.py::test_x",))
+    log = "\x1b[32mPASSED\x1b[0m tests/test_a.py::\x1b[1mtest_x\x1b[0m\n"
+    assert grade(inst, log).resolved
 
 
 def test_matplotlib_drops_conda_tex_and_downloads_and_links_system_libraries(tmp_path: Path) -> None:
