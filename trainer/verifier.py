@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from swe_lsp.sandbox import RunResult, Sandbox, verify_candidate
+from swe_lsp.sandbox import RunResult, Sandbox
 from swe_lsp.search.model import PatchCandidate, Reproduction, Verification
 from swe_lsp.search.verification import SandboxVerifier, judge, resolved
 from trainer.instances import Instance
@@ -75,29 +75,9 @@ class InstanceVerifier(SandboxVerifier):
         argv = test_command(self.inst)
         if not argv:
             return super().verify(patch, reproduction)
-        before = self.baseline(argv, self._tests)  # the unpatched tree, with the test patch
-        changed = {**self._tests, **{p: t.encode() for p, t in patch.new_texts.items()}}
-        runs = verify_candidate(
-            self.sandbox,
-            self.tree,
-            changed,
-            reproduction.script,
-            argv,
-            self.timeout_s,
-            self.cancel,
-            self.job_id,
-            repro_before=False,
-        )
-        seconds = runs.sandbox_seconds + (before.result.duration_s if before else 0.0)
-        verdict = judge(
-            patch.id,
-            reproduction,
-            runs.repro_after,
-            self.test_run(argv, runs.tests),
-            before,
-            shlex.join(argv),
-            seconds,
-        )
+        # The test patch is written next to the candidate, and to the baseline's original tree.
+        runs, tests, before, seconds = self.run_candidate(patch, reproduction, argv, self._tests)
+        verdict = judge(patch.id, reproduction, runs.repro_after, tests, before, shlex.join(argv), seconds)
         failing, broken = still_failing(self.inst, runs.tests)
         script_agrees = reproduction.script is None or resolved(runs.repro_after)
         notes = list(verdict.notes)

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from swe_lsp.llm import GenerateRequest, SamplingConfig
 from swe_lsp.sandbox import (
+    CandidateRuns,
     RunResult,
     Sandbox,
     TestRun,
@@ -124,8 +125,22 @@ class SandboxVerifier:
         """Patch, run the kept script (its original-tree run is the validation's, not repeated),
         run the selected tests; compare with the baseline test by test."""
         argv = self.test_argv(patch.files)
-        before = self.baseline(argv) if argv else None
-        changed = {p: t.encode() for p, t in patch.new_texts.items()}
+        runs, tests, before, seconds = self.run_candidate(patch, reproduction, argv)
+        command = shlex.join(argv) if argv else None
+        return judge(patch.id, reproduction, runs.repro_after, tests, before, command, seconds)
+
+    def run_candidate(
+        self,
+        patch: PatchCandidate,
+        reproduction: Reproduction,
+        argv: tuple[str, ...],
+        files: dict[str, bytes | None] | None = None,
+    ) -> tuple[CandidateRuns, TestRun | None, TestRun | None, float]:
+        """The runs for `patch`: its kept script and the tests `argv` on the patched tree, and the
+        tests' baseline on the original one, both with `files` written too (e.g. a test patch);
+        with the seconds they took."""
+        before = self.baseline(argv, files) if argv else None
+        changed = {**(files or {}), **{p: t.encode() for p, t in patch.new_texts.items()}}
         runs = verify_candidate(
             self.sandbox,
             self.tree,
@@ -139,15 +154,7 @@ class SandboxVerifier:
             test_env=self.runner.env,
         )
         seconds = runs.sandbox_seconds + (before.result.duration_s if before else 0.0)
-        return judge(
-            patch.id,
-            reproduction,
-            runs.repro_after,
-            self.test_run(argv, runs.tests),
-            before,
-            shlex.join(argv) if argv else None,
-            seconds,
-        )
+        return runs, self.test_run(argv, runs.tests), before, seconds
 
 
 def judge(

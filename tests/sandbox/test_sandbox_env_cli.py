@@ -7,38 +7,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
+from tiny_project import TINY_PROJECT, write_files
 
 from swe_lsp.cli import main
 from swe_lsp.sandbox.env_check import describe_environment, phase_fraction
 from swe_lsp.sandbox.env_report import BuildFailure, EnvCheck, TestResults
 from swe_lsp.settings import SandboxSettings
 
-TINY = {
-    "pytest.ini": "[pytest]\n",
-    "calc.py": "def add(a, b):\n    return a + b\n",
-    "tests/test_calc.py": """\
-        from calc import add
-
-        def test_add():
-            assert add(1, 2) == 3
-
-        def test_wrong():
-            assert add(1, 1) == 3
-        """,
-    "swe-lsp.toml": '[sandbox]\nkind = "docker"\nbuild_network = false\n',
-}
+TINY = {**TINY_PROJECT, "swe-lsp.toml": '[sandbox]\nkind = "docker"\nbuild_network = false\n'}
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
+write = write_files
 
 
 def test_env_shows_python_dependencies_steps_runner_and_image(

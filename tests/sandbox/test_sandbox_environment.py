@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from tiny_project import write_files
 
 from swe_lsp.sandbox.env_layer import EnvironmentBuildError, build_script, host_pip_settings
 from swe_lsp.sandbox.environment import BUILD_PACKAGES, extras_for_tests, plan_environment, requirement_files
 from swe_lsp.sandbox.pythons import choose_python, nearest, pick
 
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
+write = write_files
 
 
 def test_nearest_python_prefers_the_older_on_a_tie() -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 from lsp_client import editor_session, server_env
 from pygls.exceptions import JsonRpcException
+from tiny_project import TINY_PROJECT, write_files
 
 CHECK = "swe-lsp.checkEnvironment"
 CANCEL = "swe-lsp.cancelEnvironmentCheck"
@@ -20,23 +20,7 @@ DOCKER = {"sandbox": {"kind": "docker", "build_network": False}}
 
 
 def tiny(root: Path) -> Path:
-    files = {
-        "pytest.ini": "[pytest]\n",
-        "calc.py": "def add(a, b):\n    return a + b\n",
-        "tests/test_calc.py": """\
-            from calc import add
-
-            def test_add():
-                assert add(1, 2) == 3
-
-            def test_wrong():
-                assert add(1, 1) == 3
-            """,
-    }
-    for name, text in files.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(textwrap.dedent(text))
-    return root
+    return write_files(root, TINY_PROJECT)
 
 
 async def test_bad_arguments_and_cancel_with_nothing_running(tmp_path: Path) -> None:
