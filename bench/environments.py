@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -122,7 +123,7 @@ def run_instance(inst: Instance, sandbox: Any, mirrors: Path) -> dict[str, Any]:
             **row,
             "built": False,
             "build_s": round(time.monotonic() - start, 1),
-            "reason": f"build failed at {step or 'setup'}: {tail[-1][:300] if tail else ''}",
+            "reason": f"build failed at {step or 'setup'}: {_telling(tail)[:300]}",
             "log_tail": "\n".join(tail[-15:]),
         }
     row.update(built=True, build_cold=cold, build_s=round(time.monotonic() - start, 1))
@@ -166,6 +167,20 @@ NETWORK_ERRORS = (
     "Network is unreachable",
     "nodename nor servname",
 )
+
+
+def _telling(lines: list[str]) -> str:
+    """The line of a build log that says what went wrong: the last error or exception line (pip
+    ends with hints that repeat nothing), else the last line."""
+    for line in reversed(lines):
+        text = line.strip()
+        if re.search(
+            r"(Error|error:|ERROR|No matching distribution|Could not)", text
+        ) and not text.startswith(
+            ("error: metadata-generation-failed", "error: subprocess-exited-with-error", "note:", "hint:")
+        ):
+            return text
+    return lines[-1].strip() if lines else ""
 
 
 def _reason(row: dict[str, Any]) -> str | None:

@@ -59,7 +59,9 @@ COMPILED: dict[str, tuple[str, ...]] = {
     "scikit-learn/scikit-learn": (),
     "astropy/astropy": (),
     # FreeType and Qhull from Debian: matplotlib's build would download its own (see MPL_SETUP).
-    "matplotlib/matplotlib": ("libfreetype6-dev", "libqhull-dev", "libpng-dev"),
+    # Ghostscript: its tests compare `[pdf]` and `[eps]` images by converting them with `gs` (the
+    # harness's TeX packages bring it); without it those tests skip, and a skip is not a pass.
+    "matplotlib/matplotlib": ("libfreetype6-dev", "libqhull-dev", "libpng-dev", "ghostscript"),
 }
 # matplotlib's build configuration: link the system's FreeType and Qhull (its default downloads
 # them from sites the build container cannot reach). Read through MPLSETUPCFG by 3.1 and later.
@@ -84,6 +86,21 @@ PIN_SUBSTITUTES: dict[tuple[str, str, str], tuple[str, str]] = {
         "the harness's 3.6 environments got setuptools 59.6, the last for 3.6; later ones reject "
         "numpy.distutils builds (scikit-learn 0.2x: 'Multiple top-level packages discovered')",
     ),
+    ("3.6", "3.9", "MarkupSafe==1.0"): (
+        "MarkupSafe==1.1.1",
+        "1.0's setup.py imports setuptools.Feature, gone since setuptools 46 (which pip's isolated "
+        "build gets); 1.1.1 has the same API and builds (astropy 1.3)",
+    ),
+    ("3.6", "3.9", "numpy==1.16.0"): (
+        "numpy==1.19.5",
+        "1.16 has no wheels for 3.9 and does not build there; 1.19.5 is the oldest that installs "
+        "(astropy 1.3)",
+    ),
+    ("3.6", "3.9", "cython==0.27.3"): (
+        "cython==0.29.36",
+        "Cython before 0.29.21 writes C that does not compile on 3.9 (tp_print is gone); 0.29.36 is "
+        "the last 0.29 (astropy 1.3)",
+    ),
     ("3.6", "3.9", "cython"): (
         "cython<3",
         "Cython 3 cannot build scikit-learn 0.2x (\"Cannot assign type 'double' to 'ITYPE_t'\"); "
@@ -94,6 +111,13 @@ PIN_SUBSTITUTES: dict[tuple[str, str, str], tuple[str, str]] = {
 # by repository: (requirement, why). They go into a pip constraints file (`PIP_CONSTRAINT`), so
 # every install of the build honours them, the project's own `pip install -e .` included.
 ERA_CONSTRAINTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "scikit-learn/scikit-learn": (
+        (
+            "pytest<8",
+            "pytest 8 makes a yield test (scikit-learn 0.20-0.22 has some) a collection error that "
+            "stops its whole module; the harness's pytest ignored them",
+        ),
+    ),
     "sphinx-doc/sphinx": (
         (
             "docutils<0.21",
