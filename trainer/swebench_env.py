@@ -111,6 +111,13 @@ PIN_SUBSTITUTES: dict[tuple[str, str, str], tuple[str, str]] = {
 # by repository: (requirement, why). They go into a pip constraints file (`PIP_CONSTRAINT`), so
 # every install of the build honours them, the project's own `pip install -e .` included.
 ERA_CONSTRAINTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "matplotlib/matplotlib": (
+        (
+            "setuptools_scm<8",
+            "matplotlib 3.3's setup_requires takes any setuptools_scm, and the newest imports a "
+            "`vcs_versioning` its isolated build does not have; 7.x is what the harness's specs pin",
+        ),
+    ),
     "scikit-learn/scikit-learn": (
         (
             "pytest<8",
