@@ -232,7 +232,17 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--resume", action="store_true", help="keep rows already in --out, run the rest")
     parser.add_argument("--retry-failed", action="store_true", help="with --resume: run failed rows again")
+    parser.add_argument(
+        "--merge", type=Path, default=None, help="add the rows of another results file to --out, run nothing"
+    )
     args = parser.parse_args()
+    if args.merge:  # runs split over processes (e.g. the compiled repositories apart) become one file
+        docs = [json.loads(path.read_text()) for path in (args.out, args.merge)]
+        rows = {r["instance_id"]: r for doc in docs for r in doc["instances"]}
+        ordered = sorted(rows.values(), key=lambda r: (r["repo"], r["instance_id"]))
+        started = time.time() - sum(doc["wall_s"] for doc in docs)
+        print(json.dumps(_write(args.out, ordered, started)["summary"]["overall"], indent=2))
+        return 0
     mirrors = Path(os.environ.get("SWE_LSP_BENCH_MIRRORS", "/work/.mirror"))
     everything = read_instances(DATA)
     if args.instances:

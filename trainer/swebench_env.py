@@ -108,14 +108,19 @@ PIN_SUBSTITUTES: dict[tuple[str, str, str], tuple[str, str]] = {
     ),
 }
 # Upper bounds on unpinned dependencies that moved on since the harness built its environments,
-# by repository: (requirement, why). They go into a pip constraints file (`PIP_CONSTRAINT`), so
+# by repository ("owner/name", or "owner/name@version" for one version): (requirement, why). They go into a pip constraints file (`PIP_CONSTRAINT`), so
 # every install of the build honours them, the project's own `pip install -e .` included.
 ERA_CONSTRAINTS: dict[str, tuple[tuple[str, str], ...]] = {
-    "matplotlib/matplotlib": (
+    "matplotlib/matplotlib@3.3": (
         (
             "setuptools_scm<8",
             "matplotlib 3.3's setup_requires takes any setuptools_scm, and the newest imports a "
             "`vcs_versioning` its isolated build does not have; 7.x is what the harness's specs pin",
+        ),
+        (
+            "pyparsing<3",
+            "matplotlib 3.3 calls pyparsing 2's camelCase API, which 3.x deprecates, and its tests "
+            "turn warnings into errors (3.5 and later pin pyparsing 3.0.9 and use the new names)",
         ),
     ),
     "scikit-learn/scikit-learn": (
@@ -269,7 +274,7 @@ def plan_for(inst: Instance, tree: Path) -> EnvPlan:
     steps += [
         BuildStep("pre-install", line, "the harness's pre-install edit of the tree") for line in tree_edits
     ]
-    era = ERA_CONSTRAINTS.get(inst.repo, ())
+    era = (*ERA_CONSTRAINTS.get(inst.repo, ()), *ERA_CONSTRAINTS.get(f"{inst.repo}@{inst.version}", ()))
     if era:
         text = "".join(f"{req}\n" for req, _ in era)
         env.append(("PIP_CONSTRAINT", CONSTRAINTS_FILE))
