@@ -108,8 +108,9 @@ PIN_SUBSTITUTES: dict[tuple[str, str, str], tuple[str, str]] = {
     ),
 }
 # Upper bounds on unpinned dependencies that moved on since the harness built its environments,
-# by repository ("owner/name", or "owner/name@version" for one version): (requirement, why). They go into a pip constraints file (`PIP_CONSTRAINT`), so
-# every install of the build honours them, the project's own `pip install -e .` included.
+# by repository ("owner/name", or "owner/name@version" for one version): (requirement, why).
+# They go into a pip constraints file (`PIP_CONSTRAINT`), so every install of the build honours
+# them, the project's own `pip install -e .` included.
 ERA_CONSTRAINTS: dict[str, tuple[tuple[str, str], ...]] = {
     "matplotlib/matplotlib@3.3": (
         (
