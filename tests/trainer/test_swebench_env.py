@@ -344,3 +344,12 @@ def test_grade_a_parametrized_id_the_dataset_cut_at_a_space() -> None:
     verdict = grade(inst, failing)
     assert not verdict.resolved and verdict.pass_to_pass == {cut: False}
     assert not grade(inst, "PASSED tests/test_cli.py::test_ok\n").resolved  # absent: failed
+
+
+def test_era_constraints_are_per_version_where_a_version_needs_them(tmp_path: Path) -> None:
+    tree = _tree(tmp_path, {"setup.py": ""})
+    old = plan_for(_inst("matplotlib/matplotlib", "3.3"), tree)
+    new = plan_for(_inst("matplotlib/matplotlib", "3.6"), tree)
+    assert old.steps[0].name == "constraints" and "pyparsing<3" in old.steps[0].command
+    # 3.6's spec pins pyparsing 3.0.9: a bound below 3 there would make its install impossible.
+    assert all("pyparsing<3" not in step.command for step in new.steps)
