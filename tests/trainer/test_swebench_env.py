@@ -347,7 +347,7 @@ def test_grade_a_parametrized_id_the_dataset_cut_at_a_space() -> None:
 
 
 def test_era_constraints_are_per_version_where_a_version_needs_them(tmp_path: Path) -> None:
-    tree = _tree(tmp_path, {"setup.py": ""})
+    tree = _tree(tmp_path, {"setup.py": "", "requirements/testing/travis_all.txt": "pytest\n"})
     old = plan_for(_inst("matplotlib/matplotlib", "3.3"), tree)
     new = plan_for(_inst("matplotlib/matplotlib", "3.6"), tree)
     assert old.steps[0].name == "constraints" and "pyparsing<3" in old.steps[0].command
