@@ -253,8 +253,11 @@ def main() -> int:
     rows: list[dict[str, Any]] = []
     if args.resume and args.out.exists():
         rows = json.loads(args.out.read_text())["instances"]
-        if args.retry_failed:
-            rows = [r for r in rows if not r.get("reason") and "skipped" not in r]
+        if args.retry_failed:  # only the failed rows of the instances chosen now are run again
+            wanted = {i.instance_id for i in chosen}
+            rows = [
+                r for r in rows if r["instance_id"] not in wanted or not (r.get("reason") or "skipped" in r)
+            ]
         done = {r["instance_id"] for r in rows}
         chosen = [i for i in chosen if i.instance_id not in done]
 
