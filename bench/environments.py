@@ -89,8 +89,10 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
 
 
-def run_instance(inst: Instance, sandbox: Any, mirrors: Path) -> dict[str, Any]:
-    """Build, run gold and unpatched, grade both; one row of the results."""
+def run_instance(inst: Instance, sandbox: Any, mirrors: Path, own_plan: bool = False) -> dict[str, Any]:
+    """Build, run gold and unpatched, grade both; one row of the results. With `own_plan` the
+    environment is the one the product makes from the project's own files (what a user gets,
+    `swe-lsp sandbox env`), not the one translated from the harness's spec."""
     from trainer.swebench_env import grade, plan_for, test_command
 
     git_dir = find_mirror(inst.repo, mirrors)
@@ -107,7 +109,7 @@ def run_instance(inst: Instance, sandbox: Any, mirrors: Path) -> dict[str, Any]:
 
     gold = patched_texts(inst.patch, read) or {}
     tests = patched_texts(inst.test_patch, read) or {}
-    plan = plan_for(inst, tree)
+    plan = sandbox.plan(tree) if own_plan else plan_for(inst, tree)
     sandbox.pin_plan(tree, plan)
     row.update(python=plan.python.chosen, python_note=plan.python.note, plan_notes=list(plan.notes))
     from swe_lsp.sandbox.env_layer import image_cached
@@ -131,12 +133,19 @@ def run_instance(inst: Instance, sandbox: Any, mirrors: Path) -> dict[str, Any]:
     sandbox.image_for(tree)
     row["cached_s"] = round(time.monotonic() - start, 2)
     argv = test_command(inst)
+    env: dict[str, str] = {}
+    if own_plan:  # the product's runner on the harness's test files, as a user's job would run them
+        from swe_lsp.sandbox import detect_runner
+        from trainer.swebench_env import test_directives
+
+        runner = detect_runner(tree)
+        argv, env = runner.argv(test_directives(inst)), dict(runner.env)
     row["test_command"] = " ".join(argv)[:500]
     for label, changed in (("gold", {**gold, **tests}), ("unpatched", tests)):
         start = time.monotonic()
         with sandbox.session(tree, job_id=f"bench-{inst.instance_id}") as session:
             session.put_files({p: (t.encode() if t is not None else None) for p, t in changed.items()})
-            run = session.run(list(argv), TEST_TIMEOUT_S)
+            run = session.run(list(argv), TEST_TIMEOUT_S, env=env)
         log = run.stdout + "\n" + run.stderr
         verdict = grade(inst, log)
         failed = [t for t, ok in {**verdict.fail_to_pass, **verdict.pass_to_pass}.items() if not ok]
@@ -235,6 +244,11 @@ def main() -> int:
     parser.add_argument(
         "--merge", type=Path, default=None, help="add the rows of another results file to --out, run nothing"
     )
+    parser.add_argument(
+        "--own-plan",
+        action="store_true",
+        help="build from the project's own files (as a user's workspace is), not the harness's spec",
+    )
     args = parser.parse_args()
     if args.merge:  # runs split over processes (e.g. the compiled repositories apart) become one file
         docs = [json.loads(path.read_text()) for path in (args.out, args.merge)]
@@ -282,7 +296,7 @@ def main() -> int:
         for inst in chosen:
             bar.update(task, description=inst.instance_id)
             try:
-                row = run_instance(inst, sandbox, mirrors)
+                row = run_instance(inst, sandbox, mirrors, args.own_plan)
             except Exception as exc:  # one broken instance must not end a run of hours
                 row = {
                     "instance_id": inst.instance_id,
@@ -293,17 +307,18 @@ def main() -> int:
                 }
             rows.append(row)
             print(f"{inst.instance_id}: {row.get('reason') or 'ok'}", file=sys.stderr)
-            _write(args.out, rows, started)
+            _write(args.out, rows, started, args.own_plan)
             bar.advance(task)
     sandbox.close()
-    summary = _write(args.out, rows, started)
+    summary = _write(args.out, rows, started, args.own_plan)
     print(json.dumps(summary["summary"]["overall"], indent=2))
     return 0
 
 
-def _write(out: Path, rows: list[dict[str, Any]], started: float) -> dict[str, Any]:
+def _write(out: Path, rows: list[dict[str, Any]], started: float, own_plan: bool = False) -> dict[str, Any]:
     doc = {
         "what": "SWE-bench Lite gold patches through the sandbox's environments (bench/environments.py)",
+        "plan": "the project's own files, as for a user's workspace" if own_plan else "the harness's spec",
         "data": "shared/swebench/lite_dev.jsonl",
         "machine": f"{os.cpu_count()} cores",
         "wall_s": round(time.time() - started),

@@ -321,7 +321,7 @@ def test_command(inst: Instance) -> tuple[str, ...]:
     spec = spec_for(inst)
     if not (inst.FAIL_TO_PASS or inst.PASS_TO_PASS):
         return ()
-    directives = _harness().directives({"repo": inst.repo, "test_patch": inst.test_patch})
+    directives = test_directives(inst)
     if not directives:
         return ()
     cmd = spec["test_cmd"]
@@ -333,6 +333,13 @@ def test_command(inst: Instance) -> tuple[str, ...]:
     return ("sh", "-c", " && ".join([*edits, f"{cmd} {shlex.join(directives)}"]))
 
 
+def test_directives(inst: Instance) -> list[str]:
+    """The test files (Django: test labels) the harness runs for `inst`: those its test patch
+    touches (`get_test_directives`)."""
+    return list(_harness().directives({"repo": inst.repo, "test_patch": inst.test_patch}))
+
+
+test_directives.__test__ = False  # type: ignore[attr-defined]  # not a test, for pytest
 test_command.__test__ = False  # type: ignore[attr-defined]  # not a test, for pytest, despite its name
 
 

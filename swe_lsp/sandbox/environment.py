@@ -160,11 +160,16 @@ def requirements_step(files: Sequence[str]) -> BuildStep:
 
 def project_step(tree: Path, extras: Sequence[str]) -> BuildStep:
     """`pip install -e .[extras]`: runs the project's own build, so computed dependencies, entry
-    points and compiled extensions exist, and the tree stays importable from /workspace."""
-    target = "." + (f"[{','.join(extras)}]" if extras else "")
+    points and compiled extensions exist, and the tree stays importable from /workspace.
+
+    Built the PEP 517 way first, in an isolated environment with a current setuptools: a project's
+    pinned requirements (e.g. an old `packaging`) can break the current setuptools in the project's
+    environment, and the isolated build does not see them. Old `numpy.distutils` builds need the
+    legacy `setup.py develop` in the environment itself: that is the fallback."""
+    target = shlex.quote("." + (f"[{','.join(extras)}]" if extras else ""))
     return BuildStep(
         "project",
-        f"{PIP} install -e {shlex.quote(target)}",
+        f"{PIP} install --use-pep517 -e {target} || {PIP} install --no-use-pep517 -e {target}",
         "the project itself, editable: its setup computes its dependencies and builds its extensions",
     )
 

@@ -41,7 +41,7 @@ def test_env_shows_python_dependencies_steps_runner_and_image(
     out = capsys.readouterr().out
     assert "python:       Python 3.9 (" in out and "classifiers" in out
     assert "dependencies: setup.py, requirements.txt" in out
-    assert "1. virtual environment:" in out and "pip install -e ." in out and "why: " in out
+    assert "1. virtual environment:" in out and "pip install --use-pep517 -e ." in out and "why: " in out
     assert "test runner:  pytest" in out and "because:" in out
     assert "image:        swe-lsp-env:" in out  # cached, not built yet, or Docker unknown: all say so
 

@@ -84,7 +84,9 @@ def test_plan_installs_the_project_with_its_test_extras(tmp_path: Path) -> None:
     assert requirement_files(tmp_path) == ["tests/requirements/py3.txt"]
     assert extras_for_tests(tmp_path) == ["test"]
     plan = plan_environment(tmp_path)
-    assert plan.steps[-1].name == "project" and plan.steps[-1].command.endswith("install -e '.[test]'")
+    project = plan.steps[-1]
+    assert project.name == "project" and "install --use-pep517 -e '.[test]' || " in project.command
+    assert project.command.endswith("install --no-use-pep517 -e '.[test]'")  # the legacy fallback
     assert "system packages" not in [s.name for s in plan.steps]
 
 
