@@ -36,9 +36,12 @@ sys.path.insert(0, str(HERE.parent))
 
 from swe_lsp.sandbox.docker_engine import connect  # noqa: E402
 from swe_lsp.sandbox.docker_sandbox import DockerSandbox  # noqa: E402
+from swe_lsp.sandbox.runners import PytestRunner  # noqa: E402
 from swe_lsp.sandbox.verify import REPRO_PATH, verify_candidate  # noqa: E402
-from swe_lsp.sandbox.which_tests import PYTEST  # noqa: E402
 from swe_lsp.settings import SandboxSettings  # noqa: E402
+
+# The whole suite, as the pytest runner runs it (per-test summary lines included).
+PYTEST = PytestRunner().argv()
 
 RESULTS = HERE / "results" / "verify.json"
 TARGET_RATIO = 1.3

@@ -5,8 +5,7 @@ sessions' `run` and `put_files`, `verify_candidate` for the usual sequence of ru
 for a reproduction script alone on the original tree), and
 `detect_runner` for how the workspace runs its tests (a `TestRunner`: its command, which tests
 exercise a change, per-test results), `run_tests` and `compare` for judging a patch test by test.
-`detect_test_command` / `select_tests` are the earlier single-command interface. The Docker SDK
-is imported lazily, so importing this package stays cheap for the LSP process.
+The Docker SDK is imported lazily, so importing this package stays cheap for the LSP process.
 """
 
 from swe_lsp.sandbox.base import Command, Sandbox, SandboxSession
@@ -21,9 +20,9 @@ from swe_lsp.sandbox.runners import (
     compare,
     detect_runner,
     run_tests,
+    select_tests,
 )
 from swe_lsp.sandbox.verify import CandidateRuns, run_script, verify_candidate
-from swe_lsp.sandbox.which_tests import TestCommand, detect_test_command, select_tests
 
 __all__ = [
     "CandidateRuns",
@@ -34,14 +33,12 @@ __all__ = [
     "SandboxImageError",
     "SandboxSession",
     "SandboxUnavailableError",
-    "TestCommand",
     "TestComparison",
     "TestRun",
     "TestRunner",
     "TestStatus",
     "compare",
     "detect_runner",
-    "detect_test_command",
     "open_sandbox",
     "run_script",
     "run_tests",

@@ -14,8 +14,8 @@ from swe_lsp.sandbox.runners import (
     SympyRunner,
     UnittestRunner,
     detect_runner,
+    select_tests,
 )
-from swe_lsp.sandbox.which_tests import PYTEST, detect_test_command, select_tests
 
 
 def test_django_layout(tmp_path: Path) -> None:
@@ -185,14 +185,6 @@ def test_configured_tox_is_read_as_what_tox_runs(tmp_path: Path) -> None:
     assert runner.argv(["tests/test_a.py"]) == ("tox", "-e", "py311")
     assert "tox runs pytest" in runner.reason
     assert runner.parse("PASSED a.py::t\n") == {"a.py::t": "passed"}
-
-
-def test_earlier_interface_still_detects_and_selects(tmp_path: Path) -> None:
-    write(tmp_path, {"pytest.ini": "[pytest]\n"})
-    command = detect_test_command(tmp_path)
-    assert command.found and command.argv[:3] == PYTEST[:3] and "pytest.ini" in command.reason
-    assert detect_test_command(tmp_path, "make check").argv == ("make", "check")
-    assert not detect_test_command(tmp_path / "missing").found
 
 
 def test_select_tests_by_import_name_and_change(tmp_path: Path) -> None:
