@@ -15,6 +15,8 @@ build raises `EnvironmentBuildError` naming the step and the last lines of its l
 from __future__ import annotations
 
 import collections
+import logging
+import os
 import re
 import shlex
 import subprocess
@@ -33,6 +35,8 @@ from swe_lsp.sandbox.tree import files_archive, iter_tree, tree_archive
 
 if TYPE_CHECKING:
     import docker
+
+log = logging.getLogger(__name__)
 
 WORKDIR = "/workspace"
 SANDBOX_UID = 1000
@@ -156,6 +160,10 @@ def host_pip_settings() -> tuple[dict[str, str], Path | None]:
     )
     env: dict[str, str] = {}
     cert: Path | None = None
+    if done.returncode != 0:  # the build then uses pip's defaults; say why, it may not reach them
+        log.warning(
+            "`pip config list` failed, the environment build uses pip's defaults: %s", done.stderr[-500:]
+        )
     for line in done.stdout.splitlines():
         key, sep, value = line.partition("=")
         if not sep:
@@ -180,8 +188,6 @@ def _build(
     on_line: OnLine,
     cancel: threading.Event,
 ) -> None:
-    import os
-
     pip_env, cert = host_pip_settings() if plan.network else ({}, None)
     env = {**pip_env, **dict(plan.env), "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
     env.update({k: v for k, v in os.environ.items() if k in _PROXY_VARS})

@@ -5,6 +5,7 @@
 local config = require('swe_lsp.config')
 local progress = require('swe_lsp.progress')
 local util = require('swe_lsp.util')
+local notify, err_msg = util.notify, util.err_msg
 
 local M = {}
 
@@ -13,14 +14,6 @@ M.previewed = nil
 
 local function lsp()
   return require('swe_lsp')
-end
-
-local function notify(msg, level)
-  vim.notify(msg, level or vim.log.levels.INFO, { title = 'swe-lsp' })
-end
-
-local function err_msg(err)
-  return type(err) == 'table' and (err.message or vim.inspect(err)) or tostring(err)
 end
 
 --- `swe-lsp/candidates {jobId}`: `cb(err, {jobId, state, candidates})`.

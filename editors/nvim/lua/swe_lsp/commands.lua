@@ -2,19 +2,12 @@
 --- call is asynchronous; the optional `cb` gets the server's answer (tests and scripts use it).
 local progress = require('swe_lsp.progress')
 local util = require('swe_lsp.util')
+local notify, err_msg = util.notify, util.err_msg
 
 local M = {}
 
 local function lsp()
   return require('swe_lsp')
-end
-
-local function err_msg(err)
-  return type(err) == 'table' and (err.message or vim.inspect(err)) or tostring(err)
-end
-
-local function notify(msg, level)
-  vim.notify(msg, level or vim.log.levels.INFO, { title = 'swe-lsp' })
 end
 
 --- A UTF-16 column of a 0-based byte column in a line (LSP positions count UTF-16 units).

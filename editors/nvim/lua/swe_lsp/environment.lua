@@ -4,6 +4,8 @@
 --- (statusline, fidget.nvim); the report opens in a scratch buffer and `vim.notify` sums it up.
 --- `:SweCheckEnvironment!` cancels the running check (Neovim has no progress Cancel button).
 local M = {}
+local util = require('swe_lsp.util')
+local notify, err_msg = util.notify, util.err_msg
 
 --- The last check's result (the server's JSON), or nil.
 M.last = nil
@@ -11,14 +13,6 @@ M.last = nil
 M.running = false
 
 local BUFFER = 'swe-lsp://environment'
-
-local function notify(msg, level)
-  vim.notify(msg, level or vim.log.levels.INFO, { title = 'swe-lsp' })
-end
-
-local function err_msg(err)
-  return type(err) == 'table' and (err.message or vim.inspect(err)) or tostring(err)
-end
 
 --- The notification of a result: its text and level (an environment that did not build is an
 --- error; failing tests or a cancellation a warning).

@@ -1,5 +1,6 @@
 --- Pure helpers (no editor state, no LSP): building the issue from a range, turning candidates
---- and jobs into lines and select items, splitting a unified diff by file. Unit-tested under
+--- and jobs into lines and select items, splitting a unified diff by file; and the one way the
+--- plugin's modules notify the user and word an LSP error. Unit-tested under
 --- `nvim --headless -l editors/nvim/tests/unit/test_util.lua`.
 local M = {}
 
@@ -244,6 +245,20 @@ function M.parse_apply_args(fargs)
     end
   end
   return rank, job, nil
+end
+
+--- Notify the user, titled as the plugin.
+---@param msg string
+---@param level integer|nil
+function M.notify(msg, level)
+  vim.notify(msg, level or vim.log.levels.INFO, { title = 'swe-lsp' })
+end
+
+--- An LSP error (a ResponseError table, or anything else) as one line for the user.
+---@param err any
+---@return string
+function M.err_msg(err)
+  return type(err) == 'table' and (err.message or vim.inspect(err)) or tostring(err)
 end
 
 return M
