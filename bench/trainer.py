@@ -43,7 +43,7 @@ def make_data(run: Path, rows: int) -> None:
     from swe_lsp.search.prompts import understand_messages
 
     tree = "\n".join(f"pkg/module_{i}.py" for i in range(40))
-    messages = understand_messages(ISSUE, tree, [(f"pkg/module_{i}.py", "bm25") for i in range(30)])
+    messages = understand_messages(ISSUE, tree, [(f"pkg/module_{i}.py", "bm25") for i in range(30)], 5)
     folder = run / "reject"
     folder.mkdir(parents=True, exist_ok=True)
     sft = {

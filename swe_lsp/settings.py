@@ -82,7 +82,19 @@ class SearchSettings(_Section):
     )
     early_stop_score: float = Field(0.8, ge=0.0, le=1.0)
     temperature: float = Field(0.7, ge=0.0, le=2.0)
-    max_tokens: int = Field(1024, ge=16)
+    max_tokens: int | None = Field(
+        None,
+        ge=16,
+        description="Output tokens per model turn, every stage (None: the model manifest's per-stage "
+        "limits, e.g. 16k for a reasoning model's patch turn).",
+    )
+    patch_keep: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Distinct patches kept for ORM scoring and execution (None: all of them, verified "
+        "in ORM order; the early stop bounds the cost).",
+    )
     constrain_patches: bool = Field(
         True,
         description="Constrain patch decoding so SEARCH text quotes the shown code exactly (off: free "

@@ -18,6 +18,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from swe_lsp.errors import ModelNotFoundError, SettingsError
+from swe_lsp.llm.limits import Limits
 
 ROLES = ("policy", "prm", "orm")
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -66,6 +67,12 @@ class Manifest(_Strict):
     chat_template: str = "chatml"
     base: BaseSpec
     roles: dict[str, RoleSpec]
+    limits: Limits = Field(default_factory=Limits, description="what the search lets the model see and write")
+    prompts: Literal["swe-lsp", "synifer"] = Field(
+        "swe-lsp",
+        description="the prompt profile: the project's own, or `synifer`, the SWE-SynInfer+ formats the "
+        "released SWE-Reasoner weights were trained on",
+    )
     source: Path = Field(description="the manifest file this came from")
 
     def role(self, role: str) -> RoleSpec:

@@ -28,6 +28,7 @@ from swe_lsp.patch.lsp_edits import (
     workspace_edit,
 )
 from swe_lsp.patch.normalize import dedup_key, normalized_source, patch_dedup_key
+from swe_lsp.patch.tagged import parse_tagged_edits
 from swe_lsp.patch.text import content_hash
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "file_diff",
     "normalized_source",
     "parse_edit_blocks",
+    "parse_tagged_edits",
     "patch_dedup_key",
     "patch_workspace_edit",
     "stale_files",

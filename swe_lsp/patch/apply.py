@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
-from swe_lsp.patch.blocks import EditBlock, parse_edit_blocks
+from swe_lsp.patch.blocks import EditBlock, ParsedBlocks, parse_edit_blocks
 from swe_lsp.patch.diff import Patch
 from swe_lsp.patch.matching import closest_region, find_matches
 from swe_lsp.patch.text import is_python_path, newline_of, split_lines, strip_eol
@@ -268,13 +268,16 @@ def apply_edit_blocks(blocks: Sequence[EditBlock], source: FileSource) -> ApplyR
     return ApplyResult(ApplyStatus.APPLICABLE, originals, new_texts, outcomes, (), (), patch)
 
 
-def apply_model_output(text: str, source: FileSource) -> ApplyResult:
-    """Parse edit blocks out of model output and apply them: the one call a patch sampler needs.
+def apply_model_output(
+    text: str, source: FileSource, parse: Callable[[str], ParsedBlocks] = parse_edit_blocks
+) -> ApplyResult:
+    """Parse edit blocks out of model output with `parse` (the search/replace form by default, or
+    `parse_tagged_edits`) and apply them: the one call a patch sampler needs.
 
     Problems in the parse (an unclosed block, a block without a path) are added to the feedback; if
     no block parsed at all the status is `unparsed`.
     """
-    parsed = parse_edit_blocks(text)
+    parsed = parse(text)
     if not parsed.blocks:
         return ApplyResult(ApplyStatus.UNPARSED, feedback=parsed.problems)
     result = apply_edit_blocks(parsed.blocks, source)

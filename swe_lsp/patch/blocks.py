@@ -23,6 +23,10 @@ from enum import StrEnum
 
 _SEARCH = re.compile(r"^\s*<{5,}\s*SEARCH\s*$")
 _DIVIDER = re.compile(r"^\s*={5,}\s*$")
+# The divider exactly as the format writes it. A SEARCH may quote a line that only looks like one
+# (a reStructuredText underline in a docstring, `    ========` in every SymPy docstring): such a
+# line is code when the exact divider follows it within the block.
+_EXACT_DIVIDER = re.compile(r"^=======\s*$")
 _REPLACE = re.compile(r"^\s*>{5,}\s*REPLACE\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _PATH_PREFIX = re.compile(r"^(?:#+|\*+|//+|-+)?\s*(?:(?:file|path|filename)\s*:\s*)?", re.IGNORECASE)
@@ -100,6 +104,16 @@ class _Open:
     replace: list[str] | None = None
 
 
+def _exact_divider_follows(lines: list[str], at: int) -> bool:
+    """Whether an exact `=======` comes after line `at` before the block's end (or the next block)."""
+    for line in lines[at + 1 :]:
+        if _EXACT_DIVIDER.match(line):
+            return True
+        if _REPLACE.match(line) or _SEARCH.match(line):
+            return False
+    return False
+
+
 def parse_edit_blocks(text: str) -> ParsedBlocks:
     """Find every search/replace block in `text`; never raises.
 
@@ -114,7 +128,7 @@ def parse_edit_blocks(text: str) -> ParsedBlocks:
     block: _Open | None = None
     number = 0
 
-    for line in lines:
+    for at, line in enumerate(lines):
         if _SEARCH.match(line):
             if block is not None:
                 problems.append(f"Edit {block.number} is not closed with `>>>>>>> REPLACE`.")
@@ -127,7 +141,7 @@ def parse_edit_blocks(text: str) -> ParsedBlocks:
             if line.strip() and not _FENCE.match(line):
                 header = line
         elif block.replace is None:
-            if _DIVIDER.match(line):
+            if _DIVIDER.match(line) and (_EXACT_DIVIDER.match(line) or not _exact_divider_follows(lines, at)):
                 block.replace = []
             else:
                 block.search.append(line)

@@ -3,25 +3,34 @@ the retrieval hits and the compressed tree, and the search settings it runs unde
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from swe_lsp.llm import SamplingConfig
+from swe_lsp.llm.limits import CHARS_PER_TOKEN, Limits
 from swe_lsp.settings import SearchSettings
 from swe_lsp.workspace import RepoIndex, Tools, compressed_tree, retrieve, skeleton
 
-# The file-selection grammar enumerates the candidate paths: a few dozen keep it small and fast.
-MAX_FILE_CHOICES = 30
+# The compressed tree and the skeletons shown at understanding and localization: about 1k tokens
+# and 80 lines per file, whatever the model (the ranked list and the tools carry the detail).
 TREE_CHARS = 3000
 SKELETON_LINES = 80
-MAX_SYMBOLS = 60
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """The search's knobs for one job: settings plus what the request overrode.
+    """The search's knobs for one job: settings plus what the request overrode, and the model's
+    limits (its manifest's `[limits]`, `limits.py`) with its context length.
+
+    `max_tokens`, when set (settings or request), replaces every stage's output limit; None keeps the
+    manifest's per-stage ones (`tokens(stage)`).
 
     `token_ceiling` bounds the tokens (in and out) a job may spend; None derives it from the budget:
-    every stage's n samples at max_tokens, with room for prompts, localization rounds and refinements.
+    every model call of every stage at a full context (prompt + output fit the context, so that is
+    each call's most), with room for localization rounds, refinements and the reproduction.
+
+    `patch_keep` bounds the distinct patches ORM-scored and executed; None keeps all of them (the
+    method selects by execution and the ORM; the early stop bounds the cost).
 
     `repro_retries` bounds how often the issue's reproduction script is rewritten after a run on the
     original tree that did not reproduce it (so at most 1 + repro_retries attempts per job). Why 2:
@@ -40,17 +49,49 @@ class SearchConfig:
     max_refinements: int
     early_stop_score: float
     temperature: float
-    max_tokens: int
+    max_tokens: int | None = None
     constrain_patches: bool = True
     repro_retries: int = 2
     token_ceiling: int | None = None
     seed: int | None = None
+    patch_keep: int | None = None
+    limits: Limits = field(default_factory=Limits)
+    context_length: int = 32768
+    profile: str = "swe-lsp"  # the manifest's prompt profile: "swe-lsp" or "synifer" (prompts/synifer.py)
+
+    def tokens(self, stage: str) -> int:
+        """The output limit of a turn of `stage` (`limits.TURN_STAGES`)."""
+        return self.max_tokens or self.limits.tokens(stage)
+
+    def sampling(self, n: int, stage: str) -> SamplingConfig:
+        """How a turn of `stage` samples n completions: the temperature, the stage's token limit."""
+        return SamplingConfig(
+            n=n, temperature=self.temperature, max_tokens=self.tokens(stage), seed=self.seed
+        )
+
+    def prompt_chars(self, stage: str) -> int:
+        """Characters of prompt a turn of `stage` may fill so that prompt + output fit the context
+        (at least a quarter of it, so a huge output limit cannot leave no room for the prompt)."""
+        tokens = max(self.context_length - self.tokens(stage), self.context_length // 4)
+        return int(tokens * CHARS_PER_TOKEN)
+
+    @property
+    def constrained_patches(self) -> bool:
+        """Patch decoding is constrained only when both the settings and the manifest ask for it, and
+        never under a profile whose weights were trained to write freely (`synifer`)."""
+        return self.constrain_patches and self.limits.constrain_patches and self.profile == "swe-lsp"
 
     @staticmethod
     def from_settings(
-        s: SearchSettings, budget: int | None = None, beam: int | None = None, strategy: str | None = None
+        s: SearchSettings,
+        budget: int | None = None,
+        beam: int | None = None,
+        strategy: str | None = None,
+        limits: Limits | None = None,
+        context_length: int = 32768,
+        profile: str = "swe-lsp",
     ) -> SearchConfig:
-        """The settings with a request's overrides on top."""
+        """The settings with a request's overrides on top, under a model's `limits`."""
         n = budget or s.budget
         rounds = s.max_localization_rounds
         calls = 1 + rounds + 1 + s.max_refinements + 2 * (1 + s.max_refinements)
@@ -66,32 +107,46 @@ class SearchConfig:
             max_tokens=s.max_tokens,
             constrain_patches=s.constrain_patches,
             repro_retries=s.repro_retries,
-            token_ceiling=(n * calls + per_job) * (s.max_tokens + 4096),
+            token_ceiling=(n * calls + per_job) * context_length,
+            patch_keep=s.patch_keep,
+            limits=limits or Limits(),
+            context_length=context_length,
+            profile=profile,
         )
 
 
 class JobContext:
-    """The snapshot a job reads (never writes), indexed, with the issue's retrieval done once."""
+    """The snapshot a job reads (never writes), indexed, with the issue's retrieval done once.
+    `limits` (the model's) say how many files and symbols the model may choose among."""
 
-    def __init__(self, issue: str, index: RepoIndex) -> None:
+    def __init__(self, issue: str, index: RepoIndex, limits: Limits | None = None) -> None:
         self.issue = issue
         self.index = index
+        self.limits = limits or Limits()
         self.root: Path = index.root
         self.tools = Tools(index)
-        found = retrieve(index, issue, top=MAX_FILE_CHOICES)
+        top = max(self.limits.files_listed, self.limits.file_choices or 0)
+        found = retrieve(index, issue, top=top)
         self.hits = found.files
         self.symbol_hits = found.symbols
         self.tree = compressed_tree(index, TREE_CHARS)
         self._lines: dict[str, list[str] | None] = {}
+        self._choices: list[tuple[str, str]] | None = None
 
     def file_choices(self) -> list[tuple[str, str]]:
-        """(path, why) of the files the model may pick, best first; every file of a tiny repo."""
-        chosen = [(h.path, ", ".join(h.reasons) or "ranked") for h in self.hits]
-        if len(chosen) < MAX_FILE_CHOICES:
-            seen = {p for p, _ in chosen}
-            rest = [p for p in self.index.paths if p not in seen and self._is_source(p)]
-            chosen += [(p, "in the repository") for p in rest[: MAX_FILE_CHOICES - len(chosen)]]
-        return chosen
+        """(path, why) of the files the model may pick, best first: retrieval's hits, then the
+        repository's other source files, `limits.file_choices` of them (None: all)."""
+        if self._choices is None:
+            cap = self.limits.file_choices
+            chosen = [(h.path, ", ".join(h.reasons) or "ranked") for h in self.hits][:cap]
+            if cap is None or len(chosen) < cap:
+                seen = {p for p, _ in chosen}
+                rest = [
+                    (p, "in the repository") for p in self.index.paths if p not in seen and self._is_source(p)
+                ]
+                chosen += rest if cap is None else rest[: cap - len(chosen)]
+            self._choices = chosen
+        return self._choices
 
     def _is_source(self, path: str) -> bool:
         entry = self.index.file(path)
@@ -111,9 +166,10 @@ class JobContext:
         return self._lines[path]
 
     def symbol_names(self, path: str) -> tuple[str, ...]:
-        """The qualified names of a file's symbols (at most MAX_SYMBOLS), for constrained locations."""
+        """The qualified names of a file's symbols a location may name (`limits.location_symbols`
+        of them; None: all)."""
         entry = self.index.file(path)
-        return tuple(s.name for s in entry.symbols[:MAX_SYMBOLS]) if entry else ()
+        return tuple(s.name for s in entry.symbols[: self.limits.location_symbols]) if entry else ()
 
     def skeletons(self, files: tuple[str, ...]) -> str:
         """Each file's skeleton (Python) or head (other text), clipped, for the localization prompt."""

@@ -1,10 +1,12 @@
 """Dev-Search: the staged search over understanding, localization, patching and verification.
 
-`devsearch` spends n samples per stage, scores each stage's candidates with the PRM and keeps the
-top k; the kept patches are scored by the ORM, the issue's reproduction script is written and
-validated once, the patches are verified best first against it, a failing one is refined into a
-new candidate (never replacing it), and the search stops early once a verified patch's ORM score
-clears the threshold. The comparison strategies (the paper's Figure 5) spend the same n as n
+`devsearch` spends n samples per stage, merges equal answers (the same files, the same locations,
+the same fix), scores each stage's distinct candidates with the PRM and keeps the top k of file
+and location sets; every distinct patch (or the `patch_keep` best by the PRM) is scored by the ORM,
+the issue's reproduction script is written and validated once, the patches are verified in ORM
+order against it, a failing one is refined into a new candidate (never replacing it), and the
+search stops early once a verified patch's ORM score clears the threshold (which bounds the cost
+of verifying them all). The comparison strategies (the paper's Figure 5) spend the same n as n
 independent rollouts, without the PRM: `exec` verifies them all and ranks by the verdict,
 `orm_exec` adds the ORM, `vote` runs nothing and ranks by how many rollouts produced the same fix.
 Nothing here does I/O but through the runtime (model calls) and the verifier (sandbox).
@@ -130,11 +132,15 @@ def _generate(rt: Runtime, ctx: JobContext, cfg: SearchConfig, result: SearchRes
     n, k = cfg.budget, cfg.beam
     with rt.in_stage("understand", f"choosing files ({n} samples)"):
         files = understand(rt, ctx, cfg, n)
+        if beam:  # independent rollouts (the other strategies) stay independent
+            files = _merge(rt, "understand", files, lambda f: tuple(sorted(f.files)))
         result.counts["understand"] = len(files)
         files = _select(rt, ctx, "understand", files, k, beam, lambda f: "\n".join(f.files))
     with rt.in_stage("localize", f"localizing the fault from {len(files)} file set(s)"):
         counts = allocate(n, len(files)) if beam else [1] * len(files)
         locations = localize(rt, ctx, cfg, files, counts)
+        if beam:
+            locations = _merge(rt, "localize", locations, lambda s: tuple(sorted(set(s.locations), key=repr)))
         result.counts["localize"] = len(locations)
         locations = _select(
             rt, ctx, "localize", locations, k, beam, lambda s: render_locations(s.locations, ctx.lines)
@@ -148,7 +154,19 @@ def _generate(rt: Runtime, ctx: JobContext, cfg: SearchConfig, result: SearchRes
             if first[p.key] != p.id:
                 rt.recorder.settle(p.id, "patch", outcome="merged", detail=f"the same fix as {first[p.key]}")
         result.counts["patch"] = len(patches)
-        return _select(rt, ctx, "patch", patches, k, beam, lambda p: p.diff[:MAX_STEP_CHARS])
+        keep = cfg.patch_keep or len(patches)
+        return _select(rt, ctx, "patch", patches, keep, beam, lambda p: p.diff[:MAX_STEP_CHARS])
+
+
+def _merge(rt: Runtime, stage: str, items: list[T], key: Callable[[T], object]) -> list[T]:
+    """One item per distinct answer (the same files, the same locations), the first kept, so that
+    the top k of a stage are k different answers rather than copies of one."""
+    firsts: dict[object, T] = {}
+    for item in items:
+        same = firsts.setdefault(key(item), item)
+        if same is not item:
+            rt.recorder.settle(item.id, stage, outcome="merged", detail=f"the same answer as {same.id}")
+    return list(firsts.values())
 
 
 def _select(

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from swe_lsp.errors import SweLspError
@@ -55,28 +55,35 @@ def resolve(
 ) -> JobReport:
     """Run one job synchronously. `roles` and `verifier_factory` replace the backend's roles and the
     configured sandbox (tests, the trainer's evaluation); by default both come from `settings`."""
-    cfg = SearchConfig.from_settings(settings.search, request.budget, request.beam, request.strategy)
+    try:
+        manifest = get_manifest(request.model or settings.model.name, settings.models_dirs)
+    except SweLspError as exc:
+        return JobReport(request.job_id, "failed", error=str(exc))
+    cfg = SearchConfig.from_settings(
+        settings.search,
+        request.budget,
+        request.beam,
+        request.strategy,
+        limits=manifest.limits,
+        context_length=manifest.context_length,
+        profile=manifest.prompts,
+    )
     if cfg.strategy not in STRATEGIES:
         return JobReport(
             request.job_id,
             "failed",
             error=f"unknown strategy {cfg.strategy!r}; choose one of {', '.join(STRATEGIES)}",
         )
-    cfg = SearchConfig(**{**asdict(cfg), "seed": settings.model.seed})
+    cfg = replace(cfg, seed=settings.model.seed)
     if roles is None:
-        try:
-            roles = roles_for(
-                backend, get_manifest(request.model or settings.model.name, settings.models_dirs)
-            )
-        except SweLspError as exc:
-            return JobReport(request.job_id, "failed", error=str(exc))
+        roles = roles_for(backend, manifest)
     rt = Runtime(request.job_id, roles, cancel, progress, cfg.token_ceiling)
     out = job_dir(request, settings)
     state, error, result, commit = "done", None, SearchResult(), None
     searched = False
     try:
         with ExitStack() as stack:
-            ctx, commit = _prepare(rt, request, settings, stack)
+            ctx, commit = _prepare(rt, request, settings, stack, cfg)
             verifier = _verifier(rt, request, settings, ctx, cfg, stack, verifier_factory)
             result = search(rt, ctx, cfg, verifier)
             searched = True
@@ -113,7 +120,7 @@ def issue_text(request: ResolveRequest) -> str:
 
 
 def _prepare(
-    rt: Runtime, request: ResolveRequest, settings: Settings, stack: ExitStack
+    rt: Runtime, request: ResolveRequest, settings: Settings, stack: ExitStack, cfg: SearchConfig
 ) -> tuple[JobContext, str | None]:
     from swe_lsp.workspace import RepoIndex, make_snapshot
 
@@ -124,7 +131,7 @@ def _prepare(
     with rt.in_stage("index", "indexing the snapshot"):
         rt.checkpoint()
         index = RepoIndex.build_or_load(snapshot.root, cache, key=str(Path(request.workspace).resolve()))
-        ctx = JobContext(issue_text(request), index)
+        ctx = JobContext(issue_text(request), index, cfg.limits)
     return ctx, snapshot.base_commit
 
 

@@ -15,19 +15,23 @@ from swe_lsp.llm import Constraint, GenerateRequest, Message, Usage
 from swe_lsp.search.context import JobContext, SearchConfig
 from swe_lsp.search.model import FileSet, Location, LocationSet
 from swe_lsp.search.prompts import (
+    LocalizeAnswer,
     localize_messages,
     localize_regex,
     parse_localize_answer,
+    synifer,
     tool_results_message,
 )
-from swe_lsp.search.prompts.localize import followup
+from swe_lsp.search.prompts.localize import MAX_CALLS, followup
 from swe_lsp.search.records import StepRecord, usage_share
 from swe_lsp.search.runtime import Runtime
 from swe_lsp.search.turns import split_turn
-from swe_lsp.search.understand import sampling
 
 STAGE = "localize"
-MAX_PATHS = 30
+# Files whose symbol names the location grammar lists: the chosen files first, then retrieval's top
+# hits. A grammar over every symbol of a large repository (django: about 40k) is megabytes and slow
+# to compile per request; any other allowed file may still be named whole or by a line span.
+SYMBOL_FILES = 30
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class _Conversation:
     parent: FileSet
     messages: tuple[Message, ...]
     symbols: Mapping[str, tuple[str, ...]]
+    gathered: tuple[str, ...] = ()  # the tool results so far, for the patch prompt
 
 
 def localize(
@@ -46,9 +51,19 @@ def localize(
     rounds = cfg.max_localization_rounds
     live: list[tuple[_Conversation, int]] = []  # (conversation, samples wanted) for the first round
     for parent, count in zip(parents, counts, strict=True):
-        paths = tuple(dict.fromkeys([*parent.files, *(p for p, _ in ctx.file_choices())]))[:MAX_PATHS]
-        symbols = {p: ctx.symbol_names(p) for p in paths}
-        messages = localize_messages(ctx.issue, parent.files, ctx.skeletons(parent.files), specs, rounds)
+        paths = tuple(dict.fromkeys([*parent.files, *(p for p, _ in ctx.file_choices())]))
+        paths = paths[: cfg.limits.location_files]
+        symbols = {p: ctx.symbol_names(p) if i < SYMBOL_FILES else () for i, p in enumerate(paths)}
+        synifer_profile = cfg.profile == synifer.PROFILE
+        most = (
+            min(cfg.limits.max_locations, synifer.MAX_LOCATIONS)
+            if synifer_profile
+            else cfg.limits.max_locations
+        )
+        final_form = synifer.localize_final_example if synifer_profile else None
+        messages = localize_messages(
+            ctx.issue, parent.files, ctx.skeletons(parent.files), specs, rounds, most, final_form
+        )
         live.append((_Conversation(parent.id, parent, messages, symbols), count))
     done: list[LocationSet] = []
     active: list[_Conversation] = []
@@ -60,8 +75,10 @@ def localize(
         requests = [
             GenerateRequest(
                 conv.messages,
-                sampling(cfg, count),
-                Constraint.regex(localize_regex(specs, conv.symbols, final)),
+                cfg.sampling(count, STAGE),
+                None
+                if cfg.profile == synifer.PROFILE
+                else Constraint.regex(localize_regex(specs, conv.symbols, final, cfg.limits.max_locations)),
             )
             for conv, count in batch
         ]
@@ -71,8 +88,8 @@ def localize(
             for j, sample in enumerate(generation.samples):
                 cid = f"{conv.cid}.l{j}" if rnd == 0 else conv.cid
                 usage = usage_share(generation.usage, len(generation.samples))
-                conv_j = _Conversation(cid, conv.parent, conv.messages, conv.symbols)
-                result = _step(rt, ctx, conv_j, sample.text, rnd, rounds, usage)
+                conv_j = _Conversation(cid, conv.parent, conv.messages, conv.symbols, conv.gathered)
+                result = _step(rt, ctx, cfg, conv_j, sample.text, rnd, rounds, usage)
                 if isinstance(result, LocationSet):
                     done.append(result)
                 elif result is not None:
@@ -82,12 +99,19 @@ def localize(
 
 
 def _step(
-    rt: Runtime, ctx: JobContext, conv: _Conversation, text: str, rnd: int, rounds: int, usage: Usage
+    rt: Runtime,
+    ctx: JobContext,
+    cfg: SearchConfig,
+    conv: _Conversation,
+    text: str,
+    rnd: int,
+    rounds: int,
+    usage: Usage,
 ) -> LocationSet | _Conversation | None:
     """Read one turn: locations that resolve end the conversation; tool calls or unresolved
     locations continue it (while rounds remain); anything else rejects it."""
     turn = split_turn(text)
-    parsed = parse_localize_answer(turn.answer, ctx.tools.specs())
+    parsed = read_answer(ctx, cfg, turn.answer)
     left = rounds - rnd - 1
 
     def record(outcome: str, detail: str, value: object) -> None:
@@ -108,17 +132,23 @@ def _step(
             )
         )
 
+    def located(locations: list[Location]) -> LocationSet:
+        gathered = "\n\n".join(conv.gathered)
+        return LocationSet(
+            conv.cid, conv.parent.id, conv.parent.files, tuple(locations), turn.answer, gathered=gathered
+        )
+
     if parsed.final:
         locations, problems = resolve_locations(ctx, parsed.locations)
         problems = [*parsed.problems, *problems]
         labels = [loc.label() for loc in locations]
         if locations and not problems:
             record("sampled", "", labels)
-            return LocationSet(conv.cid, conv.parent.id, conv.parent.files, tuple(locations), turn.answer)
+            return located(locations)
         if left <= 0:
             if locations:  # keep what resolved rather than lose the candidate on the last turn
                 record("sampled", "; ".join(problems), labels)
-                return LocationSet(conv.cid, conv.parent.id, conv.parent.files, tuple(locations), turn.answer)
+                return located(locations)
             record("rejected", "; ".join(problems) or "no location resolved", labels)
             return None
         record("unresolved", "; ".join(problems), labels)
@@ -126,19 +156,61 @@ def _step(
             "user",
             "These locations do not resolve:\n"
             + "\n".join(problems)
-            + f"\n\n{left} turn(s) left. Give {'LOCATIONS'} that exist, or call tools.",
+            + f"\n\n{left} turn(s) left. Give final locations that exist, or call tools.",
         )
-        return _Conversation(conv.cid, conv.parent, followup(conv.messages, turn.answer, reply), conv.symbols)
+        messages = followup(conv.messages, turn.answer, reply)
+        return _Conversation(conv.cid, conv.parent, messages, conv.symbols, conv.gathered)
     if not parsed.calls or left <= 0:
         record("rejected", "; ".join(parsed.problems) or "no locations on the last turn", None)
         return None
     results = []
+    room = result_chars(cfg, conv.messages[:2], rounds)
     for call in parsed.calls:
         rt.checkpoint()
-        results.append((call.text(), ctx.tools.call(call.name, dict(call.args)).text))
+        text = ctx.tools.call(call.name, dict(call.args)).text
+        if len(text) > room:
+            text = text[:room] + "\n[... cut to fit the context ...]"
+        results.append((call.text(), text))
     record("tool_calls", "; ".join(parsed.problems), [c.text() for c in parsed.calls])
     reply = tool_results_message(results, left)
-    return _Conversation(conv.cid, conv.parent, followup(conv.messages, turn.answer, reply), conv.symbols)
+    gathered = (*conv.gathered, *(f"Result of {call}:\n{text}" for call, text in results))
+    return _Conversation(
+        conv.cid, conv.parent, followup(conv.messages, turn.answer, reply), conv.symbols, gathered
+    )
+
+
+def read_answer(ctx: JobContext, cfg: SearchConfig, answer: str) -> LocalizeAnswer:
+    """A localization turn, read in the job's profile: under `synifer` a `{"bug_locations": ...}`
+    answer gives the final locations (a code snippet becomes the line span it occupies); anything
+    else is read as tool calls or `LOCATIONS` by the project's parser."""
+    if cfg.profile == synifer.PROFILE:
+        found = synifer.locations_answer(answer)
+        if found is not None:
+            named, snippets, problems = found
+            raw: list[tuple[str, str | None, int | None, int | None]] = [(p, n, None, None) for p, n in named]
+            for path, snippet in snippets:
+                rel = ctx.index.relative(path)
+                lines = ctx.lines(rel) if rel else None
+                span = synifer.snippet_span(lines, snippet) if lines else None
+                if span is None:
+                    problems.append(f"`{path}`: the code snippet {snippet[:80]!r} is not in the file.")
+                else:
+                    raw.append((path, None, *span))
+            return LocalizeAnswer(locations=tuple(raw), final=True, problems=tuple(problems))
+    return parse_localize_answer(answer, ctx.tools.specs(), cfg.limits.max_locations)
+
+
+# The least a tool result keeps when clipped: a symbol's signature, docstring and first lines.
+MIN_RESULT_CHARS = 1500
+
+
+def result_chars(cfg: SearchConfig, first: Sequence[Message], rounds: int) -> int:
+    """Characters one tool result may keep so that the whole conversation (the first prompt, then
+    up to MAX_CALLS results in each later round, and the answers) fits the context with a
+    localization turn's output."""
+    room = cfg.prompt_chars(STAGE) - sum(len(m.content) for m in first)
+    per_round_answers = 1000 * (rounds - 1)
+    return max(MIN_RESULT_CHARS, (room - per_round_answers) // max(1, (rounds - 1) * MAX_CALLS))
 
 
 def resolve_locations(

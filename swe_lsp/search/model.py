@@ -14,7 +14,8 @@ from swe_lsp.llm import Message
 
 @dataclass(frozen=True)
 class FileSet:
-    """Repository understanding's answer: the files (at most five, all existing) to look at."""
+    """Repository understanding's answer: the files (at most the model's `limits.max_files`, all
+    existing) to look at."""
 
     id: str
     files: tuple[str, ...]
@@ -46,6 +47,7 @@ class LocationSet:
     locations: tuple[Location, ...]
     answer: str = ""
     prm: float | None = None
+    gathered: str = ""  # what the localization's tool calls returned, for the patch prompt
 
 
 @dataclass(frozen=True)

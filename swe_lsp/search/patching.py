@@ -12,14 +12,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from swe_lsp.llm import Constraint, GenerateRequest, Message, Usage
-from swe_lsp.patch import ApplyResult, apply_model_output, dedup_key
+from swe_lsp.patch import ApplyResult, apply_model_output, dedup_key, parse_edit_blocks, parse_tagged_edits
 from swe_lsp.search.context import JobContext, SearchConfig
 from swe_lsp.search.model import LocationSet, PatchCandidate
-from swe_lsp.search.prompts import code_context, patch_messages, patch_regex, retry_message
+from swe_lsp.search.prompts import code_context, patch_messages, patch_regex, retry_message, synifer
+from swe_lsp.search.prompts.common import issue_block
+from swe_lsp.search.prompts.patch import PatchForm
 from swe_lsp.search.records import StepRecord, usage_share
 from swe_lsp.search.runtime import Runtime
 from swe_lsp.search.turns import split_turn
-from swe_lsp.search.understand import sampling
 
 STAGE = "patch"
 
@@ -31,16 +32,19 @@ def generate_patches(
     pending: list[tuple[str, LocationSet, tuple[Message, ...], int]] = []  # (cid, parent, messages, n)
     constraints: dict[str, Constraint | None] = {}  # per parent: its SEARCH text may quote its code
     for parent, count in zip(parents, counts, strict=True):
-        context = code_context(parent.locations, ctx.lines)
-        pending.append((parent.id, parent, patch_messages(ctx.issue, parent.locations, context), count))
-        regex = patch_regex(parent.locations, ctx.lines) if cfg.constrain_patches else None
+        form, context, gathered = fit_prompt(ctx, cfg, parent)
+        write = synifer.patch_messages if cfg.profile == synifer.PROFILE else patch_messages
+        messages = write(ctx.issue, parent.locations, context, gathered)
+        pending.append((parent.id, parent, messages, count))
+        regex = patch_regex(parent.locations, ctx.lines, form) if cfg.constrained_patches else None
         constraints[parent.id] = Constraint.regex(regex) if regex else None
     found: list[PatchCandidate] = []
     for attempt in range(cfg.max_refinements + 1):
         if not pending:
             break
         requests = [
-            GenerateRequest(msgs, sampling(cfg, n), constraints[parent.id]) for _, parent, msgs, n in pending
+            GenerateRequest(msgs, cfg.sampling(n, STAGE), constraints[parent.id])
+            for _, parent, msgs, n in pending
         ]
         generations = rt.generate(requests)
         retry = []
@@ -48,7 +52,9 @@ def generate_patches(
             for j, sample in enumerate(generation.samples):
                 this = f"{cid}.p{j}" if attempt == 0 else cid
                 usage = usage_share(generation.usage, len(generation.samples))
-                candidate, feedback, answer = _read(rt, ctx, this, parent, msgs, sample.text, attempt, usage)
+                candidate, feedback, answer = _read(
+                    rt, ctx, cfg, this, parent, msgs, sample.text, attempt, usage
+                )
                 if candidate is not None:
                     found.append(candidate)
                 elif feedback and attempt < cfg.max_refinements:
@@ -60,11 +66,43 @@ def generate_patches(
     return found
 
 
+# Characters of a patch prompt that are neither code nor gathered context: the system message, the
+# instructions and the format example, the location list (about 2k characters).
+PROMPT_FRAME_CHARS = 3000
+# The fewest code lines per file the prompt shrinks to before it gives up fitting the context.
+MIN_SHOWN_LINES = 40
+
+
+def fit_prompt(ctx: JobContext, cfg: SearchConfig, parent: LocationSet) -> tuple[PatchForm, str, str]:
+    """The patch form, the code shown and the gathered context of `parent`'s prompt, sized so that
+    prompt + the patch turn's output fit the model's context: the gathered context takes at most a
+    third of the room and is clipped first; the code is shown with fewer lines per file (halving,
+    down to MIN_SHOWN_LINES) until it fits. The constraint is built from the same form, so the model
+    may quote exactly what it is shown."""
+    room = cfg.prompt_chars("patch") - PROMPT_FRAME_CHARS - len(issue_block(ctx.issue))
+    gathered = parent.gathered if cfg.limits.gathered_context else ""
+    if len(gathered) > room // 3:
+        gathered = gathered[: room // 3] + "\n[... cut to fit the context ...]"
+    form = PatchForm.from_limits(cfg.limits)
+    context = code_context(parent.locations, ctx.lines, form.shown_lines, form.import_header)
+    while len(context) + len(gathered) > room and form.shown_lines > MIN_SHOWN_LINES:
+        form = PatchForm.from_limits(cfg.limits, max(MIN_SHOWN_LINES, form.shown_lines // 2))
+        context = code_context(parent.locations, ctx.lines, form.shown_lines, form.import_header)
+    return form, context, gathered
+
+
 def patch_from_answer(
-    ctx: JobContext, cid: str, parent: LocationSet, messages: tuple[Message, ...], answer: str
+    ctx: JobContext,
+    cid: str,
+    parent: LocationSet,
+    messages: tuple[Message, ...],
+    answer: str,
+    profile: str = "swe-lsp",
 ) -> tuple[PatchCandidate | None, ApplyResult]:
-    """Apply an answer's edit blocks to the snapshot's texts: a candidate when applicable."""
-    result = apply_model_output(answer, ctx.root)
+    """Apply an answer's edits (in `profile`'s form) to the snapshot's texts: a candidate when
+    applicable."""
+    parse = parse_tagged_edits if profile == synifer.PROFILE else parse_edit_blocks
+    result = apply_model_output(answer, ctx.root, parse)
     if not result.ok or result.patch is None:
         return None, result
     key = dedup_key(result.new_texts, result.original_texts)
@@ -86,6 +124,7 @@ def patch_from_answer(
 def _read(
     rt: Runtime,
     ctx: JobContext,
+    cfg: SearchConfig,
     cid: str,
     parent: LocationSet,
     messages: tuple[Message, ...],
@@ -94,7 +133,7 @@ def _read(
     usage: Usage,
 ) -> tuple[PatchCandidate | None, str, str]:
     turn = split_turn(text)
-    candidate, result = patch_from_answer(ctx, cid, parent, messages, turn.answer)
+    candidate, result = patch_from_answer(ctx, cid, parent, messages, turn.answer, cfg.profile)
     outcome = "sampled" if candidate else str(result.status)
     parsed = candidate.diff if candidate else None
     rt.recorder.add(

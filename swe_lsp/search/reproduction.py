@@ -17,7 +17,7 @@ import re
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from swe_lsp.llm import GenerateRequest, Message, SamplingConfig, Usage
+from swe_lsp.llm import GenerateRequest, Message, Usage
 from swe_lsp.sandbox import RunResult
 from swe_lsp.search.context import JobContext, SearchConfig
 from swe_lsp.search.model import LocationSet, Reproduction
@@ -124,7 +124,7 @@ def validate_reproduction(
     tree; otherwise retry with the run's output, at most `cfg.repro_retries` times. Returns the
     kept script, or None with the reason."""
     base = repro_messages(ctx.issue, code_context(locations.locations, ctx.lines))
-    config = SamplingConfig(n=1, temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed)
+    config = cfg.sampling(1, "reproduce")
     messages = base
     seconds = 0.0
     attempts = cfg.repro_retries + 1

@@ -3,20 +3,17 @@ retrieval hits, each constrained to existing files."""
 
 from __future__ import annotations
 
-from swe_lsp.llm import Constraint, GenerateRequest, SamplingConfig
+import json
+
+from swe_lsp.llm import Constraint, GenerateRequest
 from swe_lsp.search.context import JobContext, SearchConfig
 from swe_lsp.search.model import FileSet
-from swe_lsp.search.prompts import parse_file_answer, understand_messages, understand_regex
+from swe_lsp.search.prompts import parse_file_answer, synifer, understand_messages, understand_regex
 from swe_lsp.search.records import StepRecord, usage_share
 from swe_lsp.search.runtime import Runtime
 from swe_lsp.search.turns import split_turn
 
 STAGE = "understand"
-
-
-def sampling(cfg: SearchConfig, n: int) -> SamplingConfig:
-    """How a stage samples: the search's temperature and token limit."""
-    return SamplingConfig(n=n, temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed)
 
 
 def understand(rt: Runtime, ctx: JobContext, cfg: SearchConfig, n: int) -> list[FileSet]:
@@ -26,13 +23,24 @@ def understand(rt: Runtime, ctx: JobContext, cfg: SearchConfig, n: int) -> list[
     if not choices:
         return []
     paths = [p for p, _ in choices]
-    messages = understand_messages(ctx.issue, ctx.tree, choices)
-    request = GenerateRequest(messages, sampling(cfg, n), Constraint.regex(understand_regex(paths)))
-    (generation,) = rt.generate([request])
+    if cfg.profile == synifer.PROFILE:
+        most = min(cfg.limits.max_files, synifer.MAX_FILES)
+        python = [p for p in paths if p.endswith(".py")] or paths
+        room = cfg.prompt_chars(STAGE) - len(ctx.issue) - 2000
+        messages = synifer.understand_messages(ctx.issue, python, room)
+        constraint = None
+    else:
+        most = cfg.limits.max_files
+        listed = choices[: cfg.limits.files_listed]
+        messages = understand_messages(ctx.issue, ctx.tree, listed, most, any_file=len(listed) < len(choices))
+        constraint = Constraint.regex(understand_regex(paths, most))
+    (generation,) = rt.generate([GenerateRequest(messages, cfg.sampling(n, STAGE), constraint)])
     found = []
     for i, sample in enumerate(generation.samples):
         turn = split_turn(sample.text)
-        files, problem = parse_file_answer(turn.answer, paths)
+        named = synifer.files_answer(turn.answer) if cfg.profile == synifer.PROFILE else None
+        answer = json.dumps(named) if named is not None else turn.answer
+        files, problem = parse_file_answer(answer, paths, most)
         cid = f"u{i}"
         outcome, detail = ("sampled", "") if files else ("rejected", problem)
         if files and not sample.valid:

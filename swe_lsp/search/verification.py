@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from swe_lsp.llm import GenerateRequest, SamplingConfig
+from swe_lsp.llm import GenerateRequest
 from swe_lsp.sandbox import (
     CandidateRuns,
     RunResult,
@@ -235,11 +235,10 @@ def refine(
 ) -> PatchCandidate | None:
     """A new patch written with the failure log of `patch`; None when it does not apply."""
     messages = refine_message(patch.messages, patch.answer, verification.log or "; ".join(verification.notes))
-    config = SamplingConfig(n=1, temperature=cfg.temperature, max_tokens=cfg.max_tokens, seed=cfg.seed)
-    (generation,) = rt.generate([GenerateRequest(messages, config)])
+    (generation,) = rt.generate([GenerateRequest(messages, cfg.sampling(1, "refine"))])
     turn = split_turn(generation.samples[0].text)
     cid = f"{patch.id}.r{attempt}"
-    candidate, result = patch_from_answer(ctx, cid, patch.locations, messages, turn.answer)
+    candidate, result = patch_from_answer(ctx, cid, patch.locations, messages, turn.answer, cfg.profile)
     rt.recorder.add(
         StepRecord(
             rt.job_id,

@@ -96,7 +96,12 @@ def test_patch_constraint_makes_the_engine_quote_the_code_exactly(backend: Backe
 
     code = ["def add(a, b):", '    """Add two numbers (a < b or not)."""', "    return a - b"]
     locations = [Location("calc.py", 1, 3, "add")]
-    regex = patch_regex(locations, lambda path: code)
+    from swe_lsp.llm import get_manifest
+    from swe_lsp.search.prompts.patch import PatchForm
+
+    regex = patch_regex(
+        locations, lambda path: code, PatchForm.from_limits(get_manifest("smollm2-135m").limits)
+    )
     assert regex is not None
     messages = patch_messages("add(2, 3) returns -1", locations, code_context(locations, lambda path: code))
     # Greedy: the embedded model then answers at once rather than think (a think block is allowed).

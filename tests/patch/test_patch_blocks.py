@@ -124,3 +124,13 @@ def test_parser_never_raises(pieces: list[str]) -> None:
     for block in parsed.blocks:
         assert block.path
         assert block.search == "" or block.search.endswith("\n")
+
+
+def test_a_docstring_underline_in_search_is_code_when_the_divider_follows() -> None:
+    # SymPy's docstrings underline every section with `    ========`: quoting one must not end SEARCH.
+    text = "### a.py\n<<<<<<< SEARCH\n    Examples\n    ========\n=======\n    Examples\n    --------\n>>>>>>> REPLACE\n"
+    (block,) = parse_edit_blocks(text).blocks
+    assert block.search == "    Examples\n    ========\n" and block.replace == "    Examples\n    --------\n"
+    # Without an exact divider later, a loose one still divides (models write 5 to 9 `=`).
+    (loose,) = parse_edit_blocks("### a.py\n<<<<<<< SEARCH\nx = 1\n  =====\nx = 2\n>>>>>>> REPLACE\n").blocks
+    assert (loose.search, loose.replace) == ("x = 1\n", "x = 2\n")

@@ -74,8 +74,8 @@ def stage_of(request: GenerateRequest) -> str:
     """Which step a prompt is for, read from the text of its last user turn."""
     assert not isinstance(request.prompt, str)
     last = request.prompt[-1].content
-    first = request.prompt[1].content
-    if "Which files must be read" in last:
+    first = next(m.content for m in request.prompt if m.role == "user")
+    if "Which files must be read" in last or "files_to_modify" in last:
         return "understand"
     if "did not reproduce the issue on the original repository" in last:
         return "repro_retry"
@@ -85,7 +85,7 @@ def stage_of(request: GenerateRequest) -> str:
         return "patch_retry"
     if "standalone Python script" in last:
         return "repro"
-    if "search/replace edit blocks" in first:
+    if "search/replace edit blocks" in first or "<patched>" in first:
         return "patch"
     return "localize"
 
@@ -214,11 +214,13 @@ def run_job(
     orm_double: Any = None,
     sandbox: dict[str, Any] | None = None,
     cancel: threading.Event | None = None,
+    model: Path | None = None,
     **search: Any,
 ) -> Run:
     """One job through `resolve` with the doubles; `cancel_at` sets the cancel event when the
     policy is first asked for that step. `verifier` and `orm_double` replace the default doubles;
-    with `sandbox` (settings), the job opens that sandbox itself, as the server does."""
+    with `sandbox` (settings), the job opens that sandbox itself, as the server does. `model` is a
+    manifest file whose limits and context the job runs under (default: the embedded model's)."""
     cancel = cancel or threading.Event()
     policy = ScriptedPolicy(
         scripts
@@ -237,7 +239,12 @@ def run_job(
     verifier = verifier if verifier is not None or sandbox is not None else DiffVerifier()
     values = {"budget": 4, "beam": 2, "max_localization_rounds": 2, "max_refinements": 1, **search}
     settings = Settings.model_validate(
-        {"cache_dir": str(tmp_path / "cache"), "search": values, "sandbox": sandbox or {}}
+        {
+            "cache_dir": str(tmp_path / "cache"),
+            "search": values,
+            "sandbox": sandbox or {},
+            **({"model": {"name": str(model)}} if model else {}),
+        }
     )
     progress: list[Progress] = []
     out = tmp_path / "out"

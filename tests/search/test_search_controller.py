@@ -25,19 +25,38 @@ from scripted import (
 
 
 def test_exactly_the_top_k_survive_each_stage(workspace: Path, tmp_path: Path) -> None:
-    run = run_job(workspace, tmp_path)
+    scripts = {
+        "understand": FILE_ANSWERS,
+        "localize": [*LOCATE, answer("LOCATIONS\nstatsmini/core.py:1-9")],
+        "patch": [answer(GOOD_PATCH)],
+        "repro": [answer(GOOD_REPRO)],
+    }
+    run = run_job(workspace, tmp_path, scripts)
     assert run.report.state == "done", run.report.error
     understand = outcomes(run, "understand")
     # PRM: core.py 0.9 (u0), spread 0.8 (u1), __init__ 0.1 (u2), core+spread 0.7 (u3): top 2 = u0, u1.
     assert understand == {"u0": "kept", "u1": "kept", "u2": "pruned", "u3": "pruned"}
     localize = outcomes(run, "localize")
-    assert sorted(localize.values()).count("kept") == 2
-    assert set(localize) == {"u0.l0", "u0.l1", "u1.l0", "u1.l1"}  # n=4 split over the 2 kept parents
+    # n=4 split over the 2 kept parents; the same locations from both parents are one answer.
+    assert localize == {"u0.l0": "kept", "u0.l1": "kept", "u1.l0": "merged", "u1.l1": "merged"}
     # n=4 patches split over the 2 kept location sets, all the same fix: one candidate, 4 votes.
     assert len(run.report.candidates) == 1
     assert run.report.candidates[0].evidence.votes == 4
-    # One PRM batch per stage, over that stage's (merged) candidates.
-    assert [len(c) for c in run.prm.calls] == [4, 4, 1]
+    # One PRM batch per stage, over that stage's distinct candidates.
+    assert [len(c) for c in run.prm.calls] == [4, 2, 1]
+
+
+def test_the_same_file_set_is_one_candidate(workspace: Path, tmp_path: Path) -> None:
+    # The same two files in either order are one answer: the beam keeps it once, not twice.
+    same = [
+        answer('["statsmini/core.py", "statsmini/spread.py"]'),
+        answer('["statsmini/spread.py", "statsmini/core.py"]'),
+    ]
+    run = run_job(
+        workspace, tmp_path, {"understand": same, "localize": LOCATE, "patch": [answer(GOOD_PATCH)]}
+    )
+    assert outcomes(run, "understand") == {"u0": "kept", "u1": "merged", "u2": "merged", "u3": "merged"}
+    assert len(run.prm.calls[0]) == 1  # one distinct file set scored
 
 
 def test_good_patch_verified_and_ranked_first(workspace: Path, tmp_path: Path) -> None:

@@ -135,9 +135,10 @@ def test_a_script_that_never_reproduces_is_retried_a_bounded_number_of_times(
     asked = [s for s, _ in run.policy.calls if s.startswith("repro")]
     assert asked == ["repro"] + ["repro_retry"] * retries
     assert len(verifier.reproduced_scripts) == 1 + retries
-    # Written from the best candidate's locations: GOOD_PATCH (ORM 0.95) is u1.l0's patch.
+    # Written from the best candidate's locations: GOOD_PATCH (ORM 0.95) is u0.l0's second patch
+    # (the two samples of each earlier stage gave the same answer: one file set, one location set).
     repro = outcomes(run, "repro")
-    assert repro == {f"u1.l0.repro{i}": "not_reproduced" for i in range(1 + retries)}
+    assert repro == {f"u0.l0.repro{i}": "not_reproduced" for i in range(1 + retries)}
     # Candidates are still verified (by the tests alone), none passes, and each says why.
     assert verifier.verified_ids and all(r.script is None for r in verifier.reproductions)
     for candidate in run.report.candidates:
@@ -188,9 +189,9 @@ def test_a_crashed_script_is_retried_with_its_log_and_then_kept(workspace: Path,
     assert "crashed for another reason" in last and "NameError" in last  # the outcome and the log
     # History pruning: the retry holds the first prompt, the failed answer and the log, no more.
     assert len(retry.prompt) == 4 and "averge" in retry.prompt[2].content
-    assert outcomes(run, "repro") == {"u1.l0.repro0": "crashed", "u1.l0.repro1": "reproduced"}
+    assert outcomes(run, "repro") == {"u0.l0.repro0": "crashed", "u0.l0.repro1": "reproduced"}
     records = [r for r in read_trajectory(run.out / "trajectory.jsonl") if r.stage == "repro"]
-    assert [r.round for r in records] == [0, 1] and {r.parent_id for r in records} == {"u1.l0"}
+    assert [r.round for r in records] == [0, 1] and {r.parent_id for r in records} == {"u0.l0"}
     assert "NameError" in records[0].detail
     # One kept script, the same for both candidates; no original-tree run per candidate.
     assert len(verifier.reproduced_scripts) == 2

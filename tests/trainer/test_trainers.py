@@ -30,7 +30,7 @@ def _write(path: Path, rows: list[dict]) -> None:
 
 
 def _reject_outputs(run: Path) -> None:
-    messages = [{"role": m.role, "content": m.content} for m in understand_messages(ISSUE, "pkg/", [])]
+    messages = [{"role": m.role, "content": m.content} for m in understand_messages(ISSUE, "pkg/", [], 5)]
     step = {"instance_id": "a", "stage": "understand", "candidate_id": "u0", "round": 0, "messages": messages}
     _write(
         run / "reject" / "sft.jsonl", [{**step, "think": "mean is in core", "answer": '["pkg/core.py"]'}] * 2
@@ -150,7 +150,7 @@ def test_export_after_a_full_fine_tune_serves_the_policy_as_the_base(
     with open_backend(manifest, settings, tmp_path / "cache") as backend:
         policy = BackendPolicy(backend, manifest)
         (generation,) = policy.generate(
-            [GenerateRequest(understand_messages(ISSUE, "pkg/", []), SamplingConfig(max_tokens=4))]
+            [GenerateRequest(understand_messages(ISSUE, "pkg/", [], 5), SamplingConfig(max_tokens=4))]
         )
         assert generation.samples[0].text is not None and policy.adapter is None
         scored = BackendPRM(backend, manifest).score("understand", ISSUE, ["pkg/core.py"])[0].value

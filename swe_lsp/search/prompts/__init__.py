@@ -3,6 +3,7 @@ sees and of how its answers are read. The trainer imports these unchanged, so th
 on exactly the runtime it is served in. Everything here is pure: text in, text or values out.
 """
 
+from swe_lsp.search.prompts import synifer
 from swe_lsp.search.prompts.common import SYSTEM, issue_block
 from swe_lsp.search.prompts.judge import orm_messages, prm_messages
 from swe_lsp.search.prompts.localize import (
@@ -22,7 +23,6 @@ from swe_lsp.search.prompts.patch import (
     retry_message,
 )
 from swe_lsp.search.prompts.understand import (
-    MAX_FILES,
     parse_file_answer,
     understand_messages,
     understand_regex,
@@ -37,7 +37,6 @@ from swe_lsp.search.prompts.verify import (
 )
 
 __all__ = [
-    "MAX_FILES",
     "MAX_STEP_CHARS",
     "REPRODUCED",
     "RESOLVED",
@@ -60,6 +59,7 @@ __all__ = [
     "repro_messages",
     "repro_retry_message",
     "retry_message",
+    "synifer",
     "tool_results_message",
     "understand_messages",
     "understand_regex",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +20,9 @@ from swe_lsp.search.prompts.common import SYSTEM, issue_block, regex_alternative
 from swe_lsp.search.turns import answer_turn, constrained
 from swe_lsp.workspace import ToolSpec
 
+# Tool calls per turn: three lookups answer most questions of a turn (a class, a method, a usage);
+# more in one turn floods the next prompt with results the model has not asked for yet.
 MAX_CALLS = 3
-MAX_LOCATIONS = 5
 LOCATIONS = "LOCATIONS"
 _LOCATION = re.compile(r"^\s*[`'\"]?([^\s:`'\"]+)(?:::([A-Za-z_][\w.]*)|:(\d+)-(\d+))?[`'\"]?\s*$")
 
@@ -64,9 +65,16 @@ def _tool_lines(specs: Sequence[ToolSpec]) -> str:
 
 
 def localize_messages(
-    issue: str, files: Sequence[str], skeletons: str, specs: Sequence[ToolSpec], rounds: int
+    issue: str,
+    files: Sequence[str],
+    skeletons: str,
+    specs: Sequence[ToolSpec],
+    rounds: int,
+    max_locations: int,
+    final_form: Callable[[str], str] | None = None,
 ) -> tuple[Message, ...]:
-    """The first prompt of a localization: the issue, the chosen files' skeletons and the tools."""
+    """The first prompt of a localization: the issue, the chosen files' skeletons and the tools;
+    `final_form(example_path)` words the final answer's form when a profile has its own."""
     example = files[0] if files else "pkg/module.py"
     user = (
         f"{issue_block(issue)}\n\n"
@@ -75,10 +83,14 @@ def localize_messages(
         f"{_tool_lines(specs)}\n\n"
         f"Each turn, either call up to {MAX_CALLS} tools, one per line, for example:\n"
         f'<answer>\nsearch_method_in_file("name", "{example}")\n</answer>\n'
-        f"or give the final locations (at most {MAX_LOCATIONS}), `path::Name` for a class, function or "
-        "Class.method, or `path:START-END` for lines:\n"
-        f"<answer>\n{LOCATIONS}\n{example}::name\n</answer>\n"
-        f"You have {rounds} turn(s); the last one must give {LOCATIONS}."
+        + (
+            final_form(example)
+            if final_form
+            else f"or give the final locations (at most {max_locations}), `path::Name` for a class, function "
+            "or Class.method, or `path:START-END` for lines:\n"
+            f"<answer>\n{LOCATIONS}\n{example}::name\n</answer>\n"
+        )
+        + f"You have {rounds} turn(s); the last one must give the final locations."
     )
     return (Message("system", SYSTEM), Message("user", user))
 
@@ -86,7 +98,7 @@ def localize_messages(
 def tool_results_message(results: Sequence[tuple[str, str]], rounds_left: int) -> Message:
     """The user turn that answers a round: each call with its result, and how many turns remain."""
     body = "\n\n".join(f"Result of {call}:\n{text}" for call, text in results)
-    last = f" This is your last turn: answer with {LOCATIONS}." if rounds_left == 1 else ""
+    last = " This is your last turn: answer with the final locations." if rounds_left == 1 else ""
     return Message("user", f"{body}\n\n{rounds_left} turn(s) left.{last}")
 
 
@@ -95,9 +107,12 @@ def followup(messages: Sequence[Message], answer: str, reply: Message) -> tuple[
     return (*messages, Message("assistant", answer_turn(answer)), reply)
 
 
-def localize_regex(specs: Sequence[ToolSpec], symbols: Mapping[str, Sequence[str]], final: bool) -> str:
+def localize_regex(
+    specs: Sequence[ToolSpec], symbols: Mapping[str, Sequence[str]], final: bool, max_locations: int
+) -> str:
     """The constrained form of a turn: tool calls with each tool's own arguments (unless `final`), or
-    locations in the files of `symbols` (path -> its symbol names), naming only symbols that exist."""
+    at most `max_locations` locations in the files of `symbols` (path -> the symbol names it may
+    name; a file listed without names may be named whole or by a line span)."""
     calls = "(" + "|".join(_call_regex(s) for s in specs) + ")"
     calls = calls + r"(\n" + calls + r"){0," + str(MAX_CALLS - 1) + "}"
     per_file = []
@@ -107,13 +122,18 @@ def localize_regex(specs: Sequence[ToolSpec], symbols: Mapping[str, Sequence[str
             tail = "(::" + regex_alternatives(list(names)) + "|" + tail + ")"
         per_file.append(regex_escape(path) + "(" + tail + ")?")
     loc = "(" + "|".join(per_file) + ")"
-    locs = LOCATIONS + r"(\n" + loc + r"){1," + str(MAX_LOCATIONS) + "}"
+    locs = LOCATIONS + r"(\n" + loc + r"){1," + str(max_locations) + "}"
     return constrained(locs if final else "(" + calls + "|" + locs + ")")
 
 
 def _call_regex(spec: ToolSpec) -> str:
     """One tool's call: its required arguments, then its optional ones, each of its JSON type."""
-    kinds = {"string": r'"[^"\n]{1,120}"', "integer": "[0-9]{1,6}"}
+    # A string argument is a Python literal in either quote, escapes allowed, so a code search can
+    # look for `"%s" % name` or `'\n'`; 200 characters hold any identifier or line of code searched.
+    kinds = {
+        "string": r'("([^"\\\n]|\\[^\n]){1,200}"|' + r"'([^'\\\n]|\\[^\n]){1,200}')",
+        "integer": "[0-9]{1,6}",
+    }
     args = [kinds.get(spec.parameters[p], kinds["string"]) for p in spec.parameters]
     required = len(spec.required)
     body = ", ?".join(args[:required])
@@ -123,11 +143,12 @@ def _call_regex(spec: ToolSpec) -> str:
     return regex_escape(spec.name) + r"\(" + body + r"\)"
 
 
-def parse_localize_answer(answer: str, specs: Sequence[ToolSpec]) -> LocalizeAnswer:
-    """Read one localization answer; never raises (problems are returned for the model)."""
+def parse_localize_answer(answer: str, specs: Sequence[ToolSpec], max_locations: int) -> LocalizeAnswer:
+    """Read one localization answer (at most `max_locations` locations); never raises (problems are
+    returned for the model)."""
     lines = [line.strip() for line in answer.strip().strip("`").splitlines() if line.strip()]
     if lines and lines[0].rstrip(":").upper() == LOCATIONS:
-        return _parse_locations(lines[1:])
+        return _parse_locations(lines[1:], max_locations)
     calls, problems = [], []
     by_name = {s.name: s for s in specs}
     for line in lines[: MAX_CALLS * 2]:
@@ -141,9 +162,9 @@ def parse_localize_answer(answer: str, specs: Sequence[ToolSpec]) -> LocalizeAns
     return LocalizeAnswer(calls=tuple(calls[:MAX_CALLS]), problems=tuple(problems))
 
 
-def _parse_locations(lines: Sequence[str]) -> LocalizeAnswer:
+def _parse_locations(lines: Sequence[str], max_locations: int) -> LocalizeAnswer:
     found, problems = [], []
-    for line in lines[: MAX_LOCATIONS * 2]:
+    for line in lines[: max_locations * 2]:
         match = _LOCATION.match(line.lstrip("-* "))
         if match is None:
             problems.append(f"`{line[:120]}` is not `path::Name` or `path:START-END`.")
@@ -154,7 +175,7 @@ def _parse_locations(lines: Sequence[str]) -> LocalizeAnswer:
         )
     if not found:
         problems.append(f"`{LOCATIONS}` must be followed by at least one location.")
-    return LocalizeAnswer(locations=tuple(found[:MAX_LOCATIONS]), final=True, problems=tuple(problems))
+    return LocalizeAnswer(locations=tuple(found[:max_locations]), final=True, problems=tuple(problems))
 
 
 def _parse_call(line: str, specs: Mapping[str, ToolSpec]) -> tuple[ToolCall | None, str]:

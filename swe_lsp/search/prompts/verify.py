@@ -89,6 +89,6 @@ def refine_message(messages: Sequence[Message], answer: str, log: str) -> tuple[
     log = log if len(log) <= MAX_LOG_CHARS else "[...]\n" + log[-MAX_LOG_CHARS:]
     reply = (
         f"The patch applied but failed verification:\n```\n{log}\n```\n"
-        "Write corrected edit blocks for the whole fix, against the original files."
+        "Write the corrected edits for the whole fix, in the same form, against the original files."
     )
     return (*messages, Message("assistant", answer_turn(answer)), Message("user", reply))
