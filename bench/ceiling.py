@@ -18,9 +18,10 @@ instance and stage it records whether the right answer got through:
   candidate is the gold fix (the same dedup key: the same AST for Python files).
 
 With `--verify` (Docker; the instances' environments as `bench/environments.py` builds them), the
-candidate that got through is also run end to end: the search's own verifier (`SandboxVerifier`,
-no reproduction script: judged by the regression tests it selects, before/after per test) and the
-instance's FAIL_TO_PASS/PASS_TO_PASS tests with the test patch, graded as the harness grades them.
+candidate that got through is also run end to end: the search's own verifier (`SandboxVerifier`)
+with the oracle's reproduction (the instance's tests with its test patch, run on the original tree
+first: kept only if it reproduces) and the regression tests the verifier selects, before/after per
+test; and the instance's FAIL_TO_PASS/PASS_TO_PASS tests, graded as the harness grades them.
 Ranking against wrong candidates is not measured here. Results: bench/results/ceiling.json (or
 `--out`).
 """
@@ -42,8 +43,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from localize import CACHE, DATA, materialize  # noqa: E402
-from oracle import GoldAnswers, OraclePolicy, UniformScorer  # noqa: E402
+from localize import CACHE, DATA, materialize, select_rows  # noqa: E402
+from oracle import GoldAnswers, OraclePolicy, UniformScorer, reproduction_script  # noqa: E402
 
 from swe_lsp.llm import get_manifest  # noqa: E402
 from swe_lsp.llm.limits import Limits  # noqa: E402
@@ -126,10 +127,12 @@ def end_to_end(row: dict[str, Any], candidate: Any, sandbox: Any) -> dict[str, A
     harness's grade of FAIL_TO_PASS/PASS_TO_PASS with the test patch."""
     from swe_lsp.errors import SweLspError
     from swe_lsp.search.model import Reproduction
+    from swe_lsp.search.reproduction import ReproOutcome, classify
     from swe_lsp.search.verification import SandboxVerifier
     from trainer.instances import Instance
     from trainer.repos import checkout_repo, file_at, find_mirror
     from trainer.runs import Runner, graded
+    from trainer.swebench_env import test_command
 
     inst = Instance.from_json(row)
     git_dir = find_mirror(inst.repo, Path(os.environ["SWE_LSP_BENCH_MIRRORS"]))
@@ -144,14 +147,20 @@ def end_to_end(row: dict[str, Any], candidate: Any, sandbox: Any) -> dict[str, A
         _, ran = runner.patch(tree, inst, dict(candidate.new_texts), tests, None)
         grade = graded(inst, ran)
         verifier = SandboxVerifier(sandbox, tree, None, TEST_TIMEOUT_S, threading.Event(), "ceiling")
-        judged = Reproduction(None, "not_reproduced", reason="the ceiling judges by the tests")
-        verdict = verifier.verify(candidate, judged)
+        script = reproduction_script(tests, test_command(inst))
+        run = verifier.reproduce(script)
+        outcome = classify(run)
+        kept = script if outcome is ReproOutcome.REPRODUCED else None
+        log = (run.stdout + run.stderr)[-2000:]
+        reproduction = Reproduction(kept, str(outcome), 1, run.exit_code, log, "" if kept else f"{outcome}")
+        verdict = verifier.verify(candidate, reproduction)
     except SweLspError as exc:
         return {"error": str(exc).splitlines()[0][:300], "seconds": round(time.monotonic() - started, 1)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
         "resolved": bool(grade and grade.resolved),
+        "reproduced": outcome is ReproOutcome.REPRODUCED,
         "verified": verdict.verified,
         "verify_notes": list(verdict.notes)[:3],
         "seconds": round(time.monotonic() - started, 1),
@@ -199,6 +208,7 @@ def summarize(records: list[dict[str, Any]], limits: Limits) -> dict[str, Any]:
     if ran:
         out["end_to_end"] = {
             "ran": len(ran),
+            "reproduced": sum(bool(e.get("reproduced")) for e in ran),
             "verified": sum(bool(e.get("verified")) for e in ran),
             "resolved": sum(bool(e.get("resolved")) for e in ran),
             "errors": sum("error" in e for e in ran),
@@ -226,17 +236,7 @@ def main() -> int:
     args = parser.parse_args()
     if not os.environ.get("SWE_LSP_BENCH_MIRRORS"):
         sys.exit("set SWE_LSP_BENCH_MIRRORS to the folder of git mirrors (see bench/localize.py)")
-    rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
-    if args.repos:
-        rows = [r for r in rows if r["repo"] in args.repos.split(",")]
-    rows.sort(key=lambda r: (r["repo"], r["created_at"]))
-    if args.per_repo:
-        seen: Counter[str] = Counter()
-        rows = [r for r in rows if (seen.update([r["repo"]]) or seen[r["repo"]]) <= args.per_repo]
-    if args.instances:
-        rows = [r for r in rows if r["instance_id"] in args.instances.split(",")]
-    if args.limit:
-        rows = rows[: args.limit]
+    rows = select_rows(args.data, args.repos, args.per_repo, args.limit, args.instances)
     sandbox = None
     if args.verify:
         from swe_lsp.sandbox.docker_sandbox import DockerSandbox
@@ -265,6 +265,9 @@ def main() -> int:
         records.append(record)
         stages = record.get("stages", {})
         marks = "".join("+" if stages.get(s, {}).get("ok") else "-" for s in STAGES)
+        if e2e := record.get("end_to_end"):
+            marks += " verified" if e2e.get("verified") else " unverified"
+            marks += " resolved" if e2e.get("resolved") else f" unresolved {e2e.get('error', '')}"
         print(
             f"[{n}/{len(rows)}] {row['instance_id']}: {marks} {record.get('error', '')}",
             file=sys.stderr,

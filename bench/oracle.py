@@ -15,13 +15,14 @@ real model would be stopped.
 - patching: the gold edits as search/replace blocks: one block per diff hunk (its context
   included), else minimal blocks (the changed lines, widened only to a non-blank edge and until
   unique), else minimal blocks split into short runs;
-- the reproduction: not written here (the ceiling measures the stages up to patch application).
+- the reproduction (end to end only): a script that puts the instance's test patch in place and
+  runs its tests (`reproduction_script`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from swe_lsp.llm import GenerateRequest, Generation, Sample, Score, Usage
@@ -312,3 +313,28 @@ class UniformScorer:
 
     def score(self, *args: object) -> list[Score]:
         return [Score(0.5, Usage()) for _ in args[-1]]  # type: ignore[attr-defined]
+
+
+def reproduction_script(test_files: Mapping[str, str | None], argv: Sequence[str]) -> str:
+    """The oracle's reproduction, written from the instance's tests as a perfect model could write
+    one: put the test patch's files in place, run the instance's test command, and say
+    `ISSUE REPRODUCED` (exit 1) when a test fails, `ISSUE RESOLVED` (exit 0) when all pass."""
+    files = json.dumps(json.dumps(dict(test_files)))
+    return f"""import json
+import pathlib
+import subprocess
+import sys
+
+for path, text in json.loads({files}).items():
+    target = pathlib.Path(path)
+    if text is None:
+        target.unlink(missing_ok=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+done = subprocess.run({list(argv)!r})
+if done.returncode != 0:
+    print("ISSUE REPRODUCED")
+    sys.exit(1)
+print("ISSUE RESOLVED")
+"""

@@ -86,6 +86,44 @@ def test_embedded_model_runs_the_whole_pipeline(model_cache: Path, tmp_path: Pat
         assert candidate.diff.startswith("diff --git a/")
 
 
+@pytest.mark.slow
+def test_embedded_model_runs_the_synifer_profile(model_cache: Path, tmp_path: Path) -> None:
+    """The same model under the SWE-SynInfer+ prompt profile: its prompts go out, unconstrained,
+    and whatever it answers is read into the same records (it is not expected to follow them)."""
+    from swe_lsp.llm import get_manifest, open_backend
+
+    builtin = get_manifest("smollm2-135m").source
+    manifest = tmp_path / "smollm2-synifer.toml"
+    manifest.write_text('prompts = "synifer"\n' + builtin.read_text())
+    (tmp_path / "templates").mkdir()
+    for template in (builtin.parent / "templates").glob("*.jinja"):
+        (tmp_path / "templates" / template.name).write_text(template.read_text())
+    settings = Settings.model_validate(
+        {
+            "cache_dir": str(model_cache),
+            "model": {"name": str(manifest), "backend": "transformers", "threads": 1, "seed": 0},
+            "search": {
+                "budget": 1,
+                "beam": 1,
+                "max_localization_rounds": 1,
+                "max_refinements": 0,
+                "max_tokens": 64,
+            },
+            "sandbox": {"kind": isolated_kind(), "timeout_s": 120},
+        }
+    )
+    request = ResolveRequest("synifer", EXAMPLE, Issue(ISSUE), out_dir=tmp_path / "out")
+    with open_backend(get_manifest(str(manifest)), settings.model, model_cache) as backend:
+        report = resolve(request, backend, settings, lambda p: None, threading.Event())
+    assert report.state == "done", report.error
+    records = read_trajectory(tmp_path / "out" / "trajectory.jsonl")
+    understand = [r for r in records if r.stage == "understand"]
+    assert understand and "- /statsmini/core.py" in understand[0].messages[-1].content
+    assert "files_to_modify" in understand[0].messages[-1].content
+    for record in records:  # every answer was read: sampled, or rejected with a reason
+        assert record.outcome != "rejected" or record.detail
+
+
 @pytest.mark.parametrize("kind", [pytest.param("docker", marks=pytest.mark.docker), "bwrap"])
 def test_known_good_patch_is_verified_and_ranked_first(kind: str, workspace: Path, tmp_path: Path) -> None:
     """A scripted policy writes a wrong fix and the right one; the real sandbox runs the
