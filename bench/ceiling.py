@@ -132,7 +132,7 @@ def end_to_end(row: dict[str, Any], candidate: Any, sandbox: Any) -> dict[str, A
     from trainer.instances import Instance
     from trainer.repos import checkout_repo, file_at, find_mirror
     from trainer.runs import Runner, graded
-    from trainer.swebench_env import test_command
+    from trainer.swebench_env import fail_to_pass_command
 
     inst = Instance.from_json(row)
     git_dir = find_mirror(inst.repo, Path(os.environ["SWE_LSP_BENCH_MIRRORS"]))
@@ -147,7 +147,7 @@ def end_to_end(row: dict[str, Any], candidate: Any, sandbox: Any) -> dict[str, A
         _, ran = runner.patch(tree, inst, dict(candidate.new_texts), tests, None)
         grade = graded(inst, ran)
         verifier = SandboxVerifier(sandbox, tree, None, TEST_TIMEOUT_S, threading.Event(), "ceiling")
-        script = reproduction_script(tests, test_command(inst))
+        script = reproduction_script(tests, fail_to_pass_command(inst))
         run = verifier.reproduce(script)
         outcome = classify(run)
         kept = script if outcome is ReproOutcome.REPRODUCED else None
@@ -259,7 +259,8 @@ def main() -> int:
         print(json.dumps(doc["summary"], indent=1))
         return 0
     started = time.monotonic()
-    records = []
+    records: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
     for n, row in enumerate(rows, 1):
         record = run_instance(row, args.model, sandbox)
         records.append(record)
@@ -273,17 +274,19 @@ def main() -> int:
             file=sys.stderr,
             flush=True,
         )
-    summary = summarize(records, get_manifest(args.model).limits)
-    doc = {
-        "what": "Dev-Search's stages with a gold-answering oracle policy (bench/oracle.py): the share of "
-        "instances whose right answer gets through each stage (cumulative)",
-        "model_limits": args.model,
-        "data": str(args.data.name),
-        "wall_s": round(time.monotonic() - started, 1),
-        "summary": summary,
-        "instances": records,
-    }
-    args.out.write_text(json.dumps(doc, indent=1) + "\n")
+        # Written after every instance, so a long run that is stopped keeps what it measured.
+        summary = summarize(records, get_manifest(args.model).limits)
+        doc = {
+            "what": "Dev-Search's stages with a gold-answering oracle policy (bench/oracle.py): the share "
+            "of instances whose right answer gets through each stage (cumulative)",
+            "model_limits": args.model,
+            "data": str(args.data.name),
+            "complete": n == len(rows),
+            "wall_s": round(time.monotonic() - started, 1),
+            "summary": summary,
+            "instances": records,
+        }
+        args.out.write_text(json.dumps(doc, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -317,8 +317,9 @@ class UniformScorer:
 
 def reproduction_script(test_files: Mapping[str, str | None], argv: Sequence[str]) -> str:
     """The oracle's reproduction, written from the instance's tests as a perfect model could write
-    one: put the test patch's files in place, run the instance's test command, and say
-    `ISSUE REPRODUCED` (exit 1) when a test fails, `ISSUE RESOLVED` (exit 0) when all pass."""
+    one: put the test patch's files in place, run its failing tests (`argv`:
+    `swebench_env.fail_to_pass_command`), and say `ISSUE REPRODUCED` (exit 1) when one fails,
+    `ISSUE RESOLVED` (exit 0) when they pass."""
     files = json.dumps(json.dumps(dict(test_files)))
     return f"""import json
 import pathlib

@@ -333,6 +333,24 @@ def test_command(inst: Instance) -> tuple[str, ...]:
     return ("sh", "-c", " && ".join([*edits, f"{cmd} {shlex.join(directives)}"]))
 
 
+def fail_to_pass_command(inst: Instance) -> tuple[str, ...]:
+    """The harness's test command narrowed to the FAIL_TO_PASS tests where its runner selects tests
+    by id (pytest: the test files' other tests may fail in any environment and say nothing about
+    the issue); Django's and SymPy's runners select by label and file, so theirs is the whole
+    command. What a reproduction written from the instance's failing tests runs."""
+    argv = test_command(inst)
+    ids = _pytest_selectors(_listed(inst.FAIL_TO_PASS))
+    if not argv or not ids:
+        return argv
+    if not has_spec(inst):
+        return (*PYTEST_BY_ID, *ids)
+    directives = tuple(test_directives(inst))
+    head = argv[: len(argv) - len(directives)]
+    if argv[0] != "sh" and argv[len(head) :] == directives and any("pytest" in word for word in head):
+        return (*head, *ids)
+    return argv
+
+
 def test_directives(inst: Instance) -> list[str]:
     """The test files (Django: test labels) the harness runs for `inst`: those its test patch
     touches (`get_test_directives`)."""

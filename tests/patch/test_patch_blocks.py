@@ -128,7 +128,10 @@ def test_parser_never_raises(pieces: list[str]) -> None:
 
 def test_a_docstring_underline_in_search_is_code_when_the_divider_follows() -> None:
     # SymPy's docstrings underline every section with `    ========`: quoting one must not end SEARCH.
-    text = "### a.py\n<<<<<<< SEARCH\n    Examples\n    ========\n=======\n    Examples\n    --------\n>>>>>>> REPLACE\n"
+    text = (
+        "### a.py\n<<<<<<< SEARCH\n    Examples\n    ========\n"
+        "=======\n    Examples\n    --------\n>>>>>>> REPLACE\n"
+    )
     (block,) = parse_edit_blocks(text).blocks
     assert block.search == "    Examples\n    ========\n" and block.replace == "    Examples\n    --------\n"
     # Without an exact divider later, a loose one still divides (models write 5 to 9 `=`).

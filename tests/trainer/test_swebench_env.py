@@ -12,7 +12,7 @@ from swe_lsp.sandbox.local_sandbox import LocalSandbox
 from swe_lsp.settings import SandboxSettings
 from trainer.instances import DataError, Instance
 from trainer.runs import Runner, all_tests_pass, pin_environment
-from trainer.swebench_env import clean_test_id, grade, plan_for, spec_for
+from trainer.swebench_env import clean_test_id, fail_to_pass_command, grade, plan_for, spec_for
 from trainer.swebench_env import test_command as command_of
 
 
@@ -353,3 +353,18 @@ def test_era_constraints_are_per_version_where_a_version_needs_them(tmp_path: Pa
     assert old.steps[0].name == "constraints" and "pyparsing<3" in old.steps[0].command
     # 3.6's spec pins pyparsing 3.0.9: a bound below 3 there would make its install impossible.
     assert all("pyparsing<3" not in step.command for step in new.steps)
+
+
+def test_a_reproduction_from_the_failing_tests_runs_only_them_where_pytest_selects_by_id() -> None:
+    f2p = ("tests/test_blueprints.py::test_dotted_name_not_allowed", "[100%]")
+    flask = _inst("pallets/flask", "2.0", _diff("tests/test_basic.py", "tests/test_blueprints.py"), f2p)
+    assert command_of(flask) == ("pytest", "-rA", "tests/test_basic.py", "tests/test_blueprints.py")
+    assert fail_to_pass_command(flask) == (
+        "pytest",
+        "-rA",
+        "tests/test_blueprints.py::test_dotted_name_not_allowed",
+    )
+    # SymPy's bin/test selects by file (and runs in a shell): the whole command.
+    sympy = _inst("sympy/sympy", "1.1", _diff("sympy/core/tests/test_numbers.py"), ("test_mod",))
+    assert fail_to_pass_command(sympy) == command_of(sympy)
+    assert fail_to_pass_command(_inst("me/mine", "", f2p=("t.py::a",), p2p=("t.py::b",)))[-1] == "t.py::a"
