@@ -101,3 +101,45 @@ def test_generate_with_a_choice_runs_the_real_model(model_cache: Path) -> None:
     assert report["backend"] == "transformers"
     assert [s["text"] in ("a.py", "b.py") for s in report["samples"]] == [True, True]
     assert report["usage"]["completion_tokens"] > 0
+
+
+@pytest.mark.slow
+def test_resolve_json_is_one_document_on_stdout_with_the_vllm_engine(
+    model_cache: Path, tmp_path: Path
+) -> None:
+    """vLLM logs to stdout, from this process and from its engine process: with `--json`, all of it
+    goes to stderr and stdout holds exactly the report."""
+    import os
+    import shutil
+
+    from swe_lsp.llm.factory import vllm_available
+
+    if not vllm_available():
+        pytest.skip("vLLM does not import here")
+    workspace = tmp_path / "statsmini"
+    shutil.copytree(Path(__file__).parents[1] / "examples" / "statsmini", workspace)
+    env = {**os.environ, "SWE_LSP_CACHE_DIR": str(model_cache), "SWE_LSP_MODEL__BACKEND": "vllm"}
+    small = ("--budget", "1", "--beam", "1", "--rounds", "1", "--max-tokens", "16", "--strategy", "vote")
+    issue = str(workspace / "ISSUE.md")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "swe_lsp",
+            "resolve",
+            "--workspace",
+            str(workspace),
+            "--issue",
+            issue,
+            *small,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert out.returncode in (0, 1), out.stderr[-2000:]
+    report = json.loads(out.stdout)  # the whole of stdout: nothing before or after the document
+    assert report["state"] == "done", report.get("error")
+    assert "INFO" in out.stderr  # the engine did log: to stderr

@@ -7,11 +7,12 @@ the full resolve exists: prepare the model, load it, sample, print the samples a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from pathlib import Path
 
-from swe_lsp.cli.common import add_settings_flags, console, progress_bar, settings_from_args
+from swe_lsp.cli.common import add_settings_flags, console, progress_bar, settings_from_args, stdout_to_stderr
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,21 +53,23 @@ def _run(args: argparse.Namespace) -> int:
         constraint = Constraint.regex(args.regex)
     elif args.json_schema:
         constraint = Constraint.json_schema(json.loads(args.json_schema.read_text()))
-    start = time.perf_counter()
-    with progress_bar(f"load {manifest.name}") as update:
-        backend = open_backend(manifest, settings.model, settings.cache_path(), update)
-        update(f"{backend.name} ready", 1.0)
-    loaded = time.perf_counter()
-    with backend:
-        request = GenerateRequest(
-            (Message("system", args.system), Message("user", args.prompt)),
-            SamplingConfig(
-                n=args.n, temperature=args.temperature, max_tokens=args.max_tokens, stop=tuple(args.stop)
-            ),
-            constraint,
-        )
-        with console.status(f"generating {args.n} sample(s) with {backend.name}"):
-            (result,) = backend.generate([request])
+    quiet = stdout_to_stderr() if args.json else contextlib.nullcontext()
+    with quiet:
+        start = time.perf_counter()
+        with progress_bar(f"load {manifest.name}") as update:
+            backend = open_backend(manifest, settings.model, settings.cache_path(), update)
+            update(f"{backend.name} ready", 1.0)
+        loaded = time.perf_counter()
+        with backend:
+            request = GenerateRequest(
+                (Message("system", args.system), Message("user", args.prompt)),
+                SamplingConfig(
+                    n=args.n, temperature=args.temperature, max_tokens=args.max_tokens, stop=tuple(args.stop)
+                ),
+                constraint,
+            )
+            with console.status(f"generating {args.n} sample(s) with {backend.name}"):
+                (result,) = backend.generate([request])
     done = time.perf_counter()
     report = {
         "model": manifest.name,

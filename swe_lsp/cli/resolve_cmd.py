@@ -8,6 +8,7 @@ passed, the scores. `--json` prints the whole report for scripts instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import uuid
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 # Shared with `localize`: the same issue-reading rules for every command that takes an issue.
-from swe_lsp.cli.common import console, positive_int, read_issue
+from swe_lsp.cli.common import console, positive_int, read_issue, stdout_to_stderr
 
 
 def register(subparsers: Any) -> None:
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         out_dir=args.out,
     )
     cancel = threading.Event()
-    with _Display(quiet=False) as display:
+    with stdout_to_stderr() if args.json else contextlib.nullcontext(), _Display(quiet=False) as display:
         display.stage_message("snapshot", f"loading {manifest.name}")
         backend = open_backend(manifest, settings.model, settings.cache_path())
         with backend:
