@@ -143,3 +143,18 @@ def test_resolve_json_is_one_document_on_stdout_with_the_vllm_engine(
     report = json.loads(out.stdout)  # the whole of stdout: nothing before or after the document
     assert report["state"] == "done", report.get("error")
     assert "INFO" in out.stderr  # the engine did log: to stderr
+
+
+def test_a_reader_that_goes_away_is_no_traceback() -> None:
+    """`swe-lsp models list | head -0`: the pipe closes before the output is written."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "swe_lsp", "models", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
