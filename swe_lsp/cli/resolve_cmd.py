@@ -163,6 +163,8 @@ def _print_report(report: Any) -> None:
         )
     if report.error:
         out.print(f"[red]error:[/] {report.error}")
+    if report.why_none:
+        out.print(f"[yellow]why no candidate:[/] {report.why_none}")
     costs = Table("stage", "tokens in", "tokens out", "calls", "sandbox s", "wall s", title="cost")
     for name, c in report.cost.stages.items():
         costs.add_row(

@@ -21,7 +21,7 @@ from swe_lsp.search.context import JobContext, SearchConfig
 from swe_lsp.search.controller import SearchResult, search
 from swe_lsp.search.job import Cost, JobReport, Progress, ResolveRequest
 from swe_lsp.search.ranking import STRATEGIES, to_candidates
-from swe_lsp.search.records import write_trajectory
+from swe_lsp.search.records import why_no_candidate, write_trajectory
 from swe_lsp.search.roles import BackendORM, BackendPolicy, BackendPRM
 from swe_lsp.search.runtime import Cancelled, Roles, Runtime
 from swe_lsp.search.verification import SandboxVerifier, Verifier
@@ -103,8 +103,9 @@ def resolve(
     cost = rt.cost()
     candidates = to_candidates(result.outcomes, cfg.strategy, cfg.budget) if state == "done" else ()
     trajectory = _persist(out, rt, cost, cfg, state, result)
-    rt.finish(f"{state}: {len(candidates)} candidate(s)")
-    return JobReport(request.job_id, state, candidates, cost, trajectory, commit, error)  # type: ignore[arg-type]
+    why = why_no_candidate(rt.recorder.records) if state == "done" and not candidates else ""
+    rt.finish(f"{state}: {len(candidates)} candidate(s)" + (f" ({why})" if why else ""))
+    return JobReport(request.job_id, state, candidates, cost, trajectory, commit, error, why)  # type: ignore[arg-type]
 
 
 def issue_text(request: ResolveRequest) -> str:

@@ -130,3 +130,6 @@ class JobReport:
     trajectory_path: Path | None = None
     snapshot_commit: str | None = None
     error: str | None = None
+    # Where the candidates were lost, stage by stage, when a `done` job has none
+    # (`records.why_no_candidate`): "patch: 4 syntax_error, 3 unparsed".
+    why_none: str = ""

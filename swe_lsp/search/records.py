@@ -139,3 +139,31 @@ def read_trajectory(path: Path) -> list[StepRecord]:
     """The records of a JSONL trajectory file."""
     lines: Sequence[str] = path.read_text(encoding="utf-8").splitlines()
     return [StepRecord.from_json(json.loads(line)) for line in lines if line.strip()]
+
+
+# The outcomes that are not losses: a record with one of these did not end its candidate.
+_GOING_ON = frozenset({"kept", "sampled", "tool_calls", "unresolved", "verified", "reproduced", "merged"})
+# The order stages are told in: where the candidates were lost first.
+_STAGE_ORDER = ("understand", "localize", "patch", "refine", "repro", "verify")
+
+
+def outcome_counts(records: Iterable[StepRecord]) -> dict[str, dict[str, int]]:
+    """Per stage, how many steps ended in each outcome (from the trajectory)."""
+    counts: dict[str, dict[str, int]] = {}
+    for r in records:
+        stage = counts.setdefault(r.stage, {})
+        stage[r.outcome] = stage.get(r.outcome, 0) + 1
+    return counts
+
+
+def why_no_candidate(records: Iterable[StepRecord]) -> str:
+    """One line on where a job's candidates were lost, stage by stage (what the trajectory
+    knows), e.g. `patch: 4 syntax_error, 3 unparsed, 1 unmatched`; "" when nothing was lost."""
+    counts = outcome_counts(records)
+    parts = []
+    for stage in sorted(counts, key=lambda s: (_STAGE_ORDER.index(s) if s in _STAGE_ORDER else 99, s)):
+        lost = {o: n for o, n in counts[stage].items() if o not in _GOING_ON}
+        if lost:
+            told = ", ".join(f"{n} {o}" for o, n in sorted(lost.items(), key=lambda kv: (-kv[1], kv[0])))
+            parts.append(f"{stage}: {told}")
+    return "; ".join(parts)

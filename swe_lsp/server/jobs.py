@@ -187,7 +187,9 @@ class JobManager:
             texts = {}
         self._store.finish_job(report, texts)
         message = {
-            "done": f"{len(report.candidates)} candidate(s)",
+            "done": f"{len(report.candidates)} candidate(s)"
+            if report.candidates or not report.why_none
+            else f"no candidate: {report.why_none}",
             "cancelled": "cancelled",
             "failed": report.error or "failed",
         }.get(report.state, report.state)

@@ -109,7 +109,9 @@ class ProgressReporter:
         if bar is None:
             return
         summary = {
-            "done": f"{record.candidate_count} candidate(s) ready to review",
+            "done": f"{record.candidate_count} candidate(s) ready to review"
+            if record.candidate_count or not record.message.startswith("no candidate")
+            else record.message,
             "cancelled": "cancelled",
         }.get(record.state, f"{record.state}: {record.error or record.message}")
         bar.end = types.WorkDoneProgressEnd(message=summary)

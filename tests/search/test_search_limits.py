@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from scripted import (
+    BROKEN_PATCH,
     GOOD_PATCH,
     GOOD_REPRO,
     LOCATE,
@@ -206,3 +207,15 @@ def test_the_synifer_profile_speaks_its_formats_and_gives_the_same_data(
     # The tagged edit (indented by the file's own indentation) is the same fix as the project's form.
     assert len(run.report.candidates) == 1 and run.report.candidates[0].evidence.verified
     assert 'raise ValueError("mean() requires at least one data point")' in run.report.candidates[0].diff
+
+
+def test_a_job_without_candidates_says_where_they_were_lost(workspace: Path, tmp_path: Path) -> None:
+    from swe_lsp.search.records import why_no_candidate
+
+    scripts = _scripts(patch=[answer("no edits here"), answer(BROKEN_PATCH)])
+    run = run_job(workspace, tmp_path, scripts, budget=2, beam=1, max_refinements=0, constrain_patches=False)
+    assert run.report.state == "done" and not run.report.candidates
+    assert run.report.why_none == "patch: 1 unmatched, 1 unparsed"
+    records = read_trajectory(run.out / "trajectory.jsonl")
+    assert why_no_candidate(records) == run.report.why_none
+    assert run.progress[-1].message.endswith("(patch: 1 unmatched, 1 unparsed)")
