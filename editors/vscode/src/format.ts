@@ -99,13 +99,19 @@ export function progressMessage(job: JobView): string {
   return `${stage}${message}`.replace(/: $/, '') || job.state;
 }
 
+/** Where a job's candidates were lost, as the server tells it (`no candidate: patch: 2 unparsed`). */
+function lostWhere(job: JobView): string {
+  const prefix = 'no candidate: ';
+  return job.message?.startsWith(prefix) ? `: ${job.message.slice(prefix.length)}` : '';
+}
+
 /** What the user is told when a job ends. */
 export function finishedMessage(job: JobView): string {
   switch (job.state) {
     case 'done':
       return job.candidates > 0
         ? `SWE-LSP: ${job.candidates} candidate${job.candidates === 1 ? '' : 's'} ready to review (${costText(job)}).`
-        : `SWE-LSP: the search found no candidate patch (${costText(job)}).`;
+        : `SWE-LSP: the search found no candidate patch${lostWhere(job)} (${costText(job)}).`;
     case 'cancelled':
       return 'SWE-LSP: the job was cancelled.';
     case 'interrupted':

@@ -217,6 +217,10 @@ function M.format_job(job)
       or job.state
   elseif job.state == 'failed' then
     detail = 'failed: ' .. M.title(job.error ~= vim.NIL and job.error or job.message, 40)
+  elseif job.state == 'done' and (job.candidates or 0) == 0 and type(job.message) == 'string'
+      and job.message:match('^no candidate') then
+    -- The server says where the candidates were lost: `no candidate: patch: 4 syntax_error, ...`.
+    detail = 'done: ' .. M.title(job.message, 40)
   else
     detail = string.format('%s, %d candidate(s)', job.state, job.candidates or 0)
   end

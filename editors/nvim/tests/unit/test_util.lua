@@ -111,6 +111,11 @@ t.test('format_job: state, progress or candidates, issue, id', function()
   t.contains(util.format_job({ jobId = 'j3', state = 'failed', error = 'boom', issue = 'x' }), 'failed: boom')
   t.contains(util.format_job({ jobId = 'j4', state = 'running', stage = vim.NIL, fraction = 0, issue = 'x' }),
     'running')
+  -- No candidate: the server's message says where they were lost.
+  t.contains(util.format_job({ jobId = 'j5', state = 'done', candidates = 0, issue = 'x',
+    message = 'no candidate: patch: 2 unparsed' }), 'done: no candidate: patch: 2 unparsed')
+  t.contains(util.format_job({ jobId = 'j6', state = 'done', candidates = 0, issue = 'x', message = vim.NIL }),
+    'done, 0 candidate(s)')
 end)
 
 t.test('job_of_token and is_final', function()

@@ -100,6 +100,10 @@ test('job messages: progress, and how the job ended', () => {
     'SWE-LSP: 2 candidates ready to review (3 model calls, 1,234 tokens, 2.5 s).',
   );
   assert.match(finishedMessage(job({ state: 'done', candidates: 0 })), /found no candidate patch/);
+  assert.match(
+    finishedMessage(job({ state: 'done', candidates: 0, message: 'no candidate: patch: 2 unparsed' })),
+    /found no candidate patch: patch: 2 unparsed \(/,
+  );
   assert.equal(finishedMessage(job({ state: 'failed', error: 'the worker died' })), 'SWE-LSP: the job failed: the worker died');
   assert.equal(isFinal('running'), false);
   assert.equal(isFinal('interrupted'), true);
