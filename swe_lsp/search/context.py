@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from swe_lsp.llm import SamplingConfig
 from swe_lsp.llm.limits import CHARS_PER_TOKEN, Limits
@@ -57,7 +58,7 @@ class SearchConfig:
     patch_keep: int | None = None
     limits: Limits = field(default_factory=Limits)
     context_length: int = 32768
-    profile: str = "swe-lsp"  # the manifest's prompt profile: "swe-lsp" or "synifer" (prompts/synifer.py)
+    profile: Literal["swe-lsp", "synifer"] = "swe-lsp"  # the manifest's prompt profile (prompts/synifer.py)
 
     def tokens(self, stage: str) -> int:
         """The output limit of a turn of `stage` (`limits.TURN_STAGES`)."""
@@ -89,7 +90,7 @@ class SearchConfig:
         strategy: str | None = None,
         limits: Limits | None = None,
         context_length: int = 32768,
-        profile: str = "swe-lsp",
+        profile: Literal["swe-lsp", "synifer"] = "swe-lsp",
     ) -> SearchConfig:
         """The settings with a request's overrides on top, under a model's `limits`."""
         n = budget or s.budget

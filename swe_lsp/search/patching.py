@@ -8,6 +8,7 @@ Equal fixes (the same up to formatting; the AST for Python) are merged, their vo
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -23,6 +24,7 @@ from swe_lsp.search.runtime import Runtime
 from swe_lsp.search.turns import split_turn
 
 STAGE = "patch"
+log = logging.getLogger(__name__)
 
 
 def generate_patches(
@@ -88,6 +90,15 @@ def fit_prompt(ctx: JobContext, cfg: SearchConfig, parent: LocationSet) -> tuple
     while len(context) + len(gathered) > room and form.shown_lines > MIN_SHOWN_LINES:
         form = PatchForm.from_limits(cfg.limits, max(MIN_SHOWN_LINES, form.shown_lines // 2))
         context = code_context(parent.locations, ctx.lines, form.shown_lines, form.import_header)
+    if len(context) + len(gathered) > room:  # many located files: the engine may reject the prompt
+        log.warning(
+            "patch prompt for %s exceeds the model's context even at %d lines per file (%d characters "
+            "of code for %d of room); the engine may refuse it",
+            parent.id,
+            form.shown_lines,
+            len(context) + len(gathered),
+            room,
+        )
     return form, context, gathered
 
 

@@ -26,7 +26,7 @@ def understand(rt: Runtime, ctx: JobContext, cfg: SearchConfig, n: int) -> list[
     if cfg.profile == synifer.PROFILE:
         most = min(cfg.limits.max_files, synifer.MAX_FILES)
         python = [p for p in paths if p.endswith(".py")] or paths
-        room = cfg.prompt_chars(STAGE) - len(ctx.issue) - 2000
+        room = cfg.prompt_chars(STAGE) - len(ctx.issue) - synifer.FRAME_CHARS
         messages = synifer.understand_messages(ctx.issue, python, room)
         constraint = None
     else:

@@ -32,6 +32,9 @@ PROFILE = "synifer"
 MAX_FILES = 5
 MAX_LOCATIONS = 10
 _JSON = re.compile(r"\{.*\}", re.DOTALL)
+# Characters of the understanding prompt besides the file list and the issue: the rules and the
+# example answer (about 700), with room to spare for the chat template.
+FRAME_CHARS = 2000
 
 
 def understand_messages(issue: str, paths: Sequence[str], max_chars: int) -> tuple[Message, ...]:
