@@ -39,6 +39,8 @@ class Report:
     settings_files: list[str]
     env_keys: list[str]
     cache_dir: str
+    workspace_trusted: bool
+    ignored: list[str]
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -56,6 +58,9 @@ class Report:
             "settings      " + (", ".join(self.settings_files) or "defaults only (no swe-lsp.toml)"),
             "env           " + (", ".join(self.env_keys) or "no SWE_LSP_* variables"),
             f"cache         {self.cache_dir}",
+            "trust         "
+            + ("the workspace is trusted" if self.workspace_trusted else "the workspace is not trusted"),
+            *(f"ignored       {m}" for m in self.ignored),
         ]
         return "\n".join(lines)
 
@@ -89,6 +94,8 @@ def collect(loaded: LoadedSettings, docker_timeout_s: float = 3.0) -> Report:
         settings_files=[str(p) for p in loaded.files],
         env_keys=list(loaded.env_keys),
         cache_dir=str(cache),
+        workspace_trusted=loaded.trusted,
+        ignored=list(loaded.ignored),
     )
 
 

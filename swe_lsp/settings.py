@@ -6,12 +6,21 @@ dir), the workspace's `swe-lsp.toml`, `SWE_LSP_*` environment variables (nested 
 flags). Every key is checked: an unknown key or a bad value is a `SettingsError` naming the key, the
 source it came from and the allowed values. Nothing is silently ignored, because a typo in a
 setting that silently falls back to a default is the worst kind of bug to debug from an editor.
+
+Workspace trust: a folder's own `swe-lsp.toml` comes with the code (a cloned repository writes it),
+so the keys that could send the code off the machine, run code outside the sandbox or load code
+from the folder (`TRUSTED_ONLY`) are taken from it only once the user trusts the folder: the
+editor says so (VS Code's workspace trust, Neovim's `vim.secure` trust database), the CLI is given
+`--trust`, or the folder is under one of the user's `trusted_folders`. Otherwise each such key is
+left out and named in `LoadedSettings.ignored`, which the server and the CLI show.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import tomllib
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +153,12 @@ class Settings(_Section):
     models_dirs: tuple[Path, ...] = Field((), description="Extra folders of model manifests.")
     cache_dir: Path | None = Field(None, description="Override the platformdirs cache folder.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    trusted_folders: tuple[Path, ...] = Field(
+        (),
+        description="Folders (and the folders under them) whose own swe-lsp.toml may set the keys that "
+        "send code elsewhere or run it outside the sandbox. Read from your settings only, never a "
+        "workspace's.",
+    )
 
     def cache_path(self) -> Path:
         """Where prepared models, indexes and snapshots live."""
@@ -155,14 +170,35 @@ class Settings(_Section):
         return _validate(merged, {source: overrides})
 
 
+# The keys a workspace's own swe-lsp.toml may set only in a trusted folder, each with what it could
+# do if a cloned repository set it. `trusted_folders` is never read from a workspace: a folder
+# cannot vouch for itself.
+TRUSTED_ONLY: dict[tuple[str, ...], str] = {
+    ("model", "base_url"): "it would send the workspace's code to that server",
+    ("model", "api_key_env"): "it chooses which of your environment variables is sent as an API key",
+    ("sandbox", "kind"): "it can run model-written code outside the sandbox (`local`)",
+    ("sandbox", "test_command"): "it is a command run on every candidate",
+    ("models_dirs",): "it loads model manifests, and the weights and templates they name, from the folder",
+    ("cache_dir",): "it chooses where snapshots of your code are written",
+    ("trusted_folders",): "only your own settings can trust a folder",
+}
+# Values of `TRUSTED_ONLY` keys an untrusted folder may still set: they choose among the sandboxes.
+SAFE_UNTRUSTED: dict[tuple[str, ...], frozenset[object]] = {
+    ("sandbox", "kind"): frozenset({"auto", "docker", "bwrap"}),
+}
+
+
 @dataclass(frozen=True)
 class LoadedSettings:
-    """Settings plus where they came from, for `swe-lsp doctor` and error messages."""
+    """Settings plus where they came from, for `swe-lsp doctor` and error messages. `trusted`:
+    whether the workspace's own file was taken whole; `ignored`: one message per key left out of it."""
 
     settings: Settings
     files: tuple[Path, ...] = ()
     env_keys: tuple[str, ...] = ()
     overridden: tuple[str, ...] = field(default=())
+    trusted: bool = False
+    ignored: tuple[str, ...] = ()
 
 
 def user_settings_file() -> Path:
@@ -175,16 +211,37 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     user_file: Path | None = None,
+    trusted: bool = False,
 ) -> LoadedSettings:
-    """Read and validate every source; raise `SettingsError` naming the first bad key."""
+    """Read and validate every source; raise `SettingsError` naming the first bad key. `trusted`:
+    the user (through the editor or `--trust`) trusts `workspace`; it is also trusted when it lies
+    under one of the user's `trusted_folders`."""
     env = os.environ if env is None else env
     sources: dict[str, Mapping[str, Any]] = {}
     files: list[Path] = []
-    for path in (user_file or user_settings_file(), workspace / SETTINGS_FILE if workspace else None):
-        if path is not None and path.is_file():
-            sources[str(path)] = _read_toml(path)
-            files.append(path)
+    user_path = user_file or user_settings_file()
+    if user_path.is_file():
+        sources[str(user_path)] = _read_toml(user_path)
+        files.append(user_path)
     env_values, env_keys = _from_env(env)
+    own = workspace / SETTINGS_FILE if workspace else None
+    ignored: list[str] = []
+    if own is not None and own.is_file():
+        values = _read_toml(own)
+        trusted = trusted or _under_trusted(
+            workspace, [sources.get(str(user_path), {}), env_values, overrides or {}]
+        )
+        values, left_out = _without_trusted_only(values, trusted)
+        ignored = [
+            f"{own}: `{key}` is not used because the folder is not trusted ({why}); trust the folder "
+            "to use it (the editor's workspace trust, `--trust`, or `trusted_folders` in "
+            f"{user_settings_file()})"
+            if key != "trusted_folders"
+            else f"{own}: `{key}` is not used ({why})"
+            for key, why in left_out
+        ]
+        sources[str(own)] = values
+        files.append(own)
     if env_values:
         sources["environment"] = env_values
     if overrides:
@@ -193,7 +250,47 @@ def load_settings(
     for values in sources.values():
         merged = deep_merge(merged, values)
     settings = _validate(merged, sources)
-    return LoadedSettings(settings, tuple(files), tuple(env_keys), tuple(overrides or ()))
+    return LoadedSettings(
+        settings, tuple(files), tuple(env_keys), tuple(overrides or ()), trusted, tuple(ignored)
+    )
+
+
+def _under_trusted(workspace: Path | None, sources: list[Mapping[str, Any]]) -> bool:
+    """Whether `workspace` is one of (or under one of) the `trusted_folders` the user's own sources
+    name (env lists are comma-separated)."""
+    if workspace is None:
+        return False
+    here = workspace.expanduser().resolve()
+    for values in sources:
+        folders = values.get("trusted_folders") or ()
+        if isinstance(folders, str):
+            folders = [f for f in folders.split(",") if f]
+        for folder in folders if isinstance(folders, list | tuple) else ():
+            top = Path(str(folder)).expanduser().resolve()
+            if here == top or top in here.parents:
+                return True
+    return False
+
+
+def _without_trusted_only(
+    values: Mapping[str, Any], trusted: bool
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """A workspace file's values without the `TRUSTED_ONLY` keys it may not set (all but
+    `trusted_folders` when `trusted`), and those left out as (dotted key, why)."""
+    kept = copy.deepcopy(dict(values))
+    left_out: list[tuple[str, str]] = []
+    for key, why in TRUSTED_ONLY.items():
+        if trusted and key != ("trusted_folders",):
+            continue
+        node: Any = kept
+        for part in key[:-1]:
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, dict) and key[-1] in node:
+            if node[key[-1]] in SAFE_UNTRUSTED.get(key, ()):
+                continue
+            del node[key[-1]]
+            left_out.append((".".join(key), why))
+    return kept, left_out
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -206,7 +303,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _from_env(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     """`SWE_LSP_MODEL__BACKEND=openai` -> {"model": {"backend": "openai"}}; values stay strings
-    (pydantic coerces them), lists are comma-separated."""
+    (pydantic coerces them), lists (`models_dirs`, `trusted_folders`, ...) are comma-separated."""
     out: dict[str, Any] = {}
     keys: list[str] = []
     for name, value in env.items():
@@ -219,9 +316,21 @@ def _from_env(env: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
             if not isinstance(node, dict):
                 raise SettingsError(f"{name}: conflicts with another SWE_LSP_ variable")
         leaf = path[-1]
-        node[leaf] = [v for v in value.split(",") if v] if leaf.endswith("dirs") else value
+        node[leaf] = [v for v in value.split(",") if v] if _is_list(path) else value
         keys.append(name)
     return out, keys
+
+
+def _is_list(path: list[str]) -> bool:
+    """Whether the setting at `path` holds a list (a tuple field), e.g. `models_dirs`."""
+    model: type[BaseModel] = Settings
+    for part in path[:-1]:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return False
+        model = annotation
+    info = model.model_fields.get(path[-1])
+    return info is not None and typing.get_origin(info.annotation) is tuple
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:

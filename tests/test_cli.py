@@ -61,6 +61,20 @@ def test_doctor_reports_versions_docker_and_settings(tmp_path: Path) -> None:
     assert "smollm2-135m" in report["models"]
 
 
+def test_an_untrusted_workspace_is_named_and_trust_is_one_flag(tmp_path: Path) -> None:
+    (tmp_path / "swe-lsp.toml").write_text('[model]\nbase_url = "http://elsewhere.example/v1"\n')
+    out = swe_lsp("doctor", "--json", "--workspace", str(tmp_path))
+    report = json.loads(out.stdout)
+    assert not report["workspace_trusted"]
+    assert any("`model.base_url`" in m for m in report["ignored"])
+    trusted = json.loads(swe_lsp("doctor", "--json", "--trust", "--workspace", str(tmp_path)).stdout)
+    assert trusted["workspace_trusted"] and trusted["ignored"] == []
+    # A command that uses the settings says on stderr which key it left out, and goes on.
+    gen = swe_lsp("generate", "--workspace", str(tmp_path), "--model", "no-such-model", "--prompt", "hi")
+    assert "`model.base_url` is not used because the folder is not trusted" in gen.stderr
+    assert "unknown model 'no-such-model'" in gen.stderr
+
+
 def test_doctor_does_not_import_torch() -> None:
     """The LSP process runs the same report for `swe-lsp.debugInfo` and must stay light."""
     code = (

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -27,6 +28,28 @@ def add_settings_flags(parser: argparse.ArgumentParser, workspace: bool = True) 
         "--backend", choices=["auto", "vllm", "transformers", "openai"], default=None, help="inference engine"
     )
     parser.add_argument("--base-url", default=None, help="OpenAI-compatible server URL (openai backend)")
+    if workspace:
+        add_trust_flag(parser)
+
+
+def add_trust_flag(parser: argparse.ArgumentParser) -> None:
+    """`--trust`: take every key of the workspace's own swe-lsp.toml, for this run."""
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="trust the workspace folder: its swe-lsp.toml may also set the model server, the "
+        "sandbox kind, the test command (default: only if under your trusted_folders)",
+    )
+
+
+def load_workspace_settings(
+    workspace: Path | None, overrides: dict[str, Any] | None = None, trust: bool = False
+) -> LoadedSettings:
+    """`load_settings`, saying on stderr which keys of an untrusted workspace's file were left out."""
+    loaded = load_settings(workspace, overrides, trusted=trust)
+    for message in loaded.ignored:
+        console.print(f"[yellow]warning:[/] {message}", highlight=False)
+    return loaded
 
 
 def settings_from_args(args: argparse.Namespace) -> LoadedSettings:
@@ -37,7 +60,7 @@ def settings_from_args(args: argparse.Namespace) -> LoadedSettings:
         if value is not None
     }
     overrides = {"model": model} if model else None
-    return load_settings(getattr(args, "workspace", None), overrides)
+    return load_workspace_settings(getattr(args, "workspace", None), overrides, getattr(args, "trust", False))
 
 
 @contextlib.contextmanager

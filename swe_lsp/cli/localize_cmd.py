@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from swe_lsp.cli.common import positive_int, read_issue
+from swe_lsp.cli.common import load_workspace_settings, positive_int, read_issue
 
 
 def register(subparsers: Any) -> None:
@@ -33,14 +33,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Snapshot, index, retrieve, print."""
-    from swe_lsp.settings import load_settings
     from swe_lsp.workspace import RepoIndex, WorkspaceError, make_snapshot, retrieve
 
     issue = read_issue(args.issue)
     workspace = args.workspace.resolve()
     if not workspace.is_dir():
         raise WorkspaceError(f"{args.workspace}: no such folder; pass the workspace with --workspace")
-    cache_dir = load_settings(workspace).settings.cache_path()
+    cache_dir = load_workspace_settings(workspace).settings.cache_path()
     with make_snapshot(workspace, {}, cache_dir) as snapshot:
         index = RepoIndex.build_or_load(snapshot.root, cache_dir, key=str(workspace))
         found = retrieve(index, issue, top=args.top, top_symbols=args.symbols or 2 * args.top)

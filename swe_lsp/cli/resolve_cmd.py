@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 # Shared with `localize`: the same issue-reading rules for every command that takes an issue.
-from swe_lsp.cli.common import console, positive_int, read_issue, stdout_to_stderr
+from swe_lsp.cli.common import (
+    add_trust_flag,
+    console,
+    load_workspace_settings,
+    positive_int,
+    read_issue,
+    stdout_to_stderr,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +36,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--workspace", type=Path, default=Path.cwd(), help="workspace folder (default: .)")
     parser.add_argument("--issue", required=True, help="file with the issue text, or - for standard input")
+    add_trust_flag(parser)
     parser.add_argument("--model", default=None, help="model manifest name (default: from settings)")
     parser.add_argument(
         "--backend", choices=["auto", "vllm", "transformers", "openai"], default=None, help="inference engine"
@@ -54,14 +62,13 @@ def run(args: argparse.Namespace) -> int:
     """Load settings and the model, run the job, print the report; exit 0 done, 1 failed."""
     from swe_lsp.llm import get_manifest, open_backend
     from swe_lsp.search import Issue, ResolveRequest, resolve
-    from swe_lsp.settings import load_settings
     from swe_lsp.workspace import WorkspaceError
 
     workspace = args.workspace.resolve()
     if not workspace.is_dir():
         raise WorkspaceError(f"{args.workspace}: no such folder; pass the workspace with --workspace")
     issue = read_issue(args.issue)
-    settings = load_settings(workspace, _overrides(args)).settings
+    settings = load_workspace_settings(workspace, _overrides(args), args.trust).settings
     manifest = get_manifest(settings.model.name, settings.models_dirs)
     job_id = uuid.uuid4().hex[:12]
     request = ResolveRequest(

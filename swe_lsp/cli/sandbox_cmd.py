@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from swe_lsp.cli import sandbox_env_cmd
+from swe_lsp.cli.common import add_trust_flag, load_workspace_settings
 
 
 def register(subparsers: Any) -> None:
@@ -38,6 +39,7 @@ def register(subparsers: Any) -> None:
 
     detect = sub.add_parser("detect", help="Show the test command detected for a workspace.")
     detect.add_argument("path", nargs="?", default=".", type=Path, help="Workspace folder (default: .).")
+    add_trust_flag(detect)
     detect.set_defaults(run=_detect)
 
     sandbox_env_cmd.add_commands(sub)  # env, test
@@ -91,9 +93,8 @@ def _status(args: argparse.Namespace) -> int:
     from swe_lsp.sandbox.bwrap_sandbox import bwrap_problem
     from swe_lsp.sandbox.docker_engine import connect
     from swe_lsp.sandbox.errors import SandboxUnavailableError
-    from swe_lsp.settings import load_settings
 
-    settings = load_settings(Path.cwd()).settings.sandbox
+    settings = load_workspace_settings(Path.cwd()).settings.sandbox
     image = settings.image or DEFAULT_BASE_IMAGE
     print(f"sandbox.kind:   {settings.kind}")
     try:
@@ -122,10 +123,9 @@ def _detect(args: argparse.Namespace) -> int:
     import shlex
 
     from swe_lsp.sandbox.runners import detect_runner
-    from swe_lsp.settings import load_settings
 
     tree = args.path.resolve()
-    configured = load_settings(tree).settings.sandbox.test_command
+    configured = load_workspace_settings(tree, trust=args.trust).settings.sandbox.test_command
     runner = detect_runner(tree, configured)
     print(shlex.join(runner.argv()) if runner.found else "(none)")
     print(f"  runner:  {runner.name}")

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from swe_lsp.cli.common import add_trust_flag, load_workspace_settings
+
 BUILD_FAILED = 3
 # Without a terminal (CI logs), only the lines that start a phase are printed.
 _PHASES = ("environment", "building the base image", "running the tests")
@@ -55,11 +57,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--test-command", default=None, help="Run the tests with this (sandbox.test_command)."
     )
     parser.add_argument("--json", action="store_true", help="One JSON document on stdout.")
+    add_trust_flag(parser)
 
 
 def _settings(args: argparse.Namespace) -> Any:
     from swe_lsp.errors import SweLspError
-    from swe_lsp.settings import load_settings
 
     tree = args.path.resolve()
     if not tree.is_dir():
@@ -73,7 +75,8 @@ def _settings(args: argparse.Namespace) -> Any:
         )
         if value is not None
     }
-    return tree, load_settings(tree, {"sandbox": overrides} if overrides else None).settings.sandbox
+    loaded = load_workspace_settings(tree, {"sandbox": overrides} if overrides else None, args.trust)
+    return tree, loaded.settings.sandbox
 
 
 def _env(args: argparse.Namespace) -> int:

@@ -5,6 +5,10 @@ with the editor's on top: `initializationOptions`, then what `workspace/configur
 `swe-lsp`) or a pushed `workspace/didChangeConfiguration` says. Both editor sources are dicts shaped
 like `swe-lsp.toml` (`{"model": {"backend": "transformers"}, "search": {"budget": 2}}`). An invalid
 value leaves the last good settings in force; the caller shows the error, which names the key.
+
+Either editor source may also carry `workspace_trusted` (`TRUST_KEY`): the editor's own verdict on
+the folder (VS Code's workspace trust, Neovim's `vim.secure`), the latest one in force. Without it
+the folder is trusted only under the user's `trusted_folders` (see `swe_lsp.settings`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,18 @@ from swe_lsp.errors import SettingsError
 from swe_lsp.settings import LoadedSettings, Settings, deep_merge, load_settings
 
 CONFIG_SECTION = "swe-lsp"
+# The editor's verdict on the workspace folder, beside the settings it sends (not a setting itself).
+TRUST_KEY = "workspace_trusted"
+
+
+def _take_trust(values: dict[str, Any]) -> bool | None:
+    """Remove `TRUST_KEY` from `values` and return it (None when absent)."""
+    if TRUST_KEY not in values:
+        return None
+    trusted = values.pop(TRUST_KEY)
+    if not isinstance(trusted, bool):
+        raise SettingsError(f"{TRUST_KEY} must be true or false, got {trusted!r}")
+    return trusted
 
 
 @dataclass(frozen=True)
@@ -62,7 +78,9 @@ class Session:
         self.client_name = "unknown"
         self._init_options: dict[str, Any] = {}
         self._client_config: dict[str, Any] = {}
+        self.client_trust = False
         self.loaded = LoadedSettings(Settings())
+        self._shown_ignored: set[str] = set()
 
     @property
     def settings(self) -> Settings:
@@ -73,18 +91,26 @@ class Session:
         """Take the workspace and `initializationOptions`; raise `SettingsError` if they are bad
         (the settings without them, or the defaults, stay in force)."""
         self.root = root
+        options = dict(init_options) if isinstance(init_options, Mapping) else {}
+        trust_error: SettingsError | None = None
         try:
-            self.loaded = load_settings(root)
+            self.client_trust = bool(_take_trust(options))
+        except SettingsError as exc:
+            trust_error = exc
+        try:
+            self.loaded = load_settings(root, trusted=self.client_trust)
         except SettingsError:
             self.loaded = LoadedSettings(Settings())
             raise
+        if trust_error is not None:
+            raise trust_error
         if init_options is None:
             return
         if not isinstance(init_options, Mapping):
             raise SettingsError(
                 f"initializationOptions must be an object shaped like swe-lsp.toml, got {init_options!r}"
             )
-        self._reload(dict(init_options), self._client_config)
+        self._reload(options, self._client_config)
 
     def update_client_config(self, config: object) -> None:
         """Take the editor's `swe-lsp` configuration; raise `SettingsError` if it is bad."""
@@ -92,10 +118,23 @@ class Session:
             config = {}
         if not isinstance(config, Mapping):
             raise SettingsError(f"the '{CONFIG_SECTION}' configuration must be an object, got {config!r}")
-        self._reload(self._init_options, dict(config))
+        config = dict(config)
+        trusted = _take_trust(config)
+        self._reload(self._init_options, config, self.client_trust if trusted is None else trusted)
 
-    def _reload(self, init_options: dict[str, Any], client_config: dict[str, Any]) -> None:
+    def _reload(
+        self, init_options: dict[str, Any], client_config: dict[str, Any], trusted: bool | None = None
+    ) -> None:
+        trusted = self.client_trust if trusted is None else trusted
         overrides = deep_merge(init_options, client_config)
-        loaded = load_settings(self.root, overrides or None)  # raises: keep the last good
+        loaded = load_settings(self.root, overrides or None, trusted=trusted)  # raises: keep the last good
         self.loaded = loaded
         self._init_options, self._client_config = init_options, client_config
+        self.client_trust = trusted
+
+    def unshown_ignored(self) -> str | None:
+        """One message for the workspace-file keys left out (the folder is not trusted) that were
+        not shown yet, or None."""
+        new = [m for m in self.loaded.ignored if m not in self._shown_ignored]
+        self._shown_ignored.update(new)
+        return "swe-lsp: " + "\n".join(new) if new else None

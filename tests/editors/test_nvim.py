@@ -173,3 +173,10 @@ def test_resolve_with_the_embedded_model(nvim: Path, workspace: Path, model_cach
     )
     run_nvim(nvim, PLUGIN / "tests" / "e2e" / "resolve.lua", env, timeout=900)
     assert (workspace / "calc.py").read_text() == BUGGY, "a job must not touch the workspace"
+
+
+@pytest.mark.parametrize("verdict", ["allow", "deny"])
+def test_workspace_trust_from_the_trust_database(nvim: Path, verdict: str, workspace: Path) -> None:
+    """The workspace's swe-lsp.toml is trusted only as Neovim's `vim.secure` database says."""
+    env = editor_env(workspace, SWE_NVIM_TRUST=verdict)
+    run_nvim(nvim, PLUGIN / "tests" / "e2e" / "trust.lua", env, timeout=300)

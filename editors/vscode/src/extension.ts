@@ -74,7 +74,7 @@ class Extension implements vscode.Disposable {
     const options: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       outputChannel: this.output,
-      initializationOptions: toServerSettings(this.settings),
+      initializationOptions: toServerSettings(this.settings, vscode.workspace.isTrusted),
       middleware: {
         // The server's code action runs `swe-lsp.resolveIssue`: route it through the prompt and the
         // progress notification. Other server commands go through as they are.
@@ -88,7 +88,9 @@ class Extension implements vscode.Disposable {
               return result;
             }
             const values: unknown[] = result;
-            return params.items.map((item, i) => (item.section === SECTION ? toServerSettings(settingsFor()) : values[i]));
+            return params.items.map((item, i) =>
+              item.section === SECTION ? toServerSettings(settingsFor(), vscode.workspace.isTrusted) : values[i],
+            );
           },
         },
       },
@@ -263,6 +265,11 @@ export function activate(context: vscode.ExtensionContext): SweLspApi {
       if (e.affectsConfiguration(SECTION)) {
         void guard(() => ext.settingsChanged())();
       }
+    }),
+    // Trusting the folder lets its swe-lsp.toml (and its restricted swe-lsp.* settings) apply: the
+    // server is told with the configuration it pulls, the command line may change too.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      void guard(() => ext.settingsChanged())();
     }),
   );
   // Start at once: the server indexes the workspace while the user types.

@@ -47,8 +47,10 @@ export function serverCommand(s: ExtensionSettings): { command: string; args: st
   return { command: 'swe-lsp', args: ['serve'] };
 }
 
-/** The server's settings (initializationOptions, and the answer to workspace/configuration). */
-export function toServerSettings(s: ExtensionSettings): Record<string, Record<string, unknown>> {
+/** The server's settings (initializationOptions, and the answer to workspace/configuration), with
+ * VS Code's verdict on the folder (`workspace_trusted`): only in a trusted folder may the folder's
+ * own swe-lsp.toml set the keys that send code elsewhere or run it outside the sandbox. */
+export function toServerSettings(s: ExtensionSettings, trusted: boolean): Record<string, unknown> {
   const out: Record<string, Record<string, unknown>> = {};
   const put = (section: string, key: string, value: unknown): void => {
     if (value === '' || value === null || value === undefined) {
@@ -61,7 +63,7 @@ export function toServerSettings(s: ExtensionSettings): Record<string, Record<st
   put('model', 'base_url', s.model.baseUrl);
   put('search', 'budget', s.search.budget);
   put('sandbox', 'kind', s.sandbox.kind);
-  return out;
+  return { ...out, workspace_trusted: trusted };
 }
 
 /** Whether going from `a` to `b` needs a new server process (its command line changed). */

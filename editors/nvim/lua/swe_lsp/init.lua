@@ -22,6 +22,25 @@ function M.root_of(bufnr)
   return vim.fs.root(bufnr, config.options.root_markers)
 end
 
+--- Whether the user trusts the workspace `root`'s own `swe-lsp.toml`, by Neovim's trust database
+--- (`vim.secure`, as for 'exrc'): the first time, and whenever the file changes, Neovim asks
+--- (allow, deny, view); the answer is remembered. Only a trusted file may set the keys that send
+--- the code elsewhere or run it outside the sandbox; the server names any it leaves out. Without
+--- the file there is nothing to trust.
+---@param root string|nil
+---@return boolean
+function M.trusted(root)
+  if not root then
+    return false
+  end
+  local file = vim.fs.joinpath(root, 'swe-lsp.toml')
+  if vim.fn.filereadable(file) == 0 then
+    return false
+  end
+  local ok, content = pcall(vim.secure.read, file)
+  return ok and content ~= nil
+end
+
 --- The LSP client config handed to `vim.lsp.config` / `vim.lsp.start`.
 ---@return table
 function M.client_config()
@@ -43,9 +62,20 @@ function M.client_config()
       ['swe-lsp/jobUpdated'] = function(_, job, ctx)
         progress.job_updated(job, ctx.client_id)
       end,
+      -- Through vim.notify at the message's level (Neovim's own handler echoes it), so that a
+      -- notification plugin shows the server's warnings, e.g. the settings an untrusted folder
+      -- may not set.
+      ['window/showMessage'] = function(_, params)
+        local levels = { vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO, vim.log.levels.DEBUG }
+        vim.notify(params.message, levels[params.type] or vim.log.levels.INFO, { title = 'swe-lsp' })
+      end,
     },
-    before_init = function()
+    before_init = function(params, cfg)
       M._starting = true
+      -- The editor's verdict on the folder travels beside the settings (the server's TRUST_KEY).
+      local options = vim.deepcopy(params.initializationOptions or vim.empty_dict())
+      options.workspace_trusted = M.trusted(cfg.root_dir)
+      params.initializationOptions = options
     end,
     on_init = function()
       M._starting = false

@@ -77,6 +77,9 @@ const ws = path.join(tmp, 'ws');
 const seed = spawnSync(PYTHON, [path.join(REPO, 'tests/seeded_jobs.py'), ws], { env: serverEnv, encoding: 'utf8' });
 if (seed.status !== 0) fail(`creating the workspace and seeding the job store failed:\n${seed.stdout}\n${seed.stderr}`);
 const seeded = JSON.parse(seed.stdout);
+// The folder's own settings file sets a key only a trusted folder may set (which of the user's
+// variables is sent as an API key): ignored until the suite has the folder trusted.
+fs.writeFileSync(path.join(ws, 'swe-lsp.toml'), '[model]\napi_key_env = "SWE_LSP_E2E_API_KEY"\n');
 
 // -- code-server: config, user settings, the .vsix ----------------------------------------------
 const userData = path.join(tmp, 'user-data');
@@ -94,7 +97,10 @@ fs.writeFileSync(
       'chat.disableAIFeatures': true,
       'workbench.startupEditor': 'none',
       'workbench.tips.enabled': false,
-      'security.workspace.trust.enabled': false,
+      // The folder opens in Restricted Mode (no prompt); the suite has it trusted part-way.
+      'security.workspace.trust.enabled': true,
+      'security.workspace.trust.startupPrompt': 'never',
+      'security.workspace.trust.banner': 'never',
       'telemetry.telemetryLevel': 'off',
       'extensions.autoCheckUpdates': false,
       'extensions.autoUpdate': false,
@@ -128,7 +134,6 @@ const codeServer = spawn(
     '--auth', 'none',
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
     '--disable-getting-started-override',
     ws,
   ],
@@ -181,6 +186,13 @@ try {
   while (exitCode === undefined) {
     for (const want of fs.readdirSync(out).filter((f) => f.startsWith('want-'))) {
       const name = want.slice('want-'.length);
+      if (name === 'trust') {
+        // The suite opened the Workspace Trust editor: press its "Trust" button, as the user would.
+        await page.getByRole('button', { name: 'Trust', exact: true }).first().click({ timeout: 60_000 });
+        fs.renameSync(path.join(out, want), path.join(out, `took-${name}`));
+        console.log('e2e: trusted the folder');
+        continue;
+      }
       await new Promise((r) => setTimeout(r, 700)); // let the workbench paint what the suite just did
       const file = path.join(artifacts, `${name}.png`);
       await page.screenshot({ path: file });

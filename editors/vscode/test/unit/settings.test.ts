@@ -6,7 +6,12 @@ const getter = (values: Record<string, unknown>) => (key: string) => values[key]
 
 test('unset settings map to nothing: the server decides', () => {
   const s = readSettings(getter({ serverCommand: [], pythonInterpreter: '', 'model.backend': '', 'search.budget': null }));
-  assert.deepEqual(toServerSettings(s), {});
+  assert.deepEqual(toServerSettings(s, true), { workspace_trusted: true });
+});
+
+test("VS Code's verdict on the folder is sent beside the settings", () => {
+  const s = readSettings(getter({ 'model.name': 'qwen-32b' }));
+  assert.deepEqual(toServerSettings(s, false), { model: { name: 'qwen-32b' }, workspace_trusted: false });
 });
 
 test('set settings map onto the swe-lsp.toml shape, snake_case keys', () => {
@@ -19,16 +24,17 @@ test('set settings map onto the swe-lsp.toml shape, snake_case keys', () => {
       'sandbox.kind': 'docker',
     }),
   );
-  assert.deepEqual(toServerSettings(s), {
+  assert.deepEqual(toServerSettings(s, true), {
     model: { name: 'qwen-32b', backend: 'openai', base_url: 'http://gpu:8000/v1' },
     search: { budget: 2 },
     sandbox: { kind: 'docker' },
+    workspace_trusted: true,
   });
 });
 
 test('values of the wrong type are treated as unset, not sent', () => {
   const s = readSettings(getter({ 'search.budget': 2.5, 'model.backend': 3, serverCommand: 'swe-lsp serve' }));
-  assert.deepEqual(toServerSettings(s), {});
+  assert.deepEqual(toServerSettings(s, true), { workspace_trusted: true });
   assert.deepEqual(s.serverCommand, []);
 });
 

@@ -29,6 +29,8 @@ def server_state(ls: SweLspServer) -> dict[str, Any]:
         "clientFeatures": dataclasses.asdict(ls.session.client),
         "workspace": str(ls.root) if ls.root else None,
         "settings": ls.session.settings.model_dump(mode="json"),
+        "workspaceTrusted": ls.session.loaded.trusted,
+        "ignoredSettings": list(ls.session.loaded.ignored),
         "store": str(ls.store.path),
         "engine": ls.engine_spec or "swe_lsp.search:resolve",
         "workerPid": ls.worker_pid,

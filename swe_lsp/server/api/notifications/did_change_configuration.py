@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from swe_lsp.errors import SweLspError
-from swe_lsp.server.api.notifications.initialized import pull_configuration
+from swe_lsp.server.api.notifications.initialized import pull_configuration, show_ignored
 from swe_lsp.server.session import CONFIG_SECTION
 
 if TYPE_CHECKING:
@@ -31,5 +31,7 @@ def register(server: SweLspServer) -> None:
                 ls.show(
                     f"swe-lsp settings: {exc} (the previous settings stay in force)", types.MessageType.Error
                 )
+            show_ignored(ls)
             return
         await pull_configuration(ls)
+        show_ignored(ls)

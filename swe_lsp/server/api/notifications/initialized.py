@@ -43,6 +43,14 @@ async def pull_configuration(ls: SweLspServer) -> None:
         ls.show(f"swe-lsp settings: {exc} (the previous settings stay in force)", types.MessageType.Error)
 
 
+def show_ignored(ls: SweLspServer) -> None:
+    """Say which keys of the workspace's own swe-lsp.toml are left out because the folder is not
+    trusted (once per key)."""
+    if (message := ls.session.unshown_ignored()) is not None:
+        logger.warning("%s", message)
+        ls.show(message, types.MessageType.Warning)
+
+
 def register(server: SweLspServer) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: SweLspServer, params: types.InitializedParams) -> None:
@@ -66,5 +74,6 @@ def register(server: SweLspServer) -> None:
             except Exception as exc:
                 logger.warning("registering the %s: content provider failed: %s", SCHEME, exc)
         await pull_configuration(ls)
+        show_ignored(ls)
         if ls.root is not None and ls.root.is_dir():
             ls.indexer.build(ls.root, ls.session.settings.cache_path())

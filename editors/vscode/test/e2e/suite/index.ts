@@ -2,7 +2,10 @@
  * The end-to-end suite, run inside code-server's extension host through VS Code's extension-tests
  * route (`run()` as with @vscode/test-electron). It drives the *installed* .vsix through its
  * commands and exported API, against the real Python server:
- *   1. the server starts with the settings from VS Code's settings (checked with swe-lsp.debugInfo);
+ *   1. the server starts with the settings from VS Code's settings (checked with swe-lsp.debugInfo),
+ *      in Restricted Mode: the folder's swe-lsp.toml key that only a trusted folder may set is
+ *      left out and named; once the folder is trusted (the Workspace Trust editor's button), the
+ *      server takes it;
  *   2. the server's code action on a TODO runs a real resolve with the embedded model: progress
  *      arrives on the extension's token and the job ends `done`;
  *   3. on a seeded finished job: the candidates QuickPick opens the diff against the `swe-lsp:`
@@ -86,6 +89,8 @@ interface ServerSettings {
 
 interface ServerState {
   pid: number;
+  workspaceTrusted: boolean;
+  ignoredSettings: string[];
   settings: Omit<ServerSettings, 'clientFeatures'>;
   clientFeatures: Record<string, unknown>;
 }
@@ -142,6 +147,30 @@ async function suite(): Promise<void> {
   await vscode.workspace.getConfiguration('swe-lsp').update('search.budget', 1, vscode.ConfigurationTarget.Global);
   await waitFor('the setting to go back', 30, async () => ((await serverSettings(api)).search.budget === 1 ? true : undefined));
   log('settings reach the server');
+
+  // -- workspace trust: Restricted Mode, then trusted ---------------------------------------
+  assert.equal(vscode.workspace.isTrusted, false, 'the folder should open in Restricted Mode (run.mjs)');
+  const limited = await serverState(client);
+  assert.equal(limited.workspaceTrusted, false, 'the server should be told the folder is not trusted');
+  assert.equal(limited.settings.model.api_key_env, 'OPENAI_API_KEY', 'an untrusted swe-lsp.toml set model.api_key_env');
+  assert.ok(
+    limited.ignoredSettings.some((m) => m.includes('`model.api_key_env`')),
+    `the left-out key is not named: ${JSON.stringify(limited.ignoredSettings)}`,
+  );
+  const granted = new Promise<void>((resolve) => {
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      resolve();
+    });
+  });
+  await vscode.commands.executeCommand('workbench.trust.manage');
+  await screenshot('trust');
+  await withTimeout('VS Code to grant workspace trust', 60, granted);
+  await waitFor('the server to take the trusted folder\'s swe-lsp.toml', 30, async () => {
+    const s = await serverState(client);
+    return s.workspaceTrusted && s.settings.model.api_key_env === 'SWE_LSP_E2E_API_KEY' ? true : undefined;
+  });
+  await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  log('workspace trust: limited, then trusted');
 
   // -- a real resolve, started from the server's code action on the TODO --------------------
   const doc = await vscode.workspace.openTextDocument(calc);
