@@ -172,3 +172,35 @@ def test_a_reader_that_goes_away_is_no_traceback() -> None:
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_an_expected_request_error_is_logged_as_one_line_without_traceback() -> None:
+    """pygls logs failed requests with `logger.exception`; ours (a SweLspError behind the answer)
+    become one warning line. Anything else keeps its traceback."""
+    import logging
+
+    from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+
+    from swe_lsp.cli.serve_cmd import ExpectedErrors
+    from swe_lsp.errors import SweLspError
+
+    def record_of(exc: BaseException) -> logging.LogRecord:
+        try:
+            raise exc
+        except BaseException:
+            return logging.getLogger("pygls.protocol.json_rpc").makeRecord(
+                "pygls.protocol.json_rpc", logging.ERROR, __file__, 1, "Failed to handle request %s", ("7",),
+                sys.exc_info(),
+            )  # fmt: skip
+
+    expected = JsonRpcException("'issue' is required")
+    expected.__cause__ = SweLspError("'issue' is required")
+    record = record_of(expected)
+    assert ExpectedErrors().filter(record)
+    assert record.exc_info is None and record.levelname == "WARNING"
+    assert record.getMessage() == "Failed to handle request 7: 'issue' is required"
+    invalid = record_of(JsonRpcInvalidParams("swe-lsp.resolveIssue: 'issue' is required"))
+    assert ExpectedErrors().filter(invalid) and invalid.exc_info is None
+    other = record_of(ValueError("a bug"))
+    assert ExpectedErrors().filter(other)
+    assert other.exc_info is not None and other.levelname == "ERROR"

@@ -37,6 +37,29 @@ def _host_port(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class ExpectedErrors(logging.Filter):
+    """pygls logs every failed request with its traceback. A request that fails with our own error
+    (`SweLspError`: a stale candidate, a missing model) or with invalid parameters (a command run
+    without its issue) is an expected case, and the client is answered with its message: one
+    warning line, no traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from pygls.exceptions import JsonRpcInvalidParams
+
+        from swe_lsp.errors import SweLspError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, JsonRpcInvalidParams) or (
+            exc is not None and isinstance(exc.__cause__, SweLspError)
+        ):
+            cause = exc.__cause__ if isinstance(exc.__cause__, SweLspError) else exc
+            record.msg = f"{record.getMessage()}: {cause}"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def run(args: argparse.Namespace) -> int:
     """Serve until the client says exit or goes away; the engine worker is stopped either way."""
     from swe_lsp.server import create_server
@@ -49,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     # pygls logs every message body at INFO; keep that for --log-level debug.
     if args.log_level != "debug":
         logging.getLogger("pygls").setLevel(logging.WARNING)
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(ExpectedErrors())
     server = create_server(engine_spec=args.engine, store_path=args.store)
     try:
         if args.tcp:

@@ -49,6 +49,9 @@ class ClientFeatures:
     configuration: bool = False
     text_document_content: bool = False
     show_document: bool = False
+    # The client asks the user for an issue's text when "Resolve issue..." comes without one (the
+    # extension and the Neovim plugin say so in `experimental["swe-lsp"]["issuePrompt"]`).
+    issue_prompt: bool = False
 
     @classmethod
     def of(cls, caps: types.ClientCapabilities) -> ClientFeatures:
@@ -66,7 +69,14 @@ class ClientFeatures:
             configuration=bool(workspace and workspace.configuration),
             text_document_content=bool(content and content.dynamic_registration),
             show_document=bool(window and window.show_document and window.show_document.support),
+            issue_prompt=_experimental(caps, "issuePrompt"),
         )
+
+
+def _experimental(caps: types.ClientCapabilities, name: str) -> bool:
+    """Whether the client sets `experimental["swe-lsp"][name]` to true."""
+    ours = caps.experimental.get(CONFIG_SECTION) if isinstance(caps.experimental, Mapping) else None
+    return isinstance(ours, Mapping) and ours.get(name) is True
 
 
 class Session:

@@ -114,8 +114,9 @@ class JobRecord:
 @dataclass(frozen=True)
 class Feedback:
     """One thing the user did with a job's result: `applied` (the editor accepted the edit),
-    `apply_failed` (the editor refused it), `refused_stale` (the server refused: files changed),
-    `discarded` (the whole job)."""
+    `declined` (the editor did not: the user said no, or it could not apply it; `detail` says what
+    the editor answered), `refused_stale` (the server refused: files changed), `discarded` (the
+    whole job). Stores written before `declined` existed hold `apply_failed` for it."""
 
     job_id: str
     rank: int | None

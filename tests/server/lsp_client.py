@@ -73,7 +73,9 @@ class Editor:
         self.root = root
         self.job_updates: list[dict[str, Any]] = []
         self.applied: list[types.ApplyWorkspaceEditParams] = []
-        self.refuse_edits = False
+        # None: apply edits; "no": answer `applied: false`; "error": answer with an error, as eglot
+        # does when the user declines ("User cancelled server edit").
+        self.refuse_edits: str | None = None
         self._changed = asyncio.Condition()
 
         @client.feature("swe-lsp/jobUpdated")
@@ -84,6 +86,8 @@ class Editor:
 
         @client.feature(types.WORKSPACE_APPLY_EDIT)
         def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+            if self.refuse_edits == "error":
+                raise RuntimeError("User cancelled server edit")
             if self.refuse_edits:
                 return types.ApplyWorkspaceEditResult(applied=False, failure_reason="user said no")
             self.applied.append(params)
@@ -160,8 +164,11 @@ async def editor_session(
     env: dict[str, str] | None = None,
     content_provider: bool = True,
     configuration: dict[str, Any] | None = None,
+    issue_prompt: bool = True,
 ) -> AsyncIterator[Editor]:
-    """A real server subprocess initialized by a client with `client`'s capabilities."""
+    """A real server subprocess initialized by a client with `client`'s capabilities; with
+    `issue_prompt`, the client says it asks for an issue's text (as the extension and the plugin
+    do; a plain client does not)."""
     lsp = LanguageClient(converter_factory=_raw_converter, configuration=configuration)
     register_lsp_features(lsp)
     editor = Editor(lsp, root)
@@ -172,6 +179,8 @@ async def editor_session(
         caps.workspace.text_document_content = types.TextDocumentContentClientCapabilities(
             dynamic_registration=True
         )
+    if issue_prompt:
+        caps.experimental = {"swe-lsp": {"issuePrompt": True}}
     registrations: list[types.RegistrationParams] = []
 
     @lsp.feature(types.CLIENT_REGISTER_CAPABILITY)

@@ -12,6 +12,8 @@ from lsp_client import editor_session, wait_until_pid_gone
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from swe_lsp.server.store import JobStore
+
 EDIT = "[edit calc.py a_-_b a_+_b]"
 
 
@@ -36,10 +38,12 @@ async def test_code_actions_offer_resolve_issue(workspace: Path, client: str) ->
         assert [a.title for a in plain] == ["Resolve issue..."]
         assert plain[0].command.command == "swe-lsp.resolveIssue"
         assert "issue" not in plain[0].command.arguments[0]
+        assert not plain[0].is_preferred
 
         todo = await ed.client.text_document_code_action_async(params((6, 4), (6, 4)))
         issues = [a.command.arguments[0].get("issue") for a in todo]
         assert "TODO: handle None arguments" in issues
+        assert [a.is_preferred for a in todo] == [True, None]  # the TODO's, then "Resolve issue..."
 
         selection = await ed.client.text_document_code_action_async(params((2, 11), (2, 16)))
         assert selection[0].command.arguments[0]["issue"] == "a - b"
@@ -52,12 +56,39 @@ async def test_code_actions_offer_resolve_issue(workspace: Path, client: str) ->
         fixes = await ed.client.text_document_code_action_async(params((2, 4), (2, 4), [diag]))
         quick = [a for a in fixes if a.kind == types.CodeActionKind.QuickFix]
         assert quick and "add() subtracts" in quick[0].command.arguments[0]["issue"]
+        assert quick[0].is_preferred
 
         # Nothing heavy happened: no worker, no torch in the server.
         info = await ed.command("swe-lsp.debugInfo")
         assert info["server"]["workerPid"] is None
         assert info["server"]["torchImported"] is False
         assert "swe-lsp" in info["text"]
+
+
+async def test_a_plain_client_gets_only_actions_that_carry_their_issue(workspace: Path) -> None:
+    """A client that cannot ask for text (plain `vim.lsp.config`, eglot) is not offered the bare
+    action; the word at point (eglot's range) is a cursor; the TODO's action is the default one."""
+    async with editor_session(workspace, "neovim", issue_prompt=False) as ed:
+        uri = ed.open("calc.py")
+
+        async def actions(start: tuple[int, int], end: tuple[int, int]) -> list:
+            return await ed.client.text_document_code_action_async(
+                types.CodeActionParams(
+                    text_document=types.TextDocumentIdentifier(uri=uri),
+                    range=types.Range(start=types.Position(*start), end=types.Position(*end)),
+                    context=types.CodeActionContext(diagnostics=[]),
+                )
+            )
+
+        assert await actions((0, 0), (0, 0)) == []  # nothing carries an issue here
+        on_word = await actions((6, 6), (6, 10))  # "TODO" itself, as eglot sends the word at point
+        assert [a.title for a in on_word] == ["Resolve issue: TODO: handle None arguments"]
+        assert on_word[0].is_preferred
+        selection = await actions((2, 11), (2, 16))  # "a - b": more than a word
+        assert [a.command.arguments[0]["issue"] for a in selection] == ["a - b"]
+        # Run anyway without an issue: a clear error, not a traceback in the server's log.
+        with pytest.raises(JsonRpcException, match="'issue' is required"):
+            await ed.command("swe-lsp.resolveIssue", {"uri": uri})
 
 
 async def test_content_provider_is_registered_after_initialized(workspace: Path) -> None:
@@ -222,11 +253,22 @@ async def test_open_buffer_is_the_snapshot_and_apply_carries_its_version(workspa
         ed.open("calc.py", edited, version=4)
         job_id = (await ed.command("swe-lsp.resolveIssue", {"issue": EDIT}))["jobId"]
         assert (await ed.wait_job(job_id, ("done", "failed")))["state"] == "done"
-        # The editor refuses the edit: recorded, reported, nothing written.
-        ed.refuse_edits = True
+        # The editor refuses the edit, or answers with an error (eglot, when the user declines):
+        # answered, recorded as declined, reported, nothing written.
+        ed.refuse_edits = "no"
         refused = await ed.command("swe-lsp.applyCandidate", {"jobId": job_id, "rank": 0})
         assert refused == {"applied": False, "failureReason": "user said no"}
-        ed.refuse_edits = False
+        ed.refuse_edits = "error"
+        errored = await ed.command("swe-lsp.applyCandidate", {"jobId": job_id, "rank": 0})
+        assert errored["applied"] is False and "User cancelled server edit" in errored["failureReason"]
+        store = JobStore()
+        try:
+            declined = [(f.action, f.detail) for f in store.feedback(job_id)]
+        finally:
+            store.close()
+        assert [a for a, _ in declined] == ["declined", "declined"]
+        assert "User cancelled server edit" in declined[1][1]
+        ed.refuse_edits = None
         result = await ed.command(
             "swe-lsp.applyCandidate", {"jobId": job_id, "rank": 0, "hunks": ["calc.py#0"]}
         )

@@ -96,6 +96,16 @@ class Extension implements vscode.Disposable {
       },
     };
     const client = new LanguageClient('swe-lsp', 'SWE-LSP', server, options);
+    // The extension asks for an issue's text when "Resolve issue..." comes without one, so the
+    // server may offer that action (it does not to clients that cannot ask).
+    client.registerFeature({
+      fillClientCapabilities: (caps) => {
+        caps.experimental = { ...(caps.experimental as object | undefined), [SECTION]: { issuePrompt: true } };
+      },
+      initialize: () => undefined,
+      getState: () => ({ kind: 'static' }),
+      clear: () => undefined,
+    });
     client.onNotification(P.JOB_UPDATED, (job: P.JobView) => {
       this.jobs.update(job);
     });

@@ -58,6 +58,11 @@ function M.client_config()
     end,
     init_options = o.init_options,
     settings = o.settings and { ['swe-lsp'] = o.settings } or nil,
+    -- The plugin asks for an issue's text (`:SweResolve`, the "Resolve issue..." action), so the
+    -- server may offer the action without one.
+    capabilities = vim.tbl_deep_extend('force', vim.lsp.protocol.make_client_capabilities(), {
+      experimental = { ['swe-lsp'] = { issuePrompt = true } },
+    }),
     handlers = {
       ['swe-lsp/jobUpdated'] = function(_, job, ctx)
         progress.job_updated(job, ctx.client_id)

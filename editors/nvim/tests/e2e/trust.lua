@@ -1,7 +1,8 @@
 --- Workspace trust with the real server: the workspace's swe-lsp.toml sets a key only a trusted
 --- folder may set. `SWE_NVIM_TRUST` is what Neovim's trust database says of that file before the
 --- client starts ('allow' or 'deny', written with `vim.secure.trust` as the user's answer would be):
---- allowed, the server takes the key; denied, it leaves it out and says so (vim.notify).
+--- allowed, the server takes the key; denied, it leaves it out and says so (vim.notify). Also:
+--- the client declares that it asks for an issue's text, so the server offers "Resolve issue...".
 local E = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h') .. '/common.lua')
 local t = E.t
 
@@ -17,8 +18,9 @@ local ok, err = vim.secure.trust(verdict == 'allow' and { action = 'allow', bufn
 assert(ok, err)
 vim.cmd.bwipeout(toml)
 
+local buf, client = E.open('calc.py')
+
 t.test('the server is told what the trust database says of swe-lsp.toml', function()
-  local _, client = E.open('calc.py')
   local result = t.wait(30000, function()
     local answer = client.request_sync('workspace/executeCommand', { command = 'swe-lsp.debugInfo', arguments = {} }, 20000)
     return answer and answer.result
@@ -38,6 +40,19 @@ t.test('the server is told what the trust database says of swe-lsp.toml', functi
       end
     end, 'a message naming the left-out key')
   end
+end)
+
+t.test('the plugin says it asks for an issue, so a plain line offers "Resolve issue..."', function()
+  local params = {
+    textDocument = { uri = vim.uri_from_bufnr(buf) },
+    range = { start = { line = 0, character = 0 }, ['end'] = { line = 0, character = 0 } },
+    context = { diagnostics = {} },
+  }
+  local answer = client.request_sync('textDocument/codeAction', params, 20000, buf)
+  local titles = vim.tbl_map(function(a)
+    return a.title
+  end, answer and answer.result or {})
+  t.eq({ 'Resolve issue...' }, titles, 'code actions on a plain line')
 end)
 
 E.finish()

@@ -5,8 +5,9 @@ carrying the documents' versions, for all hunks or the chosen ones (`path#index`
 Before sending, every file the candidate changes is compared with the snapshot (content hash of the
 open buffer, else the file on disk): if one changed, nothing is sent and the answer names it. The
 versions in the edit make the editor refuse it if a buffer changes after that check; the client's
-transactional handling means nothing is half-applied. The outcome (applied, refused by the editor,
-refused as stale) is recorded in the store as the user's feedback.
+transactional handling means nothing is half-applied. The outcome (applied; declined: the editor
+answered `applied: false` or an error, e.g. eglot's "User cancelled server edit"; refused as stale)
+is recorded in the store as the user's feedback, and answered without a traceback.
 
 Execution: event loop, async: it awaits the editor's answer to `workspace/applyEdit` without
 blocking other messages.
@@ -52,11 +53,19 @@ def register(server: SweLspServer) -> None:
         label = f"swe-lsp: apply candidate {args.rank} of job {args.job_id}"
         if args.hunks is not None:
             label += f" ({len(args.hunks)} hunk(s))"
-        result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
-        if result.applied:
+        try:
+            result = await ls.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(edit=edit, label=label)
+            )
+        except Exception as exc:  # the client answered with an error: the user declined the edit
+            reason = str(exc) or type(exc).__name__
+            applied = False
+        else:
+            applied = bool(result.applied)
+            reason = result.failure_reason or "the editor did not apply the edit"
+        if applied:
             ls.store.add_feedback(args.job_id, args.rank, "applied", args.hunks)
             return {"applied": True}
-        reason = result.failure_reason or "the editor did not apply the edit"
-        ls.store.add_feedback(args.job_id, args.rank, "apply_failed", args.hunks, reason)
+        ls.store.add_feedback(args.job_id, args.rank, "declined", args.hunks, reason)
         ls.show(f"swe-lsp: candidate {args.rank} was not applied: {reason}", types.MessageType.Warning)
         return {"applied": False, "failureReason": reason}

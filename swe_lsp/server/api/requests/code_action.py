@@ -1,11 +1,16 @@
-"""`textDocument/codeAction`: offer "Resolve issue..." everywhere, and a more specific action carrying
-the issue text when the range is a selection, touches diagnostics, or the cursor is on a TODO/FIXME
-comment. Each action is a `Command` (`swe-lsp.resolveIssue`); no model work happens here.
+"""`textDocument/codeAction`: an action carrying the issue text when the range is a selection,
+touches diagnostics, or the cursor is on a TODO/FIXME comment, and "Resolve issue..." for clients
+that can ask for the text. Each action is a `Command` (`swe-lsp.resolveIssue`); no model work
+happens here.
 
 Execution: event loop, synchronous; reads only the open document's text (microseconds).
 
-The generic action's arguments have no `issue`: the editor plugin asks the user for the text and
-runs the command with it (LSP has no way for a server to prompt for free text).
+- The generic action's arguments have no `issue`: the editor plugin asks the user for the text and
+  runs the command with it (LSP has no way for a server to prompt for free text). A plain client
+  cannot, so it is offered only to clients that declare `issuePrompt` (see `ClientFeatures`).
+- A range within one word is a cursor, not a selection: eglot and others send the word at point as
+  the range, and "Resolve issue: quantity" must not be the default action.
+- The diagnostic's action (else the TODO's) is `isPreferred`: the one a client runs by default.
 """
 
 from __future__ import annotations
@@ -64,18 +69,37 @@ def todo_at(lines: list[str], line: int) -> str | None:
     return " ".join(p for p in parts if p)
 
 
-def _action(title: str, kind: str, args: dict[str, Any], diagnostics: list[types.Diagnostic] | None = None
-            ) -> types.CodeAction:  # fmt: skip
+def _action(
+    title: str,
+    kind: str,
+    args: dict[str, Any],
+    diagnostics: list[types.Diagnostic] | None = None,
+    preferred: bool | None = None,
+) -> types.CodeAction:
     return types.CodeAction(
         title=title,
         kind=kind,
         diagnostics=diagnostics,
+        is_preferred=preferred,
         command=types.Command(title=title, command=RESOLVE_ISSUE, arguments=[args]),
     )
 
 
-def code_actions(params: types.CodeActionParams, lines: list[str]) -> list[types.CodeAction]:
-    """The actions for a document's lines and the request's range and context."""
+_WORD = re.compile(r"\w+")
+
+
+def is_selection(lines: list[str], rng: types.Range) -> bool:
+    """Whether `rng` selects more than a cursor would: not empty, and not within one word."""
+    if (rng.start.line, rng.start.character) == (rng.end.line, rng.end.character):
+        return False
+    return not (rng.start.line == rng.end.line and _WORD.fullmatch(selected_text(lines, rng)))
+
+
+def code_actions(
+    params: types.CodeActionParams, lines: list[str], issue_prompt: bool = True
+) -> list[types.CodeAction]:
+    """The actions for a document's lines and the request's range and context; "Resolve issue..."
+    only when the client can ask for the text (`issue_prompt`)."""
     uri, rng = params.text_document.uri, params.range
     where = {
         "uri": uri,
@@ -85,7 +109,7 @@ def code_actions(params: types.CodeActionParams, lines: list[str]) -> list[types
         },
     }
     actions: list[types.CodeAction] = []
-    if (rng.start.line, rng.start.character) != (rng.end.line, rng.end.character):
+    if is_selection(lines, rng):
         text = selected_text(lines, rng).strip()
         if text:
             actions.append(
@@ -103,14 +127,21 @@ def code_actions(params: types.CodeActionParams, lines: list[str]) -> list[types
                 types.CodeActionKind.QuickFix,
                 {**where, "issue": text},
                 diagnostics,
+                preferred=True,
             )
         )
     todo = todo_at(lines, rng.start.line)
     if todo:
         actions.append(
-            _action(f"Resolve issue: {_title(todo)}", "refactor.rewrite", {**where, "issue": todo})
+            _action(
+                f"Resolve issue: {_title(todo)}",
+                "refactor.rewrite",
+                {**where, "issue": todo},
+                preferred=True if not diagnostics else None,
+            )
         )
-    actions.append(_action("Resolve issue...", "refactor.rewrite", where))
+    if issue_prompt:
+        actions.append(_action("Resolve issue...", "refactor.rewrite", where))
     return actions
 
 
@@ -122,4 +153,4 @@ def register(server: SweLspServer) -> None:
     def code_action(ls: SweLspServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         doc = ls.workspace.text_documents.get(params.text_document.uri)
         lines = doc.lines if doc is not None else []
-        return code_actions(params, lines)
+        return code_actions(params, lines, ls.session.client.issue_prompt)
