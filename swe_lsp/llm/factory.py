@@ -66,9 +66,13 @@ def open_backend(
             server_constraints=settings.server_constraints,
             serial_scoring=settings.serial_scoring,
         )
-    prepared = prepare(manifest, cache_dir, progress or (lambda _m, _f: None))
+    report = progress or (lambda _m, _f: None)
+    # Preparing (de-quantizing, once) is the first fifth; the engine's own load is the rest, and
+    # says so: until it returns the model is not ready, whatever the files are.
+    prepared = prepare(manifest, cache_dir, lambda m, f: report(m, 0.2 * f))
     if prepared.path is None:
         raise BackendUnavailableError(f"model {manifest.name!r} has no local weights for the {name} backend")
+    report(f"loading {manifest.name} into {name} (minutes for a large model)", 0.2)
     if name == "vllm":
         from swe_lsp.llm.vllm_backend import VLLMBackend
 

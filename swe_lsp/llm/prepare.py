@@ -76,7 +76,7 @@ def prepare(manifest: Manifest, cache_dir: Path, progress: Progress = _no_progre
     assert target is not None
     if not (target / MARKER).is_file():
         _dequantize(manifest, target, progress)
-    progress("ready", 1.0)
+    progress("model files prepared", 1.0)
     return PreparedModel(manifest, target, adapters)
 
 

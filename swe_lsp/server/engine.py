@@ -112,6 +112,7 @@ class EngineWorker:
         with contextlib.suppress(OSError):
             reader.close()  # type: ignore[attr-defined]
         code = proc.wait()
+        _end_group(proc.pid)  # whatever the worker left of its engine (it ends them itself on a clean exit)
         self._call(self._exited, proc, code)
 
     def _call(self, fn: Callable[..., None], *args: object) -> None:
@@ -152,14 +153,24 @@ class EngineWorker:
                 os.killpg(self._proc.pid, 9)
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """Ask the worker to exit, then kill it (and its process group) if it does not."""
+        """Ask the worker to exit, and wait up to `timeout_s` for it, then kill it and its process
+        group. With 0, do not wait: the worker ends itself and its engine's processes (within
+        `worker.EXIT_GRACE_S` of being told), so `shutdown` is answered at once."""
         proc = self._proc
         if proc is None:
             return
         self._send(Shutdown())
+        if timeout_s <= 0:
+            return
         try:
             proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, 9)
+            _end_group(proc.pid)
             proc.wait()
+        _end_group(proc.pid)
+
+
+def _end_group(pgid: int) -> None:
+    """SIGKILL what is left of the worker's process group (nothing, after a clean exit)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, 9)

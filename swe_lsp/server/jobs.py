@@ -6,8 +6,14 @@ the engine's reader thread (through `loop.call_soon_threadsafe`). A listener (th
 hears every change.
 
 Lifecycle: queued -> running -> done | failed | cancelled. When the worker dies mid-job, that job
-is failed (or cancelled, if a cancel was asked for) and the queue goes on with a fresh worker. An
-engine that ignores a cancel for `cancel_grace_s` has its worker killed.
+is failed (or cancelled, if a cancel was asked for) and the queue goes on with a fresh worker.
+
+Cancel is answered at once: the running job is `cancelled` for the user (progress ends, the editor
+says so) the moment it is asked for, in every phase. The engine stops at its next check (before a
+model call or a sandbox run; a sandbox run or an environment build is stopped where it is); until
+it confirms, the next job waits in the queue, and the job's final report only adds its cost. An
+engine that ignores a cancel for `cancel_grace_s` has its worker killed, except while it loads
+the model: the load finishes and the model stays loaded for the next job.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class _Pending:
     request: ResolveRequest
     settings: Settings
     cancel_requested: bool = False
+    loading: bool = False  # the worker is loading the model for it
 
 
 class JobManager:
@@ -109,20 +116,28 @@ class JobManager:
             pending = self._pending[job_id]
             if not pending.cancel_requested:
                 pending.cancel_requested = True
-                self._store.update_job(job_id, message="cancelling")
                 self.engine.cancel(job_id)
-                self._kill_timer = asyncio.get_running_loop().call_later(
-                    self._cancel_grace_s, self._kill_unresponsive, job_id
-                )
-                self._changed(job_id)
-            return "running"
+                self._arm_kill(job_id)
+                step = "loading the model, kept loaded" if pending.loading else "stopping its current step"
+                self._store.update_job(job_id, state="cancelled", message=f"cancelled (the engine is {step})")
+                self._listener.job_finished(self._record(job_id))
+            return "cancelled"
         record = self._store.job(job_id)
         return record.state if record else "unknown"
 
+    def _arm_kill(self, job_id: str) -> None:
+        self._kill_timer = asyncio.get_running_loop().call_later(
+            self._cancel_grace_s, self._kill_unresponsive, job_id
+        )
+
     def _kill_unresponsive(self, job_id: str) -> None:
-        if self._running == job_id:
-            logger.warning("engine ignored the cancel of %s; killing the worker", job_id)
-            self.engine.kill()
+        if self._running != job_id:
+            return
+        if self._pending[job_id].loading:  # killing would throw the model away: let the load end
+            self._arm_kill(job_id)
+            return
+        logger.warning("engine ignored the cancel of %s; killing the worker", job_id)
+        self.engine.kill()
 
     def _dispatch(self) -> None:
         if self._running is not None or not self._queue:
@@ -138,15 +153,20 @@ class JobManager:
         """A message from the engine worker (on the event loop)."""
         if self._closed:  # a late answer after shutdown: the store is closed, the job recorded
             return
+        running = self._pending.get(self._running) if self._running else None
         if isinstance(message, JobProgress):
             p = message.progress
-            if p.job_id == self._running:
-                self._store.update_job(p.job_id, stage=p.stage, message=p.message, fraction=p.fraction)
-                self._changed(p.job_id)
+            if p.job_id == self._running and running is not None:
+                running.loading = False
+                if not running.cancel_requested:  # a cancelled job's progress is over for the user
+                    self._store.update_job(p.job_id, stage=p.stage, message=p.message, fraction=p.fraction)
+                    self._changed(p.job_id)
         elif isinstance(message, ModelLoading):
-            if message.job_id == self._running:
-                self._store.update_job(message.job_id, stage="model", message=message.message)
-                self._changed(message.job_id)
+            if message.job_id == self._running and running is not None:
+                running.loading = message.fraction < 1.0
+                if not running.cancel_requested:
+                    self._store.update_job(message.job_id, stage="model", message=message.message)
+                    self._changed(message.job_id)
         elif isinstance(message, JobFinished):
             self._finish(message.report)
 
@@ -177,7 +197,7 @@ class JobManager:
             self._kill_timer.cancel()
             self._kill_timer = None
         pending = self._pending.pop(job_id)
-        if pending.cancel_requested and report.state == "done" and not report.candidates:
+        if pending.cancel_requested:  # answered when asked for: the report only adds its cost
             report = JobReport(job_id, "cancelled", cost=report.cost, trajectory_path=report.trajectory_path)
         self._running = None
         try:
@@ -193,8 +213,12 @@ class JobManager:
             "cancelled": "cancelled",
             "failed": report.error or "failed",
         }.get(report.state, report.state)
-        self._store.update_job(job_id, message=message)
-        self._listener.job_finished(self._record(job_id))
+        if pending.cancel_requested:
+            self._store.update_job(job_id, message="cancelled")
+            self._changed(job_id)
+        else:
+            self._store.update_job(job_id, message=message)
+            self._listener.job_finished(self._record(job_id))
         self._dispatch()
 
     def _changed(self, job_id: str) -> None:
@@ -205,8 +229,8 @@ class JobManager:
         assert record is not None, job_id
         return record
 
-    def close(self) -> None:
-        """Cancel everything and stop the worker (at shutdown)."""
+    def close(self, grace_s: float = 5.0) -> None:
+        """Cancel everything and stop the worker (at shutdown), waiting up to `grace_s` for it."""
         self._closed = True
         for job_id in list(self._queue):
             self.cancel(job_id)
@@ -215,4 +239,4 @@ class JobManager:
         if self._running is not None:
             self._store.update_job(self._running, state="cancelled", message="the server shut down")
         if self._engine is not None:
-            self._engine.close()
+            self._engine.close(grace_s)

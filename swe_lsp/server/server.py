@@ -116,10 +116,11 @@ class SweLspServer(LanguageServer):
 
         return {p: now.texts[p] for p, h in wanted.items() if content_hash(now.texts[p]) == h}
 
-    def close(self) -> None:
-        """Cancel jobs and checks, stop the worker and the indexer, close the store (shutdown or exit)."""
+    def close(self, grace_s: float = 5.0) -> None:
+        """Cancel jobs and checks, stop the worker (waiting up to `grace_s` for it) and the indexer,
+        close the store (shutdown or exit)."""
         if self._jobs is not None:
-            self._jobs.close()
+            self._jobs.close(grace_s)
             self._jobs = None
         self.indexer.close()
         self.env_checks.close()

@@ -11,7 +11,12 @@ Why a plain subprocess with a pickle protocol on two extra pipes, rather than `m
 - The command line is explicit and inspectable (`ps` shows what runs); the environment is the
   server's, with nothing re-imported from the server's `__main__` as the "spawn" start method does.
 - When the server dies, even by `kill -9`, the worker reads end-of-file on its input pipe and
-  exits after cancelling its job: nothing is left running.
+  exits after cancelling its job: nothing is left running. The worker leads its own process group
+  (the server starts it in a new session), and the engine's own processes (vLLM's engine core and
+  workers, a resource tracker) are in it: on the way out the worker closes its backend, then ends
+  the whole group (`end_process_group`). A job that does not stop within `EXIT_GRACE_S` of the
+  server going (a generation that cannot be interrupted) does not keep it alive: the group is
+  ended anyway.
 Messages are the frozen dataclasses below, each pickled and prefixed with its length; both ends
 are this package, so pickle crosses no trust boundary.
 """
@@ -24,20 +29,31 @@ import importlib
 import os
 import pickle
 import queue
+import signal
 import struct
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, BinaryIO, NoReturn
 
 from swe_lsp.errors import SweLspError
-from swe_lsp.search.job import JobReport, Progress, ResolveRequest
+from swe_lsp.search.job import Cost, JobReport, Progress, ResolveRequest, StageCost
 from swe_lsp.settings import Settings
 
 DEFAULT_ENGINE = "swe_lsp.search:resolve"
 _HEADER = struct.Struct(">I")
+# Seconds a running job gets to stop after the server says stop or goes away, before the worker's
+# process group is ended under it: the engine checks its cancel event before every model call and
+# sandbox run, so a job that has not stopped by then is inside one that cannot be interrupted, and
+# the editor that asked for it is gone.
+EXIT_GRACE_S = 5.0
+# Seconds the engine's processes get to exit on SIGTERM (vLLM's engine core frees its memory and
+# says goodbye) before they are killed.
+TERM_GRACE_S = 3.0
 
 
 # -- messages: server -> worker ---------------------------------------------------------------
@@ -134,6 +150,18 @@ def load_engine(spec: str) -> Callable[..., JobReport]:
 
 # -- the worker -------------------------------------------------------------------------------
 
+# A model load shorter than this (the backend was already loaded) is not a stage of the job.
+_LOAD_SHOWN_S = 0.5
+
+
+def with_model_load(report: JobReport, seconds: float) -> JobReport:
+    """`report` with the model load it waited for as its first stage (`model`) and in its wall
+    time, so that the time a user is shown is the time they waited."""
+    if seconds < _LOAD_SHOWN_S:
+        return report
+    stages = {"model": StageCost(wall_seconds=round(seconds, 3)), **report.cost.stages}
+    return replace(report, cost=Cost(stages, report.cost.wall_seconds + seconds))
+
 
 class Worker:
     """Runs jobs one at a time on the main thread; a reader thread takes messages as they come."""
@@ -175,6 +203,8 @@ class Worker:
             for event in self._cancel.values():
                 event.set()
         self._jobs.put(None)
+        # The job gets EXIT_GRACE_S to see its cancel; then nothing waits for it any more.
+        threading.Timer(EXIT_GRACE_S, end_process_group).start()
 
     def run(self) -> None:
         """Serve until the server says stop or goes away."""
@@ -196,16 +226,29 @@ class Worker:
             return JobReport(job_id, "cancelled")
         try:
             engine = load_engine(self._engine_spec)
+            started = time.monotonic()
             backend = self._load_backend(job) if getattr(engine, "needs_backend", True) else None
+            loaded_s = time.monotonic() - started
             if cancel.is_set():
                 return JobReport(job_id, "cancelled")
-            return engine(job.request, backend, job.settings, lambda p: self.send(JobProgress(p)), cancel)
+            report = engine(job.request, backend, job.settings, lambda p: self.send(JobProgress(p)), cancel)
+            return with_model_load(report, loaded_s)
         except SweLspError as exc:
             return JobReport(job_id, "failed", error=str(exc))
         except Exception as exc:
             traceback.print_exc(file=sys.stderr)
             error = f"internal error in the engine: {type(exc).__name__}: {exc}"
             return JobReport(job_id, "failed", error=error)
+
+    def close_backend(self) -> None:
+        """Close the loaded backend (vLLM shuts its engine core down), if any."""
+        backend, self._backend = self._backend, None
+        close = getattr(backend, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                traceback.print_exc(file=sys.stderr)
 
     def _load_backend(self, job: RunJob) -> Any:
         """The backend for the job's model settings, loaded once and reused while they stay the same."""
@@ -216,11 +259,7 @@ class Worker:
             return self._backend
         from swe_lsp.llm import get_manifest, open_backend
 
-        if self._backend is not None:
-            close = getattr(self._backend, "close", None)
-            if callable(close):
-                close()
-            self._backend = None
+        self.close_backend()
         manifest = get_manifest(name, settings.models_dirs)
         job_id = job.request.job_id
 
@@ -243,7 +282,43 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     inbox = os.fdopen(args.in_fd, "rb")
     outbox = os.fdopen(args.out_fd, "wb")
-    Worker(inbox, outbox, args.engine).run()
-    outbox.close()
-    # Engine threads (tokenizers, torch pools) must not keep a worker alive that the server let go.
+    worker = Worker(inbox, outbox, args.engine)
+    try:
+        worker.run()
+        worker.close_backend()
+    finally:
+        with contextlib.suppress(OSError):
+            outbox.close()
+        # Engine threads (tokenizers, torch pools) and processes must not outlive the worker.
+        end_process_group()
+
+
+def _group_members(pgid: int) -> list[int]:
+    """The pids of the processes in group `pgid` other than this one (Linux: from /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            if int(fields[2]) == pgid and pid != os.getpid() and fields[0] != "Z":
+                out.append(pid)
+    return out
+
+
+def end_process_group() -> NoReturn:
+    """End every other process of this worker's group (SIGTERM, up to `TERM_GRACE_S` for them to
+    exit, then SIGKILL), then this process. Only when the worker leads its group (the server
+    starts it so); otherwise only this process exits."""
+    pgid = os.getpgrp()
+    if pgid == os.getpid():  # one by one, not killpg: this may run off the main thread, which
+        for pid in _group_members(pgid):  # alone could set this process to ignore the signal
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + TERM_GRACE_S
+        while _group_members(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for pid in _group_members(pgid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    sys.stderr.flush()
     os._exit(0)

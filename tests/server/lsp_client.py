@@ -204,9 +204,12 @@ async def editor_session(
         await lsp.stop()
 
 
-def wait_until_pid_gone(pid: int) -> bool:
-    """Whether `pid` is gone (or a zombie) within a few seconds."""
-    for _ in range(100):
+def wait_until_pid_gone(pid: int, seconds: float = 10.0) -> bool:
+    """Whether `pid` is gone (or a zombie) within `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         try:
             os.kill(pid, 0)
             stat = Path(f"/proc/{pid}/stat").read_text()
@@ -214,7 +217,5 @@ def wait_until_pid_gone(pid: int) -> bool:
                 return True
         except (ProcessLookupError, FileNotFoundError):
             return True
-        import time
-
         time.sleep(0.1)
     return False

@@ -9,6 +9,8 @@ does is steered by markers in the issue text.
   file), so that review and apply are exercised for real.
 - `[ignore-cancel]`: with `[block]`, ignore the cancel (the server must kill the worker).
 - `[slow]`: burn CPU for about two seconds per stage, and while blocked (the latency bench's job).
+- `[child]`: start a child process first, as vLLM starts its engine core, that sleeps (and ignores
+  SIGTERM, as a busy one may); its pid ends every progress message (`... child PID`).
 Each job writes `<out_dir>/stand-in.pid` (the worker's pid), so tests can check the worker survived.
 """
 
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,10 +49,15 @@ def resolve(
     if request.out_dir is not None:
         request.out_dir.mkdir(parents=True, exist_ok=True)
         (request.out_dir / "stand-in.pid").write_text(str(os.getpid()))
+    child = None
+    if "[child]" in text:
+        code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+        child = subprocess.Popen([sys.executable, "-c", code])
     for i, stage in enumerate(STAGES):
         if cancel.is_set():
             return JobReport(request.job_id, "cancelled")
-        progress(Progress(request.job_id, stage, f"{stage} {i + 1}/{len(STAGES)}", i / len(STAGES)))
+        message = f"{stage} {i + 1}/{len(STAGES)}" + (f" child {child.pid}" if child else "")
+        progress(Progress(request.job_id, stage, message, i / len(STAGES)))
         if "[slow]" in text:
             _burn(2.0, cancel)
         if stage == "localize" and "[block]" in text:

@@ -4,11 +4,13 @@ actions, the command, progress, candidates, review documents, apply, cancel, wor
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 import pytest
 from calc_workspace import BUGGY
-from lsp_client import editor_session, wait_until_pid_gone
+from lsp_client import Editor, editor_session, wait_until_pid_gone
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
@@ -203,6 +205,61 @@ async def test_cancel_mid_stage_keeps_the_worker(workspace: Path, how: str) -> N
         assert info["workerPid"] == pid and info["workerExits"] == 0
     assert (workspace / "calc.py").read_text() == BUGGY
     assert wait_until_pid_gone(pid), "the worker outlived the server"
+
+
+async def _engine_child(ed: Editor, issue: str) -> tuple[int, int]:
+    """Start a job whose engine started a child process (as vLLM does); its pid and the worker's."""
+    job_id = (await ed.command("swe-lsp.resolveIssue", {"issue": issue}))["jobId"]
+    running = await ed.wait_job(job_id, ("running",))
+    while " child " not in (running["message"] or ""):
+        await asyncio.sleep(0.05)
+        running = await ed.wait_job(job_id, ("running",))
+    worker = (await ed.command("swe-lsp.debugInfo"))["server"]["workerPid"]
+    return int(running["message"].rsplit(maxsplit=1)[1]), worker
+
+
+@pytest.mark.parametrize("issue", ["[child] [block]", "[child] [block] [ignore-cancel]"])
+async def test_no_engine_process_outlives_a_shutdown(workspace: Path, issue: str) -> None:
+    """`shutdown` mid-job: the worker and every process its engine started end, also when the
+    job cannot be interrupted."""
+    async with editor_session(workspace, "neovim") as ed:
+        child, worker = await _engine_child(ed, issue)
+    assert wait_until_pid_gone(worker, 30), "the worker outlived the server"
+    assert wait_until_pid_gone(child, 30), "the engine's child process outlived the server"
+
+
+async def test_no_engine_process_outlives_a_killed_server(workspace: Path) -> None:
+    """The editor goes away without a word (the server is killed): the worker sees its pipe close
+    and ends itself and its engine's processes, though the job ignores its cancel."""
+    async with editor_session(workspace, "vscode") as ed:
+        child, worker = await _engine_child(ed, "[child] [block] [ignore-cancel]")
+        server = (await ed.command("swe-lsp.debugInfo"))["server"]["pid"]
+        os.kill(server, signal.SIGKILL)
+        assert wait_until_pid_gone(worker, 30), "the worker outlived its server"
+        assert wait_until_pid_gone(child, 30), "the engine's child process outlived the worker"
+
+
+async def test_cancel_is_answered_at_once_while_the_engine_cannot_stop(workspace: Path) -> None:
+    """A job inside a step that cannot be interrupted (`[ignore-cancel]`, as a long generation):
+    the user's cancel ends it for them at once; the next job waits for the engine, which is killed
+    after the grace period and restarted for it."""
+    async with editor_session(workspace, "neovim") as ed:
+        stuck = (await ed.command("swe-lsp.resolveIssue", {"issue": "[block] [ignore-cancel]"}))["jobId"]
+        running = await ed.wait_job(stuck, ("running",))
+        while running["stage"] != "localize":
+            await asyncio.sleep(0.05)
+            running = await ed.wait_job(stuck, ("running",))
+        answer = await ed.command("swe-lsp.cancel", {"jobId": stuck})
+        assert answer == {"jobId": stuck, "state": "cancelled"}
+        cancelled = await ed.wait_job(stuck, ("cancelled",))
+        assert cancelled["message"].startswith("cancelled (the engine is stopping")
+        info = (await ed.command("swe-lsp.debugInfo"))["server"]
+        assert info["workerExits"] == 0 and info["runningJob"] == stuck  # the engine has not stopped yet
+        after = (await ed.command("swe-lsp.resolveIssue", {"issue": "after"}))["jobId"]
+        assert (await ed.wait_job(after, ("queued",)))["message"] == "queued (1 ahead)"
+        assert (await ed.wait_job(after, ("done", "failed", "cancelled"), timeout=120))["state"] == "done"
+        final = (await ed.request("swe-lsp/jobs", {}))["jobs"]
+        assert next(j for j in final if j["jobId"] == stuck)["state"] == "cancelled"
 
 
 async def test_queued_jobs_wait_and_can_be_cancelled(workspace: Path) -> None:

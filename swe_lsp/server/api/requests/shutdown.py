@@ -1,8 +1,9 @@
-"""`shutdown`: cancel the queue and the running job, stop the engine worker (it gets a few seconds
-to clean up its sandbox, then is killed), stop indexing, close the store.
+"""`shutdown`: cancel the queue and the running job, tell the engine worker to stop, stop
+indexing, close the store; answered at once.
 
-Execution: event loop, synchronous; it may block up to the worker's grace period, which is fine:
-the client waits for nothing else after `shutdown`.
+Execution: event loop, synchronous, without waiting for the worker: editors kill a server that is
+slow to answer (eglot after 1.5 s). The worker ends itself and its engine's processes (vLLM's
+included) within a few seconds of being told (`swe_lsp.server.worker.end_process_group`).
 """
 
 from __future__ import annotations
@@ -18,4 +19,4 @@ if TYPE_CHECKING:
 def register(server: SweLspServer) -> None:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: SweLspServer, params: None) -> None:
-        ls.close()
+        ls.close(grace_s=0.0)
