@@ -86,6 +86,7 @@ async def test_a_plain_client_gets_only_actions_that_carry_their_issue(workspace
         on_word = await actions((6, 6), (6, 10))  # "TODO" itself, as eglot sends the word at point
         assert [a.title for a in on_word] == ["Resolve issue: TODO: handle None arguments"]
         assert on_word[0].is_preferred
+        assert await actions((2, 11), (2, 12)) == []  # the symbol "a" at point: a cursor
         selection = await actions((2, 11), (2, 16))  # "a - b": more than a word
         assert [a.command.arguments[0]["issue"] for a in selection] == ["a - b"]
         # Run anyway without an issue: a clear error, not a traceback in the server's log.

@@ -8,8 +8,9 @@ Execution: event loop, synchronous; reads only the open document's text (microse
 - The generic action's arguments have no `issue`: the editor plugin asks the user for the text and
   runs the command with it (LSP has no way for a server to prompt for free text). A plain client
   cannot, so it is offered only to clients that declare `issuePrompt` (see `ClientFeatures`).
-- A range within one word is a cursor, not a selection: eglot and others send the word at point as
-  the range, and "Resolve issue: quantity" must not be the default action.
+- A range of one line without whitespace is a cursor, not a selection: eglot and others send the
+  word (or sexp) at point as the range, and "Resolve issue: quantity" must not be the default
+  action. An issue's text is words.
 - The diagnostic's action (else the TODO's) is `isPreferred`: the one a client runs by default.
 """
 
@@ -85,14 +86,14 @@ def _action(
     )
 
 
-_WORD = re.compile(r"\w+")
+_THING_AT_POINT = re.compile(r"\S+")
 
 
 def is_selection(lines: list[str], rng: types.Range) -> bool:
-    """Whether `rng` selects more than a cursor would: not empty, and not within one word."""
+    """Whether `rng` selects more than a cursor would: not empty, and not one word or sexp."""
     if (rng.start.line, rng.start.character) == (rng.end.line, rng.end.character):
         return False
-    return not (rng.start.line == rng.end.line and _WORD.fullmatch(selected_text(lines, rng)))
+    return not (rng.start.line == rng.end.line and _THING_AT_POINT.fullmatch(selected_text(lines, rng)))
 
 
 def code_actions(
