@@ -7,6 +7,8 @@ document is served and applying it writes through `workspace/applyEdit`, and onl
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,45 @@ async def test_cancel_mid_stage_with_the_real_engine(workspace: Path, model_cach
             "state"
         ] == "cancelled"
         assert ours() == before
+
+
+def _group(pgid: int) -> list[str]:
+    """The processes of group `pgid` (the worker leads its own), as `pid: command line`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid or fields[0] == "Z":
+                continue
+            text = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        found.append(f"{stat.parent.name}: {text[:100]}")
+    return found
+
+
+async def test_no_vllm_process_outlives_an_editor_that_goes_away(workspace: Path, model_cache: Path) -> None:
+    """The real vLLM CPU engine loaded by a job; the editor's server is killed mid-job: the
+    worker, vLLM's engine core and its workers (the worker's process group) all end."""
+    options = {
+        "model": {"name": "smollm2-135m", "backend": "vllm", "seed": 0, "kv_cache_gib": 1},
+        "search": {"budget": 1, "beam": 1, "max_tokens": 64, "max_refinements": 0},
+        "sandbox": {"kind": _sandbox_kind(), "timeout_s": 120},
+    }
+    env = server_env(SWE_LSP_CACHE_DIR=str(model_cache))
+    async with editor_session(workspace, "neovim", engine=None, init_options=options, env=env) as ed:
+        job_id = (await ed.command("swe-lsp.resolveIssue", {"issue": "add() subtracts"}))["jobId"]
+        running = await ed.wait_job(job_id, ("running", "done", "failed"), timeout=600)
+        while running["state"] == "running" and running["stage"] in (None, "model"):
+            await asyncio.sleep(0.2)  # until the model is loaded and the search runs
+            running = await ed.wait_job(job_id, ("running", "done", "failed"), timeout=600)
+        assert running["state"] == "running", running
+        info = (await ed.command("swe-lsp.debugInfo"))["server"]
+        worker = info["workerPid"]
+        assert any("VLLM::" in p for p in _group(worker)), f"no vLLM process in {_group(worker)}"
+        os.kill(info["pid"], signal.SIGKILL)
+        for _ in range(300):
+            if not _group(worker):
+                break
+            await asyncio.sleep(0.1)
+        assert _group(worker) == [], "engine processes outlived the editor's server"

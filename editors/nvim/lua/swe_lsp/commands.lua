@@ -42,7 +42,8 @@ function M.resolve(args, cb)
 end
 
 --- The issue of `:SweResolve [text]` (with its range, if any): the text given, else the selected
---- text, else the TODO/FIXME comment under the cursor; nil means ask the user.
+--- text; nil means ask the server for the TODO/FIXME under the cursor (`todo_at_cursor`), then
+--- the user.
 ---@param opts table the user command's opts (`args`, `range`, `line1`, `line2`)
 ---@param bufnr integer
 ---@return string|nil issue, table|nil lsp_range
@@ -69,15 +70,31 @@ function M.issue_of_command(opts, bufnr)
     if issue == '' then
       issue = util.dedent(text)
     end
-  elseif issue == '' then
-    local row = vim.api.nvim_win_get_cursor(0)[1]
-    local line = vim.api.nvim_buf_get_lines(bufnr, row - 1, row, false)[1] or ''
-    issue = util.todo_at(line) or ''
-    if issue ~= '' then
-      range = { start = { line = row - 1, character = 0 }, ['end'] = { line = row - 1, character = utf16(line, #line) } }
-    end
   end
   return issue ~= '' and issue or nil, range
+end
+
+--- The TODO/FIXME comment under the cursor as the server reads it (one home for what counts as
+--- one: its code action for the cursor, the one it marks preferred); `cb(issue, range)`, both nil
+--- when there is none or no server.
+---@param bufnr integer
+---@param cb fun(issue: string|nil, range: table|nil)
+function M.todo_at_cursor(bufnr, cb)
+  local row = vim.api.nvim_win_get_cursor(0)[1] - 1
+  local params = {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+    range = { start = { line = row, character = 0 }, ['end'] = { line = row, character = 0 } },
+    context = { diagnostics = {} },
+  }
+  lsp().request('textDocument/codeAction', params, function(err, actions)
+    for _, action in ipairs(not err and actions or {}) do
+      local args = action.isPreferred and action.command and (action.command.arguments or {})[1]
+      if args and args.issue then
+        return cb(args.issue, args.range)
+      end
+    end
+    cb(nil, nil)
+  end, bufnr)
 end
 
 --- `:SweResolve [text]` (range-aware).
@@ -96,6 +113,15 @@ function M.resolve_command(opts, cb)
   end
   if issue then
     go(issue)
+  elseif uri then
+    M.todo_at_cursor(bufnr, function(todo, todo_range)
+      if todo then
+        range = todo_range
+        go(todo)
+      else
+        vim.ui.input({ prompt = 'Issue to resolve: ' }, go)
+      end
+    end)
   else
     vim.ui.input({ prompt = 'Issue to resolve: ' }, go)
   end

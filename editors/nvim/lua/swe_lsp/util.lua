@@ -65,25 +65,6 @@ function M.dedent(text)
   return vim.trim(table.concat(lines, '\n'))
 end
 
-local TODO_WORDS = { 'TODO', 'FIXME', 'XXX', 'BUG', 'HACK' }
-
---- The TODO/FIXME comment on a line (`TODO: handle None`), or nil when the line has none.
----@param line string
----@return string|nil
-function M.todo_at(line)
-  for _, word in ipairs(TODO_WORDS) do
-    local s = line:find('%f[%w]' .. word .. '%f[^%w]')
-    if s then
-      local before = line:sub(1, s - 1)
-      if before:find('#') or before:find('//') or before:find('%-%-') or before:find('/%*')
-        or before:match('^%s*%*') or before:match('^%s*;') then
-        return vim.trim(line:sub(s))
-      end
-    end
-  end
-  return nil
-end
-
 --- The first line of a text, shortened to `width` characters.
 ---@param text string|nil
 ---@param width integer

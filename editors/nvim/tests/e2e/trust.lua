@@ -2,7 +2,8 @@
 --- folder may set. `SWE_NVIM_TRUST` is what Neovim's trust database says of that file before the
 --- client starts ('allow' or 'deny', written with `vim.secure.trust` as the user's answer would be):
 --- allowed, the server takes the key; denied, it leaves it out and says so (vim.notify). Also:
---- the client declares that it asks for an issue's text, so the server offers "Resolve issue...".
+--- the client declares that it asks for an issue's text, so the server offers "Resolve issue...";
+--- the TODO under the cursor is found by the server, not by a pattern of the plugin's own.
 local E = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p:h') .. '/common.lua')
 local t = E.t
 
@@ -53,6 +54,28 @@ t.test('the plugin says it asks for an issue, so a plain line offers "Resolve is
     return a.title
   end, answer and answer.result or {})
   t.eq({ 'Resolve issue...' }, titles, 'code actions on a plain line')
+end)
+
+t.test('the TODO under the cursor is the one the server reads (:SweResolve without text)', function()
+  vim.api.nvim_win_set_cursor(0, { 7, 0 })
+  local issue, range
+  require('swe_lsp.commands').todo_at_cursor(buf, function(i, r)
+    issue, range = i or false, r
+  end)
+  t.wait(20000, function()
+    return issue ~= nil
+  end, 'the server\'s code action')
+  t.eq('TODO: handle None arguments', issue, 'the TODO')
+  t.eq(6, range.start.line, 'its line')
+  vim.api.nvim_win_set_cursor(0, { 1, 0 })
+  issue = nil
+  require('swe_lsp.commands').todo_at_cursor(buf, function(i)
+    issue = i or false
+  end)
+  t.wait(20000, function()
+    return issue ~= nil
+  end, 'the server\'s code action')
+  t.eq(false, issue, 'no TODO on a plain line')
 end)
 
 E.finish()

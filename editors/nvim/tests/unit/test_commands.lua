@@ -53,13 +53,6 @@ t.test('a :range with text keeps the text and sends the range', function()
   t.eq(6, range['end'].line)
 end)
 
-t.test('the TODO under the cursor is the issue', function()
-  vim.api.nvim_win_set_cursor(0, { 6, 0 })
-  local issue, range = commands.issue_of_command({ args = '', range = 0 }, buf)
-  t.eq('TODO: handle None arguments', issue)
-  t.eq(5, range.start.line)
-end)
-
 t.test(':SweResolve with nothing to go on asks for the issue', function()
   vim.api.nvim_win_set_cursor(0, { 1, 0 })
   local asked

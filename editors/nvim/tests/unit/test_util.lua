@@ -36,15 +36,6 @@ t.test('dedent trims and removes common indentation', function()
   t.eq('a\n\nb', util.dedent('  a\n\n  b'))
 end)
 
-t.test('todo_at finds TODO/FIXME in comments only', function()
-  t.eq('TODO: handle None arguments', util.todo_at('    # TODO: handle None arguments'))
-  t.eq('FIXME(bob) leaks', util.todo_at('x = 1  // FIXME(bob) leaks'))
-  t.eq('XXX', util.todo_at('-- XXX'))
-  t.eq(nil, util.todo_at('todos = TODO_LIST'))
-  t.eq(nil, util.todo_at('print("TODO")'))
-  t.eq(nil, util.todo_at('MYTODO # nothing'))
-end)
-
 t.test('format_candidate: rank, score, verdict, files, summary', function()
   local line = util.format_candidate({
     rank = 0, score = 0.9, files = { 'calc.py', 'b.py' }, summary = 'replace a-b with a+b',
