@@ -1,7 +1,7 @@
 """Copying a workspace tree into a sandbox: which files go, and how they are packed.
 
-Caches, virtual environments and VCS data stay behind: they are large, they belong to the host
-(a host `.venv` is useless in a container), and tests do not need them. Paths that come from a
+Caches, virtual environments and VCS data stay behind (`swe_lsp.ignored`, the list the index uses
+too). Paths that come from a
 model (a candidate's changed files) are checked to stay inside the tree.
 """
 
@@ -16,26 +16,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from swe_lsp.ignored import IGNORED_DIRS
 from swe_lsp.sandbox.errors import SandboxError
 
-IGNORED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        "__pycache__",
-        ".venv",
-        "venv",
-        ".tox",
-        ".nox",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".hypothesis",
-        "node_modules",
-        ".eggs",
-    }
-)
 # Above this an archive spills from memory to a temporary file.
 _SPOOL_BYTES = 32 * 1024 * 1024
 

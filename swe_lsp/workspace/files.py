@@ -2,9 +2,9 @@
 
 The walk never follows a symlinked directory, so a symlink loop (`a/loop -> ..`) cannot make it
 run forever or count a file twice; a symlinked file is read only if it resolves inside the root.
-Folders that are never source (VCS metadata, caches, virtual environments) are skipped by name,
-because an index built on a live workspace at idle time sees them even though a snapshot drops
-them.
+Folders that are never source (`swe_lsp.ignored`: VCS metadata, caches, virtual environments)
+are skipped by name, because an index built on a live workspace at idle time sees them even though
+a snapshot drops them.
 """
 
 from __future__ import annotations
@@ -14,14 +14,9 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from swe_lsp.ignored import IGNORED_DIRS
 from swe_lsp.workspace.model import FileStatus
 
-SKIPPED_DIRS = frozenset(
-    {
-        ".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox",
-        ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs", ".ipynb_checkpoints",
-    }
-)  # fmt: skip
 # Past this a file is almost always generated or data (lockfiles, vendored bundles, fixtures): the
 # model gains nothing from it and parsing it would dominate the index build.
 MAX_TEXT_BYTES = 1_000_000
@@ -65,7 +60,7 @@ def walk(root: Path) -> dict[str, FileStat]:
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in SKIPPED_DIRS:
+                    if entry.name not in IGNORED_DIRS:
                         stack.append(f"{folder}{entry.name}/")
                     continue
                 info = _file_stat(entry, root)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from swe_lsp.sandbox.tree import IGNORED_DIRS
+from swe_lsp.ignored import IGNORED_DIRS
 
 # Strength of the evidence that a test file exercises a change; higher first.
 CHANGED = 4  # the test file is itself changed

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from swe_lsp.ignored import IGNORED_DIRS
 from swe_lsp.sandbox.runners.base import TestRunner, TestStatus, plain_lines, record
 from swe_lsp.sandbox.runners.pytest_runner import parse_pytest
 from swe_lsp.sandbox.runners.selection import DIRECT, NAMED, best, changes, strength
-from swe_lsp.sandbox.tree import IGNORED_DIRS
 
 BIN_TEST = "bin/test"
 
