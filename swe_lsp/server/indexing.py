@@ -1,5 +1,6 @@
-"""Idle-time indexing: the workspace's `RepoIndex` is built on `initialized` and updated on
-`didSave`, in one background thread, so that a job's snapshot starts from a warm cache.
+"""Idle-time indexing: each workspace folder's `RepoIndex` is built on `initialized` (and when a
+folder is added) and updated on `didSave`, in one background thread, so that a job's snapshot
+starts from a warm cache.
 
 The index is stored where the engine looks for it (`settings.cache_path()`, keyed by the resolved
 workspace path, as `swe-lsp localize` does). Requests never wait on it; a failure is logged and
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 class Indexer:
-    """Builds and updates one workspace's index off the event loop, one task at a time."""
+    """Builds and updates the workspace folders' indexes off the event loop, one task at a time."""
 
     def __init__(self, on_error: Callable[[str], None]) -> None:
         # A daemon thread, not an executor: a long build must not hold up the server's exit.
@@ -27,7 +28,7 @@ class Indexer:
         self._thread = threading.Thread(target=self._run, name="swe-lsp-index", daemon=True)
         self._thread.start()
         self._on_error = on_error
-        self._index: Any = None
+        self._indexes: dict[Path, Any] = {}
         self._lock = threading.Lock()
         self.state = "idle"  # idle | building | ready | failed
         self.files = 0
@@ -58,24 +59,26 @@ class Indexer:
             self._on_error(f"swe-lsp: indexing the workspace failed: {exc}")
             return
         with self._lock:
-            self._index = index
-            self.files = len(index)
+            self._indexes[root] = index
+            self.files = sum(len(i) for i in self._indexes.values())
         self.state = "ready"
         logger.info("index of %s ready: %d files", root, self.files)
 
     def _update(self, paths: list[Path]) -> None:
         with self._lock:
-            index = self._index
-        if index is None:
-            return
-        try:
-            changed = index.update(paths)
-        except Exception:
-            logger.exception("updating the index failed")
-            return
+            indexes = dict(self._indexes)
+        for root, index in indexes.items():
+            mine = [p for p in paths if p.resolve().is_relative_to(root)]
+            if not mine:
+                continue
+            try:
+                changed = index.update(mine)
+            except Exception:
+                logger.exception("updating the index of %s failed", root)
+                continue
+            logger.debug("re-indexed %s", changed)
         with self._lock:
-            self.files = len(index)
-        logger.debug("re-indexed %s", changed)
+            self.files = sum(len(i) for i in self._indexes.values())
 
     def close(self) -> None:
         """Stop taking work (a build under way is abandoned with the process)."""

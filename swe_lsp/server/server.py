@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
 
 from swe_lsp import __version__
 from swe_lsp.search.job import JobReport
@@ -88,8 +89,25 @@ class SweLspServer(LanguageServer):
 
     @property
     def root(self) -> Path | None:
-        """The workspace folder."""
+        """The first workspace folder (whose swe-lsp.toml the settings come from)."""
         return self.session.root
+
+    @property
+    def folders(self) -> list[Path]:
+        """Every workspace folder of the window, the first first (as the client lists them, and as
+        `workspace/didChangeWorkspaceFolders` changes them)."""
+        found = [Path(p) for f in self.workspace.folders.values() if (p := to_fs_path(f.uri))]
+        return found or ([self.root] if self.root is not None else [])
+
+    def folder_for(self, uri: str | None) -> Path | None:
+        """The workspace folder a document belongs to (the innermost that holds it), else the
+        first folder: a job belongs to the folder of the file it was raised in."""
+        path = Path(fs) if uri and (fs := to_fs_path(uri)) else None
+        if path is not None:
+            holding = [f for f in self.folders if path.is_relative_to(f)]
+            if holding:
+                return max(holding, key=lambda f: len(f.parts))
+        return self.root
 
     def new_job_id(self) -> str:
         """A short, unique job id."""

@@ -165,6 +165,7 @@ async def editor_session(
     content_provider: bool = True,
     configuration: dict[str, Any] | None = None,
     issue_prompt: bool = True,
+    folders: list[Path] | None = None,
 ) -> AsyncIterator[Editor]:
     """A real server subprocess initialized by a client with `client`'s capabilities; with
     `issue_prompt`, the client says it asks for an issue's text (as the extension and the plugin
@@ -192,7 +193,7 @@ async def editor_session(
         types.InitializeParams(
             capabilities=caps,
             root_uri=root.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+            workspace_folders=[types.WorkspaceFolder(uri=f.as_uri(), name=f.name) for f in folders or [root]],
             initialization_options=init_options,
         )
     )

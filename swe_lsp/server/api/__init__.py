@@ -24,6 +24,7 @@ MODULES = (
     "notifications.initialized",
     "notifications.did_change_configuration",
     "notifications.did_save",
+    "notifications.did_change_workspace_folders",
     "notifications.work_done_progress_cancel",
     "commands.resolve_issue",
     "commands.cancel",

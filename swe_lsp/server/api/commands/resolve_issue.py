@@ -1,7 +1,8 @@
 """`swe-lsp.resolveIssue {issue, uri?, range?, budget?, model?, workDoneToken?}` -> `{jobId}` at once.
 
-The job is queued for the engine with a snapshot request (the workspace plus the editor's unsaved
-buffers); progress goes to the client's `workDoneToken` if given, else to a server-created token.
+The job is queued for the engine with a snapshot request (the workspace folder that holds the
+issue's file, else the first, plus the editor's unsaved buffers); progress goes to the client's
+`workDoneToken` if given, else to a server-created token.
 
 Execution: event loop, synchronous; records the job (one SQLite insert) and sends it to the engine
 worker's pipe (started on first use, which is a process spawn, not a model load).
@@ -41,7 +42,7 @@ def register(server: SweLspServer) -> None:
     @command(server, RESOLVE_ISSUE)
     def resolve_issue(ls: SweLspServer, raw: list[Any]) -> dict[str, str]:
         args = ResolveIssueArgs.parse(raw)
-        root = ls.root
+        root = ls.folder_for(args.uri)
         if root is None or not root.is_dir():
             raise invalid(f"{RESOLVE_ISSUE}: the server has no workspace folder; open a folder first")
         job_id = ls.new_job_id()

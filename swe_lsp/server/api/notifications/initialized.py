@@ -75,5 +75,6 @@ def register(server: SweLspServer) -> None:
                 logger.warning("registering the %s: content provider failed: %s", SCHEME, exc)
         await pull_configuration(ls)
         show_ignored(ls)
-        if ls.root is not None and ls.root.is_dir():
-            ls.indexer.build(ls.root, ls.session.settings.cache_path())
+        for folder in ls.folders:
+            if folder.is_dir():
+                ls.indexer.build(folder, ls.session.settings.cache_path())

@@ -20,5 +20,8 @@ def register(server: SweLspServer) -> None:
     @server.feature(JOBS)
     def jobs(ls: SweLspServer, params: Any) -> dict[str, Any]:
         args = JobsArgs.parse(params)
-        workspace = None if args.all_workspaces or ls.root is None else str(ls.root)
-        return {"jobs": [job_view(r) for r in ls.store.jobs(workspace)]}
+        records = ls.store.jobs()
+        if not args.all_workspaces and ls.folders:
+            mine = {str(f) for f in ls.folders}
+            records = [r for r in records if r.workspace in mine]
+        return {"jobs": [job_view(r) for r in records]}
