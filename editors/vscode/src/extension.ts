@@ -147,14 +147,35 @@ class Extension implements vscode.Disposable {
   };
 
   /** Start a job (asking for the issue text when `args` has none); returns its id. */
+  /** The TODO/FIXME under the cursor as the server reads it (its preferred code action there), to
+   * start the issue box with; '' when there is none or the server does not answer. */
+  private async todoAt(editor: vscode.TextEditor): Promise<string> {
+    try {
+      const client = await this.client();
+      const line = editor.selection.active.line;
+      const actions = await client.sendRequest<{ isPreferred?: boolean; command?: { arguments?: { issue?: string }[] } }[] | null>(
+        'textDocument/codeAction',
+        {
+          textDocument: { uri: editor.document.uri.toString() },
+          range: { start: { line, character: 0 }, end: { line, character: 0 } },
+          context: { diagnostics: [] },
+        },
+      );
+      return actions?.find((a) => a.isPreferred === true && a.command?.arguments?.[0]?.issue)?.command?.arguments?.[0]?.issue ?? '';
+    } catch {
+      return '';
+    }
+  }
+
   async resolve(args: Partial<P.ResolveIssueArgs>): Promise<string | undefined> {
     let issue = args.issue;
     if (!issue) {
       const editor = vscode.window.activeTextEditor;
+      const selected = editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection).trim() : '';
       issue = await vscode.window.showInputBox({
         title: 'SWE-LSP: Resolve Issue',
         prompt: 'Describe the issue to resolve (an issue text, a traceback, what should change)',
-        value: editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection).trim() : '',
+        value: selected || (editor ? await this.todoAt(editor) : ''),
         ignoreFocusOut: true,
       });
       if (!issue?.trim()) {
