@@ -88,13 +88,12 @@ export function showJobProgress(
           last = pct;
         };
         // Kept until the progress ends, which may come after the job's final update; a server
-        // that dies before that takes the subscription with it.
+        // that dies before that takes the subscription with it. The notification's text comes from
+        // `swe-lsp/jobUpdated` alone (one format, no flicker between the two reports).
         const subscription = subscribe((value) => {
           tracker.recordProgress(jobId, value);
           if (value.kind === 'end') {
             subscription.dispose();
-          } else {
-            report(value.message ?? '', value.percentage);
           }
         });
         const updates = tracker.onDidChange((job) => {
