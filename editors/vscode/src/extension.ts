@@ -6,6 +6,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import * as vscode from 'vscode';
 import {
   DidChangeConfigurationNotification,
@@ -19,7 +20,7 @@ import {
   type WorkDoneProgressReport,
 } from 'vscode-languageclient/node';
 import { EnvironmentCheck } from './environment';
-import { jobItem } from './format';
+import { type LogLevel, jobItem, stderrLevel } from './format';
 import { JobTracker, announceFinished, showJobProgress } from './jobs';
 import * as P from './protocol';
 import { type ReviewClient, reviewJob, reviewSteps } from './review';
@@ -74,6 +75,22 @@ class Extension implements vscode.Disposable {
     const options: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       outputChannel: this.output,
+      // The server's stderr is its log: each line at its own level (vscode-languageclient would
+      // show every line as an error).
+      stdioOptions: {
+        stdout: (input, channel) => {
+          createInterface({ input, crlfDelay: Infinity }).on('line', (line) => {
+            channel.info(line);
+          });
+        },
+        stderr: (input, channel) => {
+          let level: LogLevel | undefined;
+          createInterface({ input, crlfDelay: Infinity }).on('line', (line) => {
+            level = stderrLevel(line, level);
+            channel[level](line);
+          });
+        },
+      },
       initializationOptions: toServerSettings(this.settings, vscode.workspace.isTrusted),
       middleware: {
         // The server's code action runs `swe-lsp.resolveIssue`: route it through the prompt and the

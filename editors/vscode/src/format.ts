@@ -150,3 +150,19 @@ export function environmentMessage(check: EnvCheckView): { level: 'info' | 'warn
   }
   return { level: check.ok ? 'info' : 'warning', text: `SWE-LSP: ${check.summary} (${where}).` };
 }
+
+/** The levels of the server's log lines, as its formatter writes them:
+ * `2026-12-02 04:19:27,414 WARNING swe_lsp.server...: message`. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const LOG_LINE = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) /;
+const LEVELS: Record<string, LogLevel> = { DEBUG: 'debug', INFO: 'info', WARNING: 'warn', ERROR: 'error', CRITICAL: 'error' };
+
+/** The level of one line of the server's stderr: its own when it is a log record, else the level of
+ * the record it continues (a traceback's lines), else `info` (what libraries print). */
+export function stderrLevel(line: string, previous: LogLevel | undefined): LogLevel {
+  const match = LOG_LINE.exec(line);
+  if (match?.[1] !== undefined) {
+    return LEVELS[match[1]] ?? 'info';
+  }
+  return previous ?? 'info';
+}

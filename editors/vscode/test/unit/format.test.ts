@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { candidateItem, environmentMessage, evidenceText, finishedMessage, hunkItem, progressMessage, verificationLine } from '../../src/format';
+import { candidateItem, environmentMessage, evidenceText, finishedMessage, hunkItem, progressMessage, stderrLevel, verificationLine } from '../../src/format';
 import { type CandidateView, type EnvCheckView, type EvidenceView, type JobView, isFinal } from '../../src/protocol';
 
 function evidence(over: Partial<EvidenceView> = {}): EvidenceView {
@@ -141,4 +141,12 @@ test('environment check messages: passed, failing tests, a failed build, cancell
   assert.equal(failed.level, 'error');
   assert.match(failed.text, /did not build \(step 'requirements'\)/);
   assert.equal(environmentMessage(envCheck({ ok: false, cancelled: true })).text, 'SWE-LSP: the environment check was cancelled.');
+});
+
+test("the server's stderr lines keep their log level; a traceback keeps its record's", () => {
+  assert.equal(stderrLevel('2026-12-02 04:19:28,582 INFO swe_lsp.server.indexing: index ready', undefined), 'info');
+  assert.equal(stderrLevel('2026-12-02 04:19:27,414 WARNING swe_lsp.server: not trusted', 'info'), 'warn');
+  assert.equal(stderrLevel('2026-12-02 04:19:27,414 ERROR pygls: failed', 'info'), 'error');
+  assert.equal(stderrLevel('Traceback (most recent call last):', 'error'), 'error');
+  assert.equal(stderrLevel('(EngineCore pid=1) INFO vllm says', undefined), 'info');
 });
