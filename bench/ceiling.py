@@ -22,7 +22,7 @@ candidate that got through is also run end to end: the search's own verifier (`S
 with the oracle's reproduction (the instance's tests with its test patch, run on the original tree
 first: kept only if it reproduces) and the regression tests the verifier selects, before/after per
 test; and the instance's FAIL_TO_PASS/PASS_TO_PASS tests, graded as the harness grades them.
-Ranking against wrong candidates is not measured here. Results: bench/results/ceiling.json (or
+Ranking against wrong candidates is `bench/ranking.py`'s. Results: bench/results/ceiling.json (or
 `--out`).
 """
 
@@ -36,6 +36,9 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,7 @@ from swe_lsp.llm.limits import Limits  # noqa: E402
 from swe_lsp.patch import dedup_key  # noqa: E402
 from swe_lsp.search.context import JobContext, SearchConfig  # noqa: E402
 from swe_lsp.search.controller import search  # noqa: E402
+from swe_lsp.search.model import LocationSet, PatchCandidate  # noqa: E402
 from swe_lsp.search.runtime import Roles, Runtime  # noqa: E402
 from swe_lsp.settings import SearchSettings  # noqa: E402
 from swe_lsp.workspace.index import RepoIndex  # noqa: E402
@@ -60,24 +64,31 @@ RESULTS = HERE / "results" / "ceiling.json"
 STAGES = ("understand", "localize", "patch")
 
 
-def run_instance(row: dict[str, Any], model: str, sandbox: Any = None) -> dict[str, Any]:
-    """One instance through the search with the oracle; its stage-by-stage record (and, with a
-    `sandbox`, the end-to-end verdicts of the candidate that got through)."""
+@dataclass
+class OracleRun:
+    """One instance through the search with the oracle: its stage-by-stage record, the candidate
+    that got through (None if none did), and the snapshot it was written against."""
+
+    record: dict[str, Any]
+    candidate: PatchCandidate | None
+    tree: Path
+    index: RepoIndex
+    locations: LocationSet | None
+    constraints: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def oracle_run(row: dict[str, Any], model: str) -> OracleRun:
+    """Run the search on `row` with the oracle policy under `model`'s limits."""
     tree = materialize(row["repo"], row["base_commit"], CACHE / "trees" / row["repo"].replace("/", "+"))
     index = RepoIndex.build_or_load(tree, CACHE / "index", key=row["repo"])
-
-    def read(path: str) -> str | None:
-        try:
-            return (tree / path).read_text(encoding="utf-8", errors="surrogateescape")
-        except (OSError, ValueError):
-            return None
-
+    read = reader(tree)
     manifest = get_manifest(model)
     gold = GoldAnswers.from_patch(row["patch"], index, read, split=manifest.limits.search_lines or 6)
     new_texts = patched_texts(row["patch"], read)
     record: dict[str, Any] = {"instance_id": row["instance_id"], "repo": row["repo"], **gold.features}
     if new_texts is None:
-        return {**record, "error": "the gold patch does not apply to the base commit"}
+        record["error"] = "the gold patch does not apply to the base commit"
+        return OracleRun(record, None, tree, index, None)
     originals = {p: read(p) for p in new_texts}
     gold_key = dedup_key(new_texts, originals)
     cfg = SearchConfig.from_settings(SearchSettings(), budget=1, beam=1, limits=manifest.limits)
@@ -113,39 +124,80 @@ def run_instance(row: dict[str, Any], model: str, sandbox: Any = None) -> dict[s
         stages[stage].update({k: v for k, v in oracle.log.get(stage, {}).items()})
     record = {**record, "stages": stages, "resolved_to_gold": stages["patch"]["ok"]}
     candidate = next((o.patch for o in result.outcomes if o.patch.key == gold_key), None)
-    if sandbox is not None and candidate is not None and stages["patch"]["ok"]:
-        record["end_to_end"] = end_to_end(row, candidate, sandbox)
-    return record
+    if not stages["patch"]["ok"]:
+        candidate = None
+    locations = candidate.locations if candidate is not None else None
+    return OracleRun(record, candidate, tree, index, locations, oracle.constraints)
+
+
+def reader(tree: Path) -> Callable[[str], str | None]:
+    """A snapshot file's text by path (None when it cannot be read)."""
+
+    def read(path: str) -> str | None:
+        try:
+            return (tree / path).read_text(encoding="utf-8", errors="surrogateescape")
+        except (OSError, ValueError):
+            return None
+
+    return read
+
+
+def run_instance(row: dict[str, Any], model: str, sandbox: Any = None) -> dict[str, Any]:
+    """One instance through the search with the oracle; its stage-by-stage record (and, with a
+    `sandbox`, the end-to-end verdicts of the candidate that got through)."""
+    run = oracle_run(row, model)
+    if sandbox is not None and run.candidate is not None:
+        run.record["end_to_end"] = end_to_end(row, run.candidate, sandbox)
+    return run.record
 
 
 # A test run's limit: django's and sympy's selected modules take minutes on this machine's cores.
 TEST_TIMEOUT_S = 1800.0
 
 
-def end_to_end(row: dict[str, Any], candidate: Any, sandbox: Any) -> dict[str, Any]:
-    """The candidate in the instance's environment: the search's verifier's verdict, and the
-    harness's grade of FAIL_TO_PASS/PASS_TO_PASS with the test patch."""
-    from swe_lsp.errors import SweLspError
+@dataclass
+class Environment:
+    """An instance's checkout in its pinned environment, with the search's verifier over it and the
+    oracle's reproduction (validated on the original tree: `script` None if it did not reproduce)."""
+
+    inst: Any
+    tree: Path
+    runner: Any
+    tests: dict[str, str | None]
+    verifier: Any
+    reproduction: Any
+
+    def grade(self, candidate: PatchCandidate) -> bool:
+        """Whether `candidate` resolves the instance as the harness grades it (FAIL_TO_PASS and
+        PASS_TO_PASS with the test patch)."""
+        from trainer.runs import graded
+
+        _, ran = self.runner.patch(self.tree, self.inst, dict(candidate.new_texts), self.tests, None)
+        grade = graded(self.inst, ran)
+        return bool(grade and grade.resolved)
+
+
+@contextmanager
+def environment(row: dict[str, Any], sandbox: Any) -> Iterator[Environment]:
+    """Check `row` out under bench/.cache/ceiling, pin its environment, and write and validate the
+    oracle's reproduction; removed on exit. Raises `SweLspError` when it cannot be built or run."""
     from swe_lsp.search.model import Reproduction
     from swe_lsp.search.reproduction import ReproOutcome, classify
     from swe_lsp.search.verification import SandboxVerifier
     from trainer.instances import Instance
     from trainer.repos import checkout_repo, file_at, find_mirror
-    from trainer.runs import Runner, graded
+    from trainer.runs import Runner
     from trainer.swebench_env import fail_to_pass_command
 
     inst = Instance.from_json(row)
     git_dir = find_mirror(inst.repo, Path(os.environ["SWE_LSP_BENCH_MIRRORS"]))
     work = CACHE / "ceiling" / inst.instance_id
     shutil.rmtree(work, ignore_errors=True)
-    started = time.monotonic()
     try:
         tree = checkout_repo(git_dir, inst.base_commit, work / "tree")
         runner = Runner(sandbox, TEST_TIMEOUT_S)
         runner.pin(inst, tree)
         tests = patched_texts(inst.test_patch, lambda p: file_at(git_dir, inst.base_commit, p)) or {}
-        _, ran = runner.patch(tree, inst, dict(candidate.new_texts), tests, None)
-        grade = graded(inst, ran)
         verifier = SandboxVerifier(sandbox, tree, None, TEST_TIMEOUT_S, threading.Event(), "ceiling")
         script = reproduction_script(tests, fail_to_pass_command(inst))
         run = verifier.reproduce(script)
@@ -153,14 +205,27 @@ def end_to_end(row: dict[str, Any], candidate: Any, sandbox: Any) -> dict[str, A
         kept = script if outcome is ReproOutcome.REPRODUCED else None
         log = (run.stdout + run.stderr)[-2000:]
         reproduction = Reproduction(kept, str(outcome), 1, run.exit_code, log, "" if kept else f"{outcome}")
-        verdict = verifier.verify(candidate, reproduction)
-    except SweLspError as exc:
-        return {"error": str(exc).splitlines()[0][:300], "seconds": round(time.monotonic() - started, 1)}
+        yield Environment(inst, tree, runner, tests, verifier, reproduction)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def end_to_end(row: dict[str, Any], candidate: PatchCandidate, sandbox: Any) -> dict[str, Any]:
+    """The candidate in the instance's environment: the search's verifier's verdict, and the
+    harness's grade of FAIL_TO_PASS/PASS_TO_PASS with the test patch."""
+    from swe_lsp.errors import SweLspError
+
+    started = time.monotonic()
+    try:
+        with environment(row, sandbox) as env:
+            resolved = env.grade(candidate)
+            verdict = env.verifier.verify(candidate, env.reproduction)
+            reproduced = env.reproduction.script is not None
+    except SweLspError as exc:
+        return {"error": str(exc).splitlines()[0][:300], "seconds": round(time.monotonic() - started, 1)}
     return {
-        "resolved": bool(grade and grade.resolved),
-        "reproduced": outcome is ReproOutcome.REPRODUCED,
+        "resolved": resolved,
+        "reproduced": reproduced,
         "verified": verdict.verified,
         "verify_notes": list(verdict.notes)[:3],
         "seconds": round(time.monotonic() - started, 1),
@@ -218,6 +283,19 @@ def summarize(records: list[dict[str, Any]], limits: Limits) -> dict[str, Any]:
     return out
 
 
+def docker_sandbox() -> Any:
+    """The Docker sandbox the end-to-end runs use: the instance tests' time limit, room for
+    django's and sympy's test runs, logs kept as the harness keeps them."""
+    from swe_lsp.sandbox.docker_sandbox import DockerSandbox
+    from swe_lsp.settings import SandboxSettings
+    from trainer.swebench_env import LOG_BYTES
+
+    settings = SandboxSettings(
+        kind="docker", timeout_s=TEST_TIMEOUT_S, memory="8g", cpus=2.0, pids=4096, max_output_bytes=LOG_BYTES
+    )
+    return DockerSandbox(settings, warm=0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m", help="the manifest whose limits apply")
@@ -239,19 +317,7 @@ def main() -> int:
     rows = select_rows(args.data, args.repos, args.per_repo, args.limit, args.instances)
     sandbox = None
     if args.verify:
-        from swe_lsp.sandbox.docker_sandbox import DockerSandbox
-        from swe_lsp.settings import SandboxSettings
-        from trainer.swebench_env import LOG_BYTES
-
-        settings = SandboxSettings(
-            kind="docker",
-            timeout_s=TEST_TIMEOUT_S,
-            memory="8g",
-            cpus=2.0,
-            pids=4096,
-            max_output_bytes=LOG_BYTES,
-        )
-        sandbox = DockerSandbox(settings, warm=0)
+        sandbox = docker_sandbox()
     if args.resummarize:
         doc = json.loads(args.out.read_text())
         doc["summary"] = summarize(doc["instances"], get_manifest(doc["model_limits"]).limits)

@@ -46,7 +46,9 @@ from swe_lsp.workspace.retrieval import retrieve  # noqa: E402
 from swe_lsp.workspace.tokens import plain_terms  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "swebench" / "lite_dev.jsonl"
-CACHE = HERE / ".cache"
+# Trees, indexes and work folders; a second benchmark run at the same time needs its own (they
+# are rewritten per instance).
+CACHE = Path(os.environ.get("SWE_LSP_BENCH_CACHE", HERE / ".cache"))
 RESULTS = HERE / "results" / "localize.json"
 MIRROR_NAMES = {
     "django/django": "apprent1c3+django",

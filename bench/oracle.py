@@ -25,7 +25,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from swe_lsp.llm import GenerateRequest, Generation, Sample, Score, Usage
+from swe_lsp.llm import Constraint, GenerateRequest, Generation, Sample, Score, Usage
 from swe_lsp.patch.hunks import FileChange, FileDiff, parse_file_diffs
 from swe_lsp.patch.text import split_lines, strip_eol
 from swe_lsp.search.prompts.patch import FORMAT
@@ -266,13 +266,18 @@ def _answer(body: str) -> str:
 @dataclass
 class OraclePolicy:
     """Answers each stage from `gold`; `stage()` says which stage the search is in (the runtime's).
-    `log` records, per stage, which form was given (or that none was accepted, and what was tried)."""
+    `log` records, per stage, which form was given (or that none was accepted, and what was tried);
+    `constraints`, every request's decoding constraint with its stage."""
 
     gold: GoldAnswers
     stage: Callable[[], str]
     log: dict[str, dict[str, object]] = field(default_factory=dict)
+    constraints: list[tuple[str, Constraint]] = field(default_factory=list)
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        for r in requests:  # what a constrained decoder would have to compile (bench/grammar.py)
+            if r.constraint is not None:
+                self.constraints.append((self.stage(), r.constraint))
         return [self._one(r) for r in requests]
 
     def _forms(self, request: GenerateRequest) -> tuple[str, Iterator[tuple[str, str]]]:
