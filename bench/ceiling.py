@@ -46,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from localize import CACHE, DATA, materialize, select_rows  # noqa: E402
+from localize import CACHE, add_selection_args, materialize, selected_rows  # noqa: E402
 from oracle import GoldAnswers, OraclePolicy, UniformScorer, reproduction_script  # noqa: E402
 
 from swe_lsp.llm import get_manifest  # noqa: E402
@@ -299,11 +299,7 @@ def docker_sandbox() -> Any:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="smollm2-135m", help="the manifest whose limits apply")
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--repos")
-    parser.add_argument("--per-repo", type=int)
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--instances", help="comma-separated instance ids (after the other filters)")
+    add_selection_args(parser)
     parser.add_argument("--verify", action="store_true", help="also run each candidate end to end (Docker)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
@@ -314,7 +310,7 @@ def main() -> int:
     args = parser.parse_args()
     if not os.environ.get("SWE_LSP_BENCH_MIRRORS"):
         sys.exit("set SWE_LSP_BENCH_MIRRORS to the folder of git mirrors (see bench/localize.py)")
-    rows = select_rows(args.data, args.repos, args.per_repo, args.limit, args.instances)
+    rows = selected_rows(args)
     sandbox = None
     if args.verify:
         sandbox = docker_sandbox()

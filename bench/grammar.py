@@ -33,7 +33,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ceiling import oracle_run  # noqa: E402
-from localize import DATA, select_rows  # noqa: E402
+from localize import add_selection_args, selected_rows  # noqa: E402
 
 from swe_lsp.llm import get_manifest  # noqa: E402
 from swe_lsp.llm.prepare import prepare  # noqa: E402
@@ -61,16 +61,12 @@ def main() -> int:
         "--model", default="swe-reasoner-32b", help="the limits the constraints are built under"
     )
     parser.add_argument("--tokenizer", default="smollm2-135m", help="whose tokenizer xgrammar compiles over")
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--repos")
-    parser.add_argument("--per-repo", type=int)
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--instances")
+    add_selection_args(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not os.environ.get("SWE_LSP_BENCH_MIRRORS"):
         sys.exit("set SWE_LSP_BENCH_MIRRORS to the folder of git mirrors (see bench/localize.py)")
-    rows = select_rows(args.data, args.repos, args.per_repo, args.limit, args.instances)
+    rows = selected_rows(args)
     grammar = compiler(args.tokenizer)
     records: list[dict[str, Any]] = []
     for n, row in enumerate(rows, 1):

@@ -344,6 +344,20 @@ def minilm_rerank(rows: dict[str, dict], records: list[dict], model_dir: str) ->
     return result
 
 
+def add_selection_args(parser: argparse.ArgumentParser) -> None:
+    """The flags that choose a run's instances (`select_rows`), for every SWE-bench bench script."""
+    parser.add_argument("--data", type=Path, default=DATA, help="a SWE-bench JSONL")
+    parser.add_argument("--repos", help="comma-separated repos, e.g. django/django,psf/requests")
+    parser.add_argument("--per-repo", type=int, help="only the first N instances of each repo (by date)")
+    parser.add_argument("--limit", type=int, help="only the first N instances (after --repos)")
+    parser.add_argument("--instances", help="comma-separated instance ids (after the other filters)")
+
+
+def selected_rows(args: argparse.Namespace) -> list[dict]:
+    """The instances `add_selection_args`'s flags choose."""
+    return select_rows(args.data, args.repos, args.per_repo, args.limit, args.instances)
+
+
 def select_rows(
     data: Path, repos: str | None, per_repo: int | None, limit: int | None, instances: str | None = None
 ) -> list[dict]:

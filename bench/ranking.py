@@ -49,7 +49,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ceiling import environment, oracle_run, reader  # noqa: E402
-from localize import DATA, select_rows  # noqa: E402
+from localize import add_selection_args, selected_rows  # noqa: E402
 
 from swe_lsp.errors import SweLspError  # noqa: E402
 from swe_lsp.llm import Backend, Manifest, get_manifest, open_backend  # noqa: E402
@@ -236,18 +236,14 @@ def main() -> int:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--samples", type=int, default=4, help="the judge's patch samples per instance")
     parser.add_argument("--others", type=int, default=4, help="other instances' fixes per instance")
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--repos")
-    parser.add_argument("--per-repo", type=int)
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--instances", help="comma-separated instance ids (after the other filters)")
+    add_selection_args(parser)
     parser.add_argument("--verify", action="store_true", help="also verify every pool candidate (Docker)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not os.environ.get("SWE_LSP_BENCH_MIRRORS"):
         sys.exit("set SWE_LSP_BENCH_MIRRORS to the folder of git mirrors (see bench/localize.py)")
     every = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
-    rows = select_rows(args.data, args.repos, args.per_repo, args.limit, args.instances)
+    rows = selected_rows(args)
     sandbox = None
     if args.verify:
         from ceiling import docker_sandbox
