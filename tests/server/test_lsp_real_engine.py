@@ -126,6 +126,10 @@ async def test_cancel_mid_stage_with_the_real_engine(workspace: Path, model_cach
         await ed.command("swe-lsp.cancel", {"jobId": job_id})
         final = await ed.wait_job(job_id, ("done", "failed", "cancelled"), timeout=900)
         assert final["state"] == "cancelled", final
+        # The user is told at once; the engine confirms once it has stopped, its sandbox closed.
+        await ed.wait_update(
+            lambda: any(u["jobId"] == job_id and u["message"] == "cancelled" for u in ed.job_updates), 900
+        )
         assert ours() == before  # the job's sandbox closed with it: no container left
         assert (workspace / "calc.py").read_text() == BUGGY and ed.applied == []
 
