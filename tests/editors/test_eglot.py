@@ -25,7 +25,10 @@ ELPA = Path("/usr/share/emacs/site-lisp/elpa")
 def test_eglot_as_a_plain_client(tmp_path: Path) -> None:
     emacs = shutil.which("emacs")
     if emacs is None or not any(ELPA.glob("eglot-*")):
-        pytest.fail("emacs and eglot are missing: apt-get install emacs-nox elpa-eglot (.ci/run does)")
+        message = "emacs and eglot are missing: apt-get install emacs-nox elpa-eglot (.ci/run does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     workspace = make_calc_workspace(tmp_path / "ws").resolve()
     server = [sys.executable, "-m", "swe_lsp", "serve", "--engine", "stand_in_engine:resolve"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWE_LSP_")}
