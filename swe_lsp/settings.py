@@ -226,11 +226,12 @@ def load_settings(
     env_values, env_keys = _from_env(env)
     own = workspace / SETTINGS_FILE if workspace else None
     ignored: list[str] = []
+    # Decided whether or not the folder has a file of its own, so `doctor` tells the truth either way.
+    trusted = trusted or _under_trusted(
+        workspace, [sources.get(str(user_path), {}), env_values, overrides or {}]
+    )
     if own is not None and own.is_file():
         values = _read_toml(own)
-        trusted = trusted or _under_trusted(
-            workspace, [sources.get(str(user_path), {}), env_values, overrides or {}]
-        )
         values, left_out = _without_trusted_only(values, trusted)
         ignored = [
             f"{own}: `{key}` is not used because the folder is not trusted ({why}); trust the folder "
