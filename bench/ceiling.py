@@ -176,6 +176,13 @@ class Environment:
         grade = graded(self.inst, ran)
         return bool(grade and grade.resolved)
 
+    def verify(self, candidate: PatchCandidate) -> Any:
+        """The search's verdict on `candidate`, with the regression tests as the fix's author left
+        them (the test patch written on both sides): an existing test whose expectation the fix
+        changes is updated there, as in the harness."""
+        tests = {path: None if text is None else text.encode() for path, text in self.tests.items()}
+        return self.verifier.verify(candidate, self.reproduction, tests)
+
 
 @contextmanager
 def environment(row: dict[str, Any], sandbox: Any) -> Iterator[Environment]:
@@ -219,7 +226,7 @@ def end_to_end(row: dict[str, Any], candidate: PatchCandidate, sandbox: Any) -> 
     try:
         with environment(row, sandbox) as env:
             resolved = env.grade(candidate)
-            verdict = env.verifier.verify(candidate, env.reproduction)
+            verdict = env.verify(candidate)
             reproduced = env.reproduction.script is not None
     except SweLspError as exc:
         return {"error": str(exc).splitlines()[0][:300], "seconds": round(time.monotonic() - started, 1)}

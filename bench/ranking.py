@@ -182,7 +182,7 @@ def verified_ranks(row: dict[str, Any], outcomes: list[Outcome], sandbox: Any) -
     started = time.monotonic()
     try:
         with environment(row, sandbox) as env:
-            verdicts = {o.patch.id: env.verifier.verify(o.patch, env.reproduction) for o in outcomes}
+            verdicts = {o.patch.id: env.verify(o.patch) for o in outcomes}
             reproduced = env.reproduction.script is not None
     except SweLspError as exc:
         return {"error": str(exc).splitlines()[0][:300], "seconds": round(time.monotonic() - started, 1)}

@@ -318,36 +318,48 @@ def test_command(inst: Instance) -> tuple[str, ...]:
     if not has_spec(inst):
         ids = _pytest_selectors(_listed(inst.FAIL_TO_PASS) + _listed(inst.PASS_TO_PASS))
         return (*PYTEST_BY_ID, *ids) if ids else ()
-    spec = spec_for(inst)
     if not (inst.FAIL_TO_PASS or inst.PASS_TO_PASS):
         return ()
     directives = test_directives(inst)
-    if not directives:
-        return ()
-    cmd = spec["test_cmd"]
-    cmd = " && ".join(cmd) if isinstance(cmd, list) else str(cmd)
-    _, edits = _pre_install(spec.get("pre_install", []), [], [])
+    return _spec_command(inst, directives) if directives else ()
+
+
+def _spec_command(inst: Instance, selection: list[str]) -> tuple[str, ...]:
+    """The spec's `test_cmd` of `inst` on `selection` (its arguments after the command)."""
+    cmd = _spec_test_cmd(inst)
+    _, edits = _pre_install(spec_for(inst).get("pre_install", []), [], [])
     words = shlex.split(cmd)
     if not edits and not _ASSIGNMENT.match(words[0]) and "&&" not in words:
-        return (*words, *directives)
-    return ("sh", "-c", " && ".join([*edits, f"{cmd} {shlex.join(directives)}"]))
+        return (*words, *selection)
+    return ("sh", "-c", " && ".join([*edits, f"{cmd} {shlex.join(selection)}"]))
+
+
+def _spec_test_cmd(inst: Instance) -> str:
+    cmd = spec_for(inst)["test_cmd"]
+    return " && ".join(cmd) if isinstance(cmd, list) else str(cmd)
 
 
 def fail_to_pass_command(inst: Instance) -> tuple[str, ...]:
-    """The harness's test command narrowed to the FAIL_TO_PASS tests where its runner selects tests
-    by id (pytest: the test files' other tests may fail in any environment and say nothing about
-    the issue); Django's and SymPy's runners select by label and file, so theirs is the whole
-    command. What a reproduction written from the instance's failing tests runs."""
+    """The harness's test command narrowed to the FAIL_TO_PASS tests: what a reproduction written
+    from the instance's failing tests runs. A test of the same files that fails before and after
+    the fix (or the environment cannot pass) says nothing about the issue and must not keep the
+    reproduction failing. Narrowed where the runner selects tests:
+    - pytest, and tox whose arguments after `--` go to pytest (Sphinx): the test ids;
+    - SymPy's `bin/test`: its files, and `-k` with the test names (a name matches as a substring,
+      the runner's only selection; `-k` takes every later word, so it comes last);
+    - Django's `runtests.py` selects by label: the whole command (its listed ids are often the
+      tests' docstrings, not labels)."""
     argv = test_command(inst)
     ids = _pytest_selectors(_listed(inst.FAIL_TO_PASS))
     if not argv or not ids:
         return argv
     if not has_spec(inst):
         return (*PYTEST_BY_ID, *ids)
-    directives = tuple(test_directives(inst))
-    head = argv[: len(argv) - len(directives)]
-    if argv[0] != "sh" and argv[len(head) :] == directives and any("pytest" in word for word in head):
-        return (*head, *ids)
+    words = shlex.split(_spec_test_cmd(inst))
+    if "bin/test" in words and all(i.isidentifier() for i in ids):
+        return _spec_command(inst, [*test_directives(inst), "-k", *ids])
+    if any("pytest" in w for w in words) or (words[0] == "tox" and words[-1] == "--"):
+        return _spec_command(inst, ids)
     return argv
 
 

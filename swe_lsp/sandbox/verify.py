@@ -1,11 +1,13 @@
-"""The runs that verify one candidate patch: reproduction before and after, then regression tests.
+"""The runs that verify one candidate patch: reproduction before, regression tests, reproduction after.
 
 All in one session, so the tree is copied once: the script runs on the original tree (it should
-fail: it reproduces the issue), the candidate's files are written, the script runs again (it should
-pass) and then the tests that exercise the changed files. The search stage validates its script once
-per issue (`run_script` on the original tree) and then asks for the after-run only
-(`repro_before=False`); the trainer's gold check still runs both. The search stage judges and
-records the outcome; this module only runs and reports.
+fail: it reproduces the issue), the candidate's files are written, the tests that exercise the
+changed files run, and then the script again (it should pass). The tests run before the script's
+second run because a script may write into the tree (a reproduction written from tests puts its
+test files in place): the regression run must see the repository's tests and the patch, nothing
+else. The search stage validates its script once per issue (`run_script` on the original tree) and
+then asks for the after-run only (`repro_before=False`); the trainer's gold check still runs both.
+The search stage judges and records the outcome; this module only runs and reports.
 """
 
 from __future__ import annotations
@@ -60,12 +62,13 @@ def verify_candidate(
     repro_before: bool = True,
     test_env: Mapping[str, str] | None = None,
 ) -> CandidateRuns:
-    """Run the reproduction script before and after writing `changed`, then `test_argv`.
+    """Run the reproduction script, write `changed`, run `test_argv`, run the script again.
 
     `tree` is the original snapshot; `changed` maps relative paths to their patched content (None:
     deleted). `test_argv` is the full test command (a runner's `argv` of its selected tests), run
     with `test_env` (the runner's `env`). `repro_before=False` skips the script's run on the
-    original tree (its result is already known).
+    original tree (its result is already known); the search always passes it, so that nothing the
+    script writes reaches the tests.
     """
     before = after = tests = None
     with sandbox.session(tree, job_id=job_id) as session:
@@ -75,10 +78,10 @@ def verify_candidate(
                 before = session.run(["python3", REPRO_PATH], timeout_s, cancel=cancel)
         if not (before and before.cancelled):
             session.put_files(changed)
-            if repro_script is not None:
-                after = session.run(["python3", REPRO_PATH], timeout_s, cancel=cancel)
-            if test_argv and not (after and after.cancelled):
+            if test_argv:
                 tests = session.run(list(test_argv), timeout_s, env=test_env, cancel=cancel)
+            if repro_script is not None and not (tests and tests.cancelled):
+                after = session.run(["python3", REPRO_PATH], timeout_s, cancel=cancel)
     return CandidateRuns(before, after, tests)
 
 

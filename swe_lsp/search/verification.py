@@ -121,11 +121,14 @@ class SandboxVerifier:
         """Run `script` on the original tree, in a session of its own."""
         return run_script(self.sandbox, self.tree, script, self.timeout_s, self.cancel, self.job_id)
 
-    def verify(self, patch: PatchCandidate, reproduction: Reproduction) -> Verification:
-        """Patch, run the kept script (its original-tree run is the validation's, not repeated),
-        run the selected tests; compare with the baseline test by test."""
+    def verify(
+        self, patch: PatchCandidate, reproduction: Reproduction, files: dict[str, bytes | None] | None = None
+    ) -> Verification:
+        """Patch, run the selected tests and the kept script (its original-tree run is the
+        validation's, not repeated); compare the tests with the baseline test by test. `files` are
+        written on both sides (a benchmark's test patch: the tests as the fix's author left them)."""
         argv = self.test_argv(patch.files)
-        runs, tests, before, seconds = self.run_candidate(patch, reproduction, argv)
+        runs, tests, before, seconds = self.run_candidate(patch, reproduction, argv, files)
         command = shlex.join(argv) if argv else None
         return judge(patch.id, reproduction, runs.repro_after, tests, before, command, seconds)
 

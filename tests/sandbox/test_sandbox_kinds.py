@@ -37,6 +37,22 @@ def test_known_bad_patch_is_rejected(sandbox: Sandbox, calc_repo: CalcRepo) -> N
     assert not runs.verified
 
 
+def test_files_a_script_writes_do_not_reach_the_regression_tests(
+    sandbox: Sandbox, calc_repo: CalcRepo
+) -> None:
+    # A reproduction written from tests puts a test file in place; one that fails for another reason
+    # must not be read as a regression of the patch (the search validates the script beforehand).
+    script = (
+        "import pathlib\n"
+        "pathlib.Path('tests/test_written.py').write_text('def test_new():\\n    assert False\\n')\n"
+        + calc_repo.repro
+    )
+    runs = verify_candidate(sandbox, calc_repo.path, calc_repo.good, script, PYTEST, repro_before=False)
+    assert runs.repro_after is not None and runs.repro_after.ok, runs.repro_after
+    assert runs.tests is not None and runs.tests.ok and "test_written" not in runs.tests.stdout, runs.tests
+    assert runs.verified
+
+
 def test_user_tree_is_never_written(sandbox: Sandbox, calc_repo: CalcRepo) -> None:
     before = sorted(p.relative_to(calc_repo.path) for p in calc_repo.path.rglob("*"))
     with sandbox.session(calc_repo.path) as session:

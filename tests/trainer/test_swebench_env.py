@@ -364,7 +364,20 @@ def test_a_reproduction_from_the_failing_tests_runs_only_them_where_pytest_selec
         "-rA",
         "tests/test_blueprints.py::test_dotted_name_not_allowed",
     )
-    # SymPy's bin/test selects by file (and runs in a shell): the whole command.
+    # SymPy's bin/test (in a shell, for its warning filter): the files, then -k with the names.
     sympy = _inst("sympy/sympy", "1.1", _diff("sympy/core/tests/test_numbers.py"), ("test_mod",))
-    assert fail_to_pass_command(sympy) == command_of(sympy)
+    script = fail_to_pass_command(sympy)[-1]
+    assert script == command_of(sympy)[-1] + " -k test_mod" and script.endswith("test_numbers.py -k test_mod")
+    # Sphinx's tox passes the words after `--` to pytest: the ids.
+    f2p = ("tests/test_ext_autosummary.py::test_autosummary_generate_content_for_module",)
+    sphinx = _inst("sphinx-doc/sphinx", "3.1", _diff("tests/test_ext_autosummary.py"), f2p)
+    assert command_of(sphinx)[-1].endswith(" -- tests/test_ext_autosummary.py")
+    assert fail_to_pass_command(sphinx)[-1] == command_of(sphinx)[-1].replace(
+        "tests/test_ext_autosummary.py", f2p[0]
+    )
+    # Django's runner selects by label, and its listed ids are not labels: the whole command.
+    django = _inst(
+        "django/django", "3.0", _diff("tests/queries/tests.py"), ("test_ticket (queries.tests.T)",)
+    )
+    assert fail_to_pass_command(django) == command_of(django)
     assert fail_to_pass_command(_inst("me/mine", "", f2p=("t.py::a",), p2p=("t.py::b",)))[-1] == "t.py::a"
