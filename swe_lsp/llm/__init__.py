@@ -4,7 +4,7 @@ process, any OpenAI-compatible server, transformers), and the manifests that nam
 Importing this package is light; each engine's heavy imports happen when that engine is opened.
 """
 
-from swe_lsp.llm.backend import Backend, ChatTemplate
+from swe_lsp.llm.backend import Backend, ChatTemplate, GenerationInterrupted
 from swe_lsp.llm.factory import open_backend, resolve_backend_name
 from swe_lsp.llm.manifest import Manifest, get_manifest, list_manifests
 from swe_lsp.llm.prepare import PreparedModel, is_prepared, prepare
@@ -30,6 +30,7 @@ __all__ = [
     "Constraint",
     "GenerateRequest",
     "Generation",
+    "GenerationInterrupted",
     "Manifest",
     "Message",
     "PreparedModel",

@@ -7,6 +7,10 @@
 - `logprob`: log P(continuation | prompt): the ORM's implicit DPO reward is
   beta * (logprob under the ORM adapter - logprob under the base model).
 
+A job arms its cancel event on the backend (`interruptible`): a generation under way then stops
+between two decoding steps and raises `GenerationInterrupted`, so a cancel is honoured in about a
+step, not after a reasoning model's 16k-token turn, and the model stays loaded for the next job.
+
 Prompts are rendered here, once, with the manifest's chat template, so the text the model sees is the
 same whichever engine serves it and whatever the trainer trained it on.
 """
@@ -14,8 +18,10 @@ same whichever engine serves it and whatever the trainer trained it on.
 from __future__ import annotations
 
 import math
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import jinja2.sandbox
@@ -33,6 +39,11 @@ from swe_lsp.llm.types import (
 )
 
 YES, NO = "Yes", "No"
+
+
+class GenerationInterrupted(Exception):
+    """A generation stopped because the event armed with `Backend.interruptible` was set (its job
+    was cancelled). Its partial samples are dropped: a cut-off turn is no answer."""
 
 
 class ChatTemplate:
@@ -55,10 +66,32 @@ class Backend(ABC):
     engines hold gigabytes of memory and, for vLLM, worker processes."""
 
     name: ClassVar[str]
+    # The armed interrupt (`interruptible`); a class default so that test doubles need not set it.
+    _interrupt: threading.Event | None = None
 
     def __init__(self, template: ChatTemplate, adapters: Sequence[str] = ()) -> None:
         self.template = template
         self._adapters = tuple(adapters)
+
+    @contextmanager
+    def interruptible(self, event: threading.Event) -> Iterator[None]:
+        """Within, a `generate` under way stops soon after `event` is set and raises
+        `GenerationInterrupted` (the engine checks between decoding steps; how soon is the
+        engine's: see each backend). Scoring calls are one step each and are not interrupted."""
+        previous, self._interrupt = self._interrupt, event
+        try:
+            yield
+        finally:
+            self._interrupt = previous
+
+    def interrupted(self) -> bool:
+        """Whether the armed interrupt is set."""
+        return self._interrupt is not None and self._interrupt.is_set()
+
+    def stop_if_interrupted(self) -> None:
+        """Raise `GenerationInterrupted` if the armed interrupt is set."""
+        if self.interrupted():
+            raise GenerationInterrupted(f"{self.name}: generation interrupted (the job was cancelled)")
 
     @property
     def adapters(self) -> tuple[str, ...]:
@@ -162,6 +195,7 @@ def make_sample(text: str, finish_reason: str, constraint: Constraint | None) ->
 __all__ = [
     "Backend",
     "ChatTemplate",
+    "GenerationInterrupted",
     "LocalBackend",
     "Message",
     "cut_at_stop",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any, Literal, TypeVar
 
 import openai
@@ -27,6 +27,8 @@ from swe_lsp.llm.types import Constraint, GenerateRequest, Generation, Score, Sc
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+# How often a generation waiting on the server looks at its interrupt: a cancel is honoured within it.
+INTERRUPT_POLL_S = 0.2
 # Said once per process: a server that omits `usage` omits it on every call.
 _warned_uncounted = threading.Event()
 
@@ -75,7 +77,9 @@ class OpenAIBackend(Backend):
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         for r in requests:
             self.check_adapter(r.adapter)
-        return self._map(lambda r: self._call(lambda: self._generate_one(r)), requests)
+        if self._interrupt is None:
+            return self._map(lambda r: self._call(lambda: self._generate_one(r)), requests)
+        return self._interruptible_map(lambda r: self._call(lambda: self._generate_one(r)), requests)
 
     def logprob(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         if self._serial_scoring:
@@ -164,6 +168,27 @@ class OpenAIBackend(Backend):
 
     def _map(self, fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
         return list(self._pool.map(fn, items))
+
+    def _interruptible_map(self, fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
+        """`_map`, waiting in steps of `INTERRUPT_POLL_S` so that a set interrupt returns at once.
+        The calls still in flight are abandoned, not stopped: the completions API gives no way to
+        abort a request but closing its connection from the thread blocked reading it, so the
+        server finishes them (a remote GPU server's few seconds) and their answers are dropped;
+        calls not yet sent are cancelled."""
+        futures = [self._pool.submit(fn, item) for item in items]
+        pending = set(futures)
+        while pending:
+            if self.interrupted():
+                for f in pending:
+                    f.cancel()
+                self.stop_if_interrupted()
+            done, pending = wait(pending, timeout=INTERRUPT_POLL_S, return_when=FIRST_EXCEPTION)
+            failed = next((error for f in done if (error := f.exception()) is not None), None)
+            if failed is not None:
+                for f in pending:
+                    f.cancel()
+                raise failed
+        return [f.result() for f in futures]
 
     def _call(self, fn: Callable[[], T]) -> T:
         """Run an API call and read its answer; every failure becomes a `BackendError` naming the server."""

@@ -133,11 +133,14 @@ class TransformersBackend(LocalBackend):
             kwargs.update(stop_strings=list(s.stop), tokenizer=self.tokenizer)
         if r.constraint is not None:
             kwargs["logits_processor"] = [self._logits_processor(r.constraint)]
+        if self._interrupt is not None:
+            kwargs["stopping_criteria"] = self._stopping_criteria()
         if s.seed is not None or self._seed is not None:
             torch.manual_seed(s.seed if s.seed is not None else self._seed)
         ids = torch.tensor([prompt_ids], device=self._device)
         with self._adapter(r.adapter), torch.no_grad():
             output = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
+        self.stop_if_interrupted()
         samples = []
         completion_tokens = 0
         # Rows that ended early are padded; the end is the first EOS or pad token.
@@ -150,6 +153,22 @@ class TransformersBackend(LocalBackend):
             reason = "stop" if (stopped or cut is not None or len(row) < s.max_tokens) else "length"
             samples.append(make_sample(text, reason, r.constraint))
         return Generation(fill_n(samples, s.n), Usage(len(prompt_ids), completion_tokens, 1))
+
+    def _stopping_criteria(self) -> Any:
+        """Ends every row of a generation at the next decoding step once the interrupt is set (the
+        caller then raises `GenerationInterrupted`: the cut-off rows are not answers)."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        backend = self
+
+        class Interrupt(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                stop = backend.interrupted()
+                return backend._torch.full(
+                    (input_ids.shape[0],), stop, dtype=backend._torch.bool, device=input_ids.device
+                )
+
+        return StoppingCriteriaList([Interrupt()])
 
     def _logits_processor(self, constraint: Constraint) -> Any:
         import xgrammar as xgr

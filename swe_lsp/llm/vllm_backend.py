@@ -107,7 +107,7 @@ class VLLMBackend(LocalBackend):
                 )
             )
             loras.append(self._lora.get(r.adapter) if r.adapter else None)
-        outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=loras)
+        outputs = self._run(prompts, params, loras)
         results = []
         for r, out in zip(requests, outputs, strict=True):
             samples = []
@@ -122,6 +122,25 @@ class VLLMBackend(LocalBackend):
                 )
             )
         return results
+
+    def _run(self, prompts: list[Any], params: list[Any], loras: list[Any]) -> list[Any]:
+        """`LLM.generate`, with the engine stepped here when an interrupt is armed: vLLM's own loop
+        (`LLM._run_engine`) steps until every request is done and cannot be stopped from outside,
+        while between two steps the batch can be aborted (`LLMEngine.abort_request`), which frees
+        its KV cache and keeps the model loaded. A step is one decoding step of the batch (tens of
+        milliseconds on a GPU), so a cancel is honoured at once. Outputs come back in the order the
+        requests were added, as `LLM.generate` returns them (by their counter request ids)."""
+        if self._interrupt is None or not hasattr(self.llm, "enqueue"):
+            return self.llm.generate(prompts, params, use_tqdm=False, lora_request=loras)
+        engine = self.llm.llm_engine
+        added = self.llm.enqueue(prompts, params, lora_request=loras, use_tqdm=False)
+        outputs = []
+        while engine.has_unfinished_requests():
+            if self.interrupted():
+                engine.abort_request(list(added), internal=True)
+                self.stop_if_interrupted()
+            outputs.extend(out for out in engine.step() if out.finished)
+        return sorted(outputs, key=lambda out: int(out.request_id))
 
     def logprob(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         # vLLM maps LoRA adapters per sequence while prompt log-probabilities are computed per token

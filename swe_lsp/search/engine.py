@@ -16,7 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from swe_lsp.errors import SweLspError
-from swe_lsp.llm import Backend, Manifest, get_manifest
+from swe_lsp.llm import Backend, GenerationInterrupted, Manifest, get_manifest
 from swe_lsp.search.context import JobContext, SearchConfig
 from swe_lsp.search.controller import SearchResult, search
 from swe_lsp.search.job import Cost, JobReport, Progress, ResolveRequest
@@ -83,11 +83,13 @@ def resolve(
     searched = False
     try:
         with ExitStack() as stack:
+            if isinstance(backend, Backend):  # (given roles may come without one)
+                stack.enter_context(backend.interruptible(cancel))  # a cancel stops a generation
             ctx, commit = _prepare(rt, request, settings, stack, cfg)
             verifier = _verifier(rt, request, settings, ctx, cfg, stack, verifier_factory)
             result = search(rt, ctx, cfg, verifier)
             searched = True
-    except Cancelled:
+    except (Cancelled, GenerationInterrupted):
         state = "cancelled"
     except SweLspError as exc:
         state, error = "failed", str(exc)

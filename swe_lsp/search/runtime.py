@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from swe_lsp.llm import GenerateRequest, Generation, Score, Usage, total_usage
+from swe_lsp.llm import GenerateRequest, Generation, GenerationInterrupted, Score, Usage, total_usage
 from swe_lsp.search.job import Cost, Progress, Stage, StageCost
 from swe_lsp.search.records import Recorder
 from swe_lsp.search.roles import OutcomeRewardModel, Policy, ProcessRewardModel
@@ -100,7 +100,10 @@ class Runtime:
         if not requests:
             return []
         self._before_model_call()
-        out = self.roles.policy.generate(requests)
+        try:
+            out = self.roles.policy.generate(requests)
+        except GenerationInterrupted:  # the engine stopped it for the job's cancel
+            raise Cancelled() from None
         self._charge(total_usage(out))
         return out
 

@@ -10,7 +10,8 @@ is failed (or cancelled, if a cancel was asked for) and the queue goes on with a
 
 Cancel is answered at once: the running job is `cancelled` for the user (progress ends, the editor
 says so) the moment it is asked for, in every phase. The engine stops at its next check (before a
-model call or a sandbox run; a sandbox run or an environment build is stopped where it is); until
+model call or a sandbox run; a generation, a sandbox run or an environment build is stopped where
+it is: the backend aborts a generation between two decoding steps, keeping the model); until
 it confirms, the next job waits in the queue, and the job's final report only adds its cost. An
 engine that ignores a cancel for `cancel_grace_s` has its worker killed, except while it loads
 the model: the load finishes and the model stays loaded for the next job.

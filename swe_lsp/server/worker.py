@@ -48,8 +48,9 @@ DEFAULT_ENGINE = "swe_lsp.search:resolve"
 _HEADER = struct.Struct(">I")
 # Seconds a running job gets to stop after the server says stop or goes away, before the worker's
 # process group is ended under it: the engine checks its cancel event before every model call and
-# sandbox run, so a job that has not stopped by then is inside one that cannot be interrupted, and
-# the editor that asked for it is gone.
+# sandbox run, and the backend stops a generation under way at its next decoding step
+# (`Backend.interruptible`), so a job that has not stopped by then is stuck in a call that cannot be
+# interrupted (a model load, a scoring batch), and the editor that asked for it is gone.
 EXIT_GRACE_S = 5.0
 # Seconds the engine's processes get to exit on SIGTERM (vLLM's engine core frees its memory and
 # says goodbye) before they are killed.

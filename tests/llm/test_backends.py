@@ -9,10 +9,19 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 
 import pytest
 
-from swe_lsp.llm import Backend, Constraint, GenerateRequest, Message, SamplingConfig, ScoreRequest
+from swe_lsp.llm import (
+    Backend,
+    Constraint,
+    GenerateRequest,
+    GenerationInterrupted,
+    Message,
+    SamplingConfig,
+    ScoreRequest,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -190,3 +199,22 @@ def test_adapter_changes_the_distribution(backend: Backend) -> None:
 def test_unknown_adapter_is_a_clear_error(backend: Backend) -> None:
     with pytest.raises(ValueError, match=r"unknown adapter 'nope'.*policy"):
         backend.generate([GenerateRequest(ask("hi"), SamplingConfig(max_tokens=4), adapter="nope")])
+
+
+def test_an_interrupt_stops_a_long_generation_and_the_model_stays(backend: Backend) -> None:
+    # Greedy counting goes on to the token limit (1,800 tokens: far longer than the second before
+    # the interrupt), so only the interrupt can end this call early.
+    counting = GenerateRequest(
+        ", ".join(str(i) for i in range(1, 21)) + ",", SamplingConfig(max_tokens=1800, temperature=0.0)
+    )
+    event = threading.Event()
+    timer = threading.Timer(1.0, event.set)
+    timer.start()
+    try:
+        with backend.interruptible(event), pytest.raises(GenerationInterrupted):
+            backend.generate([counting, counting])
+    finally:
+        timer.cancel()
+    # The engine is still usable, and an interrupt no longer armed stops nothing.
+    (after,) = backend.generate([GenerateRequest(ask("Say hello."), SamplingConfig(max_tokens=4))])
+    assert after.usage.completion_tokens > 0
