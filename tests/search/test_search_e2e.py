@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,8 @@ from scripted import (
     roles,
 )
 
+from swe_lsp.llm import GenerateRequest, Generation, Score, ScoreRequest
+from swe_lsp.llm.backend import Backend, ChatTemplate
 from swe_lsp.search import COST_FILE, Issue, Progress, ResolveRequest, read_trajectory, resolve
 from swe_lsp.settings import Settings
 
@@ -166,3 +170,45 @@ def test_known_good_patch_is_verified_and_ranked_first(kind: str, workspace: Pat
     assert first.evidence.tests_exit == 0 and "tests/test_core.py" in (first.evidence.tests_command or "")
     assert not second.evidence.verified and second.evidence.repro_after_exit == 1
     assert report.cost.total.sandbox_seconds > 0
+
+
+class EndlessBackend(Backend):
+    """A backend double whose generation never ends by itself: it waits for the interrupt the job
+    arms on its backend, as a real engine's long turn ends early only at a decoding step."""
+
+    name = "endless"
+
+    def __init__(self) -> None:
+        super().__init__(ChatTemplate(""))
+        self.started = threading.Event()
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        self.started.set()
+        while not self.interrupted():
+            time.sleep(0.01)
+        self.stop_if_interrupted()
+        return []
+
+    def logprob(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        return []
+
+
+def test_a_cancel_ends_a_generation_under_way_and_the_job_is_cancelled(tmp_path: Path) -> None:
+    settings = Settings.model_validate(
+        {
+            "cache_dir": str(tmp_path / "cache"),
+            "search": {"budget": 1, "beam": 1},
+            "sandbox": {"kind": "local"},
+        }
+    )
+    backend, cancel, done = EndlessBackend(), threading.Event(), []
+    request = ResolveRequest("cancel", EXAMPLE, Issue(ISSUE), out_dir=tmp_path / "out")
+    job = threading.Thread(
+        target=lambda: done.append(resolve(request, backend, settings, lambda p: None, cancel)), daemon=True
+    )
+    job.start()
+    assert backend.started.wait(60), "the search never reached a generation"
+    cancel.set()
+    job.join(60)
+    assert done and done[0].state == "cancelled", done
+    assert not backend.interrupted()  # disarmed when the job ended
