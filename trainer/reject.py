@@ -34,11 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from swe_lsp.errors import SweLspError
+from swe_lsp.search.localize import resolve_labels as search_resolve_labels
 from swe_lsp.search.model import Location
 from swe_lsp.search.prompts import MAX_STEP_CHARS
 from swe_lsp.search.prompts import render_locations as render_step
 from swe_lsp.search.records import StepRecord, read_trajectory
-from swe_lsp.workspace.pysymbols import python_symbols
+from swe_lsp.workspace import FileIndex
+from swe_lsp.workspace.extract import extract
 from trainer import provenance
 from trainer.checks import (
     Verdict,
@@ -58,7 +60,6 @@ from trainer.synth import STEP as SYNTH
 
 STEP = "reject"
 CHECKS = ("environment", "complexity", "understanding", "localization", "reproduction", "patch")
-_LABEL = re.compile(r"^(?P<path>[^:]+?)(?:::(?P<name>[\w.]+)|:(?P<start>\d+)-(?P<end>\d+))?$")
 _REFINED = re.compile(r"(\.r\d+)+$")
 NOT_CHECKED = "not checked"
 
@@ -103,25 +104,19 @@ def read_one_shot(path: Path) -> dict[str, list[OneShot]]:
 
 
 def resolve_labels(labels: Sequence[str], read_base: Callable[[str], str | None]) -> list[Location]:
-    """Location labels (`path::Name`, `path:a-b`, `path`) as spans at the base commit; a label
-    that does not resolve is left out."""
-    out = []
-    for label in labels:
-        match = _LABEL.match(label.strip())
-        text = read_base(match["path"]) if match else None
-        if match is None or text is None:
-            continue
-        lines = max(len(text.splitlines()), 1)
-        if match["name"]:
-            symbols = python_symbols(match["path"], text)[0] if match["path"].endswith(".py") else ()
-            found = [s for s in symbols if s.name == match["name"]]
-            if len(found) == 1:
-                out.append(Location(match["path"], found[0].start, found[0].end, found[0].name))
-        elif match["start"]:
-            out.append(Location(match["path"], int(match["start"]), int(match["end"])))
-        else:
-            out.append(Location(match["path"], 1, lines))
-    return out
+    """Location labels (`path::Name`, `path:a-b`, `path`) as spans at the base commit, read and
+    resolved by the search's own resolver (a short name unique in its file included) against the
+    entries the index would hold for the base commit's files; a label that does not resolve is
+    left out."""
+    entries: dict[str, FileIndex | None] = {}
+
+    def entry_of(path: str) -> FileIndex | None:
+        if path not in entries:
+            text = read_base(path)
+            entries[path] = extract(path, text.encode("utf-8"))[0] if text is not None else None
+        return entries[path]
+
+    return search_resolve_labels(labels, entry_of)
 
 
 def render_locations(locations: Sequence[Location], read_base: Callable[[str], str | None]) -> str:

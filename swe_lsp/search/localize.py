@@ -8,7 +8,7 @@ locations after the last round is rejected.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from swe_lsp.llm import Constraint, GenerateRequest, Message, Usage
@@ -22,10 +22,11 @@ from swe_lsp.search.prompts import (
     synifer,
     tool_results_message,
 )
-from swe_lsp.search.prompts.localize import MAX_CALLS, followup
+from swe_lsp.search.prompts.localize import MAX_CALLS, RawLocation, followup, parse_location
 from swe_lsp.search.records import StepRecord, usage_share
 from swe_lsp.search.runtime import Runtime
 from swe_lsp.search.turns import split_turn
+from swe_lsp.workspace import FileIndex
 
 STAGE = "localize"
 # Files whose symbol names the location grammar lists: the chosen files first, then retrieval's top
@@ -187,7 +188,7 @@ def read_answer(ctx: JobContext, cfg: SearchConfig, answer: str) -> LocalizeAnsw
         found = synifer.locations_answer(answer)
         if found is not None:
             named, snippets, problems = found
-            raw: list[tuple[str, str | None, int | None, int | None]] = [(p, n, None, None) for p, n in named]
+            raw: list[RawLocation] = [(p, n, None, None) for p, n in named]
             for path, snippet in snippets:
                 rel = ctx.index.relative(path)
                 lines = ctx.lines(rel) if rel else None
@@ -213,19 +214,39 @@ def result_chars(cfg: SearchConfig, first: Sequence[Message], rounds: int) -> in
     return max(MIN_RESULT_CHARS, (room - per_round_answers) // max(1, (rounds - 1) * MAX_CALLS))
 
 
-def resolve_locations(
-    ctx: JobContext, raw: Sequence[tuple[str, str | None, int | None, int | None]]
-) -> tuple[list[Location], list[str]]:
+def resolve_locations(ctx: JobContext, raw: Sequence[RawLocation]) -> tuple[list[Location], list[str]]:
     """The raw locations that exist in the snapshot, and a sentence for each one that does not."""
+
+    def entry_of(path: str) -> FileIndex | None:
+        rel = ctx.index.relative(path)
+        return ctx.index.file(rel) if rel else None
+
+    return resolve_against(raw, entry_of)
+
+
+def resolve_labels(labels: Sequence[str], entry_of: Callable[[str], FileIndex | None]) -> list[Location]:
+    """Recorded location labels (`Location.label`'s form, or the model's) as locations, read and
+    resolved exactly as a localization answer is; a label that does not resolve is left out. The
+    trainer judges trajectories with this, so its PRM labels accept what serving accepts."""
+    raw = [r for r in map(parse_location, labels) if r is not None]
+    return resolve_against(raw, entry_of)[0]
+
+
+def resolve_against(
+    raw: Sequence[RawLocation], entry_of: Callable[[str], FileIndex | None]
+) -> tuple[list[Location], list[str]]:
+    """The raw locations that exist where `entry_of` (a path as written -> its index entry, whose
+    `path` is the repository-relative one) looks, and a sentence for each one that does not. A
+    name may be qualified (`Class.method`) or, when that is unique in the file, short (`method`)."""
     found: list[Location] = []
     problems: list[str] = []
     for path, name, start, end in raw:
-        rel = ctx.index.relative(path)
-        entry = ctx.index.file(rel) if rel else None
+        entry = entry_of(path)
         label = f"{path}::{name}" if name else (f"{path}:{start}-{end}" if start else path)
-        if entry is None or rel is None:
+        if entry is None:
             problems.append(f"`{label}`: no file `{path}` in the repository.")
             continue
+        rel = entry.path
         if name:
             matches = [s for s in entry.symbols if s.name == name] or [
                 s for s in entry.symbols if s.short_name == name.rpartition(".")[2]

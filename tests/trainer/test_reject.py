@@ -91,6 +91,35 @@ def test_location_labels_resolve_against_the_base_commit(collected: tuple[Path, 
     assert [(loc.symbol, loc.start, loc.end) for loc in found] == [("Counter.add", 21, 23), (None, 1, 2)]
 
 
+def test_the_trainer_resolves_labels_as_the_search_does(
+    collected: tuple[Path, Instance], tmp_path: Path
+) -> None:
+    """A short name the search accepts (`::add` for `Counter.add`) gives the PRM the same location
+    at training time as at serving time, whole files and spans included."""
+    from swe_lsp.search.context import JobContext
+    from swe_lsp.search.localize import resolve_locations
+    from swe_lsp.search.prompts import parse_localize_answer
+    from swe_lsp.workspace import RepoIndex
+    from trainer.repos import materialize
+
+    _, inst = collected
+    git_dir = git_dir_of(Path(inst.git_dir or ""))
+    labels = [
+        "pkg/core.py::add",
+        "pkg/core.py::Counter.add",
+        "pkg/core.py:1-2",
+        "pkg/core.py",
+        "pkg/core.py::nope",
+    ]
+    tree = materialize(git_dir, inst.base_commit, tmp_path / "base")
+    ctx = JobContext(inst.problem_statement, RepoIndex.build_or_load(tree, None))
+    answer = parse_localize_answer("LOCATIONS\n" + "\n".join(labels), (), len(labels))
+    served, problems = resolve_locations(ctx, answer.locations)
+    trained = resolve_labels(labels, lambda p: file_at(git_dir, inst.base_commit, p))
+    assert trained == served and len(problems) == 1
+    assert (trained[0].symbol, trained[0].start, trained[0].end) == ("Counter.add", 21, 23)
+
+
 def test_complexity_drops_an_instance_the_base_model_solves_in_one_shot(
     collected: tuple[Path, Instance], tmp_path: Path
 ) -> None:

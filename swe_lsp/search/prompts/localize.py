@@ -26,6 +26,10 @@ MAX_CALLS = 3
 LOCATIONS = "LOCATIONS"
 _LOCATION = re.compile(r"^\s*[`'\"]?([^\s:`'\"]+)(?:::([A-Za-z_][\w.]*)|:(\d+)-(\d+))?[`'\"]?\s*$")
 
+# A location as written, before it is checked against the repository: (path, symbol name, first
+# line, last line); a name or a span or neither (the whole file).
+RawLocation = tuple[str, str | None, int | None, int | None]
+
 
 @dataclass(frozen=True)
 class ToolCall:
@@ -47,7 +51,7 @@ class LocalizeAnswer:
     be resolved against the index), and the problems found reading it."""
 
     calls: tuple[ToolCall, ...] = ()
-    locations: tuple[tuple[str, str | None, int | None, int | None], ...] = ()
+    locations: tuple[RawLocation, ...] = ()
     final: bool = False
     problems: tuple[str, ...] = field(default=())
 
@@ -162,17 +166,26 @@ def parse_localize_answer(answer: str, specs: Sequence[ToolSpec], max_locations:
     return LocalizeAnswer(calls=tuple(calls[:MAX_CALLS]), problems=tuple(problems))
 
 
+def parse_location(line: str) -> RawLocation | None:
+    """One location label (`path::Name`, `path:START-END` or `path`, as the model writes it or as
+    `Location.label` records it), or None when it is not one. The one reader of labels: the search
+    reads the model's answers with it and the trainer the labels of recorded trajectories, so a
+    label means the same to the PRM's training data as to the server."""
+    match = _LOCATION.match(line.lstrip("-* "))
+    if match is None:
+        return None
+    path, name, start, end = match.groups()
+    return (path.removeprefix("./"), name, int(start) if start else None, int(end) if end else None)
+
+
 def _parse_locations(lines: Sequence[str], max_locations: int) -> LocalizeAnswer:
     found, problems = [], []
     for line in lines[: max_locations * 2]:
-        match = _LOCATION.match(line.lstrip("-* "))
-        if match is None:
+        raw = parse_location(line)
+        if raw is None:
             problems.append(f"`{line[:120]}` is not `path::Name` or `path:START-END`.")
             continue
-        path, name, start, end = match.groups()
-        found.append(
-            (path.removeprefix("./"), name, int(start) if start else None, int(end) if end else None)
-        )
+        found.append(raw)
     if not found:
         problems.append(f"`{LOCATIONS}` must be followed by at least one location.")
     return LocalizeAnswer(locations=tuple(found[:max_locations]), final=True, problems=tuple(problems))
