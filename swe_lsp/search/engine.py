@@ -110,18 +110,6 @@ def resolve(
     return JobReport(request.job_id, state, candidates, cost, trajectory, commit, error, why)  # type: ignore[arg-type]
 
 
-def issue_text(request: ResolveRequest) -> str:
-    """The issue as the model reads it, with where in the workspace it was raised, if anywhere."""
-    issue = request.issue
-    if not issue.path:
-        return issue.text
-    where = issue.path
-    if issue.start_line is not None:
-        end = f"-{issue.end_line}" if issue.end_line and issue.end_line != issue.start_line else ""
-        where += f", line {issue.start_line}{end}"
-    return f"{issue.text.rstrip()}\n\n(Raised in {where}.)"
-
-
 def _prepare(
     rt: Runtime, request: ResolveRequest, settings: Settings, stack: ExitStack, cfg: SearchConfig
 ) -> tuple[JobContext, str | None]:
@@ -134,7 +122,7 @@ def _prepare(
     with rt.in_stage("index", "indexing the snapshot"):
         rt.checkpoint()
         index = RepoIndex.build_or_load(snapshot.root, cache, key=str(Path(request.workspace).resolve()))
-        ctx = JobContext(issue_text(request), index, cfg.limits)
+        ctx = JobContext(request.issue.model_text(), index, cfg.limits)
     return ctx, snapshot.base_commit
 
 

@@ -25,6 +25,18 @@ class Issue:
     start_line: int | None = None
     end_line: int | None = None
 
+    def model_text(self) -> str:
+        """The issue as the model reads it, with where in the workspace it was raised, if anywhere.
+        The one rendering: the search prompts and scores with it and the store's preference pairs
+        carry it, so the ORM is trained on exactly the text it scores at run time."""
+        if not self.path:
+            return self.text
+        where = self.path
+        if self.start_line is not None:
+            end = f"-{self.end_line}" if self.end_line and self.end_line != self.start_line else ""
+            where += f", line {self.start_line}{end}"
+        return f"{self.text.rstrip()}\n\n(Raised in {where}.)"
+
 
 @dataclass(frozen=True)
 class ResolveRequest:

@@ -408,7 +408,8 @@ class JobStore:
     def preference_pairs(self) -> Iterator[dict[str, Any]]:
         """Accepted/rejected pairs for the ORM: within a job, each candidate the user applied is
         preferred to each candidate of the same job they did not apply. A job discarded without an
-        apply gives rejections only, so no pair."""
+        apply gives rejections only, so no pair. The prompt is the issue as the job's model read
+        and the ORM scored it (`Issue.model_text`, with where it was raised)."""
         for job in self.jobs(include_discarded=True):
             applied = {f.rank for f in self.feedback(job.id) if f.action == "applied" and f.rank is not None}
             if not applied:
@@ -419,7 +420,7 @@ class JobStore:
                     yield {
                         "job_id": job.id,
                         "workspace": job.workspace,
-                        "prompt": job.issue.text,
+                        "prompt": job.issue.model_text(),
                         "chosen": cands[good].diff,
                         "rejected": cands[bad].diff,
                         "chosen_rank": good,

@@ -123,11 +123,13 @@ class ScriptedPolicy:
 
 @dataclass
 class ContainsScorer:
-    """Scores a text by the first marker it contains (`default` otherwise); records every call."""
+    """Scores a text by the first marker it contains (`default` otherwise); records every call,
+    and the issue text each call was given."""
 
     markers: list[tuple[str, float]]
     default: float = 0.5
     calls: list[list[str]] = field(default_factory=list)
+    issues: list[str] = field(default_factory=list)
 
     def _one(self, text: str) -> float:
         return next((s for m, s in self.markers if m in text), self.default)
@@ -135,6 +137,7 @@ class ContainsScorer:
     def score(self, *args: object) -> list[Score]:
         texts = list(args[-1])  # type: ignore[call-overload]
         self.calls.append(texts)
+        self.issues.append(str(args[-2]))  # PRM: (stage, issue, steps); ORM: (issue, diffs)
         return [Score(self._one(t), Usage(50, 0, 1)) for t in texts]
 
 
@@ -215,12 +218,14 @@ def run_job(
     sandbox: dict[str, Any] | None = None,
     cancel: threading.Event | None = None,
     model: Path | None = None,
+    issue: Issue | None = None,
     **search: Any,
 ) -> Run:
     """One job through `resolve` with the doubles; `cancel_at` sets the cancel event when the
     policy is first asked for that step. `verifier` and `orm_double` replace the default doubles;
     with `sandbox` (settings), the job opens that sandbox itself, as the server does. `model` is a
-    manifest file whose limits and context the job runs under (default: the embedded model's)."""
+    manifest file whose limits and context the job runs under (default: the embedded model's);
+    `issue` what the job is asked (default: the example's ISSUE.md, raised nowhere)."""
     cancel = cancel or threading.Event()
     policy = ScriptedPolicy(
         scripts
@@ -249,7 +254,7 @@ def run_job(
     progress: list[Progress] = []
     out = tmp_path / "out"
     report = resolve(
-        ResolveRequest("job", workspace, Issue(ISSUE), strategy=strategy, out_dir=out),
+        ResolveRequest("job", workspace, issue or Issue(ISSUE), strategy=strategy, out_dir=out),
         None,  # type: ignore[arg-type]  # roles are given: the backend is never used
         settings,
         progress.append,
