@@ -59,7 +59,8 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> i
     args = parser.parse_args(argv)
     try:
         code = int(args.run(args) or 0)
-        sys.stdout.flush()  # here, where a closed pipe is caught, rather than at exit
+        if not sys.stdout.closed:  # (`serve` leaves it closed: the LSP stream ended)
+            sys.stdout.flush()  # here, where a closed pipe is caught, rather than at exit
         return code
     except SweLspError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)

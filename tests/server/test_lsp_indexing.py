@@ -4,10 +4,15 @@ file is saved, off the request path, into the cache the engine's snapshot reads.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-from lsp_client import editor_session, server_env
+from lsp_client import editor_session, server_env, wait_until_pid_gone
 from lsprotocol import types
 
 from swe_lsp.workspace import RepoIndex
@@ -38,3 +43,64 @@ async def test_index_is_built_on_connect_and_updated_on_save(workspace: Path, tm
     # What the server indexed is what a job (or `swe-lsp localize`) loads warm from the cache.
     index = RepoIndex.build_or_load(workspace.resolve(), cache, key=str(workspace.resolve()))
     assert "Circle.area" in {s.name for s in index.symbols()}
+
+
+async def test_the_index_is_built_in_a_process_that_ends_with_the_server(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """A cold build runs in the indexer's own process (never in the server's interpreter), which
+    ends when the server shuts down, and also when the server is killed."""
+    env = server_env(SWE_LSP_CACHE_DIR=str(tmp_path / "cache"))
+    async with editor_session(workspace, env=env) as ed:
+        index = await _index_state(ed, len([p for p in workspace.iterdir() if p.is_file()]))
+        server = (await ed.command("swe-lsp.debugInfo"))["server"]["pid"]
+        assert index["pid"] not in (None, server)
+    assert wait_until_pid_gone(index["pid"], 30), "the indexer outlived the server"
+
+    async with editor_session(workspace, env=env) as ed:
+        index = await _index_state(ed, len([p for p in workspace.iterdir() if p.is_file()]))
+        os.kill((await ed.command("swe-lsp.debugInfo"))["server"]["pid"], signal.SIGKILL)
+        assert wait_until_pid_gone(index["pid"], 30), "the indexer outlived a killed server"
+
+
+async def test_a_failed_build_is_shown_and_the_server_goes_on(workspace: Path, tmp_path: Path) -> None:
+    """An index that cannot be written (the cache is a file) fails in the indexer process: the
+    state says so and requests are still answered."""
+    cache = tmp_path / "cache"
+    cache.write_text("not a folder")
+    async with editor_session(workspace, env=server_env(SWE_LSP_CACHE_DIR=str(cache))) as ed:
+        for _ in range(600):
+            index = (await ed.command("swe-lsp.debugInfo"))["server"]["index"]
+            if index["state"] == "failed":
+                break
+            await asyncio.sleep(0.1)
+        assert index["state"] == "failed", index
+        assert index["pid"] is not None  # the process lives on for the next build
+
+
+def _frame(message: dict[str, Any]) -> bytes:
+    body = json.dumps(message).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def test_a_clean_exit_leaves_no_traceback(workspace: Path, tmp_path: Path) -> None:
+    """initialize, initialized, shutdown, exit from a plain client: the server (with its worker and
+    indexer started) exits 0 and its log holds no traceback."""
+    root = workspace.resolve().as_uri()
+    messages = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"rootUri": root, "capabilities": {}}},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "id": 2, "method": "shutdown"},
+        {"jsonrpc": "2.0", "method": "exit"},
+    ]
+    env = server_env(SWE_LSP_CACHE_DIR=str(tmp_path / "cache"))
+    done = subprocess.run(
+        [sys.executable, "-m", "swe_lsp", "serve"],
+        input=b"".join(map(_frame, messages)),
+        capture_output=True,
+        env=env,
+        timeout=60,
+    )
+    log = done.stderr.decode(errors="replace")
+    assert done.returncode == 0, log
+    assert "Traceback" not in log, log

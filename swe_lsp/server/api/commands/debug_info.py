@@ -38,7 +38,7 @@ def server_state(ls: SweLspServer) -> dict[str, Any]:
         "runningJob": jobs.running if jobs else None,
         "queuedJobs": list(jobs.queued()) if jobs else [],
         "environmentCheck": ls.env_checks.running,
-        "index": {"state": ls.indexer.state, "files": ls.indexer.files},
+        "index": {"state": ls.indexer.state, "files": ls.indexer.files, "pid": ls.indexer.pid},
         "torchImported": "torch" in sys.modules,
     }
 
