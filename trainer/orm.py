@@ -9,6 +9,8 @@ pair per line::
     chosen       str   a patch (unified diff) that passes
     rejected     str   a patch that fails (or that the user did not apply)
     source       str   reject | store
+    chosen_hunks list  (store only) the hunks the user applied, when not the whole candidate:
+                       `chosen` is then the diff of those hunks alone
 
 The ORM sees only the issue and the patch: the DPO prompt is the server's ORM prompt
 (`orm_messages(issue)`, rendered with the generation prompt) and the completions are the diffs,
@@ -64,6 +66,7 @@ def store_pairs(source: Path) -> list[dict[str, Any]]:
             "chosen": r["chosen"],
             "rejected": r["rejected"],
             "source": "store",
+            "chosen_hunks": r.get("chosen_hunks"),
         }
         for r in rows
     ]

@@ -24,6 +24,7 @@ from typing import Any
 import platformdirs
 
 from swe_lsp.errors import SweLspError
+from swe_lsp.patch import Patch, PatchApplyError, PatchParseError
 from swe_lsp.search.job import Candidate, Cost, Evidence, Issue, JobReport, StageCost
 
 SCHEMA_VERSION = 1
@@ -409,23 +410,51 @@ class JobStore:
         """Accepted/rejected pairs for the ORM: within a job, each candidate the user applied is
         preferred to each candidate of the same job they did not apply. A job discarded without an
         apply gives rejections only, so no pair. The prompt is the issue as the job's model read
-        and the ORM scored it (`Issue.model_text`, with where it was raised)."""
+        and the ORM scored it (`Issue.model_text`, with where it was raised). A candidate applied
+        hunk by hunk is chosen as the diff of the hunks applied (`chosen_hunks` names them; None:
+        the whole candidate), since the user vouched for those hunks, not for the ones left out."""
         for job in self.jobs(include_discarded=True):
-            applied = {f.rank for f in self.feedback(job.id) if f.action == "applied" and f.rank is not None}
+            applied = _applied_hunks(self.feedback(job.id))
             if not applied:
                 continue
             cands = {c.rank: c for c in self.candidates(job.id)}
-            for good in sorted(applied & cands.keys()):
-                for bad in sorted(cands.keys() - applied):
+            for good in sorted(applied.keys() & cands.keys()):
+                hunks = applied[good]
+                chosen = cands[good].diff if hunks is None else _selected_diff(cands[good].diff, hunks)
+                if not chosen:  # the applied hunks no longer read back: no pair rather than a wrong one
+                    continue
+                for bad in sorted(cands.keys() - applied.keys()):
                     yield {
                         "job_id": job.id,
                         "workspace": job.workspace,
                         "prompt": job.issue.model_text(),
-                        "chosen": cands[good].diff,
+                        "chosen": chosen,
                         "rejected": cands[bad].diff,
                         "chosen_rank": good,
                         "rejected_rank": bad,
+                        "chosen_hunks": None if hunks is None else sorted(hunks),
                     }
+
+
+def _applied_hunks(feedback: Sequence[Feedback]) -> dict[int, frozenset[str] | None]:
+    """Per candidate rank the user applied: the hunk ids (or paths) applied, gathered over every
+    apply of it, or None when it was applied whole at least once."""
+    out: dict[int, frozenset[str] | None] = {}
+    for f in feedback:
+        if f.action != "applied" or f.rank is None:
+            continue
+        before = out.get(f.rank, frozenset())
+        out[f.rank] = None if f.hunks is None or before is None else before | set(f.hunks)
+    return out
+
+
+def _selected_diff(diff: str, hunks: frozenset[str]) -> str | None:
+    """The diff of only `hunks` of `diff` (ids `path#index` or paths, as the apply named them),
+    headers recomputed (`Patch.select`); None when they cannot be taken from it."""
+    try:
+        return Patch.parse(diff).select(hunks).diff
+    except (PatchParseError, PatchApplyError):
+        return None
 
 
 class _Transaction:
