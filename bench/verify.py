@@ -3,7 +3,7 @@
     python bench/verify.py [--repeat 5] [--parallel 1,2,4] [--test-files 30]
 
 One verification is what the search stage does per candidate: the reproduction script on the
-original tree, the candidate's file written, the script again, then the test suite. "Docker" runs
+original tree, the candidate's file written, the test suite, then the script again. "Docker" runs
 it through `verify_candidate` in one container session (a warm container from the pool, the tree
 copied in, three execs, removal in the background). "Bare" runs the same three commands as plain
 subprocesses on a plain copy of the tree, in the same run, with Debian's python3 and pytest when
@@ -38,6 +38,7 @@ from swe_lsp.sandbox.docker_engine import connect  # noqa: E402
 from swe_lsp.sandbox.docker_sandbox import DockerSandbox  # noqa: E402
 from swe_lsp.sandbox.runners import PytestRunner  # noqa: E402
 from swe_lsp.sandbox.verify import REPRO_PATH, verify_candidate  # noqa: E402
+from swe_lsp.search.verification import resolved  # noqa: E402
 from swe_lsp.settings import SandboxSettings  # noqa: E402
 
 # The whole suite, as the pytest runner runs it (per-test summary lines included).
@@ -110,8 +111,8 @@ def bare_verify(tree: Path) -> dict[str, object]:
         before = run([BARE_PYTHON, REPRO_PATH])
         for name, data in FIX.items():
             (work / name).write_bytes(data)
-        after = run([BARE_PYTHON, REPRO_PATH])
         tests = run(python)
+        after = run([BARE_PYTHON, REPRO_PATH])
     return {"repro_before": before, "repro_after": after, "tests": tests}
 
 
@@ -123,7 +124,8 @@ def docker_verify(sandbox: DockerSandbox, tree: Path) -> dict[str, object]:
         "repro_before": runs.repro_before.exit_code,
         "repro_after": runs.repro_after.exit_code,
         "tests": runs.tests.exit_code,
-        "verified": runs.verified,
+        # The search's reading of the script (one home for the verdict), and the suite's exit.
+        "verified": resolved(runs.repro_after) and runs.tests.ok,
     }
 
 

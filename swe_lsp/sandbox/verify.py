@@ -26,22 +26,15 @@ REPRO_PATH = ".swe_lsp/repro.py"
 
 @dataclass(frozen=True)
 class CandidateRuns:
-    """What ran for one candidate: each None when it was not run (no script, no tests, stopped)."""
+    """What ran for one candidate: each None when it was not run (no script, no tests, stopped).
+
+    Raw runs only, no verdict: whether a script reproduces (it must say `ISSUE REPRODUCED`, not
+    merely fail) or a patch is verified is read in one place, `swe_lsp.search.verification`
+    (`reproduced`, `resolved`, `judge`), for the search and the trainer alike."""
 
     repro_before: RunResult | None
     repro_after: RunResult | None
     tests: RunResult | None
-
-    @property
-    def reproduced(self) -> bool:
-        """The script failed on the original tree, so it does show the issue."""
-        return self.repro_before is not None and self.repro_before.exit_code not in (0, None)
-
-    @property
-    def verified(self) -> bool:
-        """The script (when there is one) passes on the patched tree, and so do the tests that ran."""
-        runs = [r for r in (self.repro_after, self.tests) if r is not None]
-        return bool(runs) and all(r.ok for r in runs)
 
     @property
     def sandbox_seconds(self) -> float:

@@ -19,22 +19,20 @@ PYTEST = PytestRunner().argv()
 def test_known_good_patch_is_verified(sandbox: Sandbox, calc_repo: CalcRepo) -> None:
     tests = PytestRunner().argv(PytestRunner().select(calc_repo.path, list(calc_repo.good)))
     runs = verify_candidate(sandbox, calc_repo.path, calc_repo.good, calc_repo.repro, tests)
-    assert runs.reproduced, runs.repro_before
+    assert runs.repro_before is not None and runs.repro_before.exit_code == 1, runs.repro_before
     assert runs.repro_after is not None and runs.repro_after.ok, runs.repro_after
     assert "fixed" in runs.repro_after.stdout
     assert runs.tests is not None and runs.tests.ok, runs.tests
     assert "1 passed" in runs.tests.stdout
-    assert runs.verified
 
 
 def test_known_bad_patch_is_rejected(sandbox: Sandbox, calc_repo: CalcRepo) -> None:
     runs = verify_candidate(sandbox, calc_repo.path, calc_repo.bad, calc_repo.repro, PYTEST)
-    assert runs.reproduced
+    assert runs.repro_before is not None and runs.repro_before.exit_code == 1
     assert runs.repro_after is not None and runs.repro_after.exit_code == 1
     assert "AssertionError: 6" in runs.repro_after.stderr
     assert runs.tests is not None and runs.tests.exit_code == 1
     assert "1 failed, 1 passed" in runs.tests.stdout
-    assert not runs.verified
 
 
 def test_files_a_script_writes_do_not_reach_the_regression_tests(
@@ -50,7 +48,7 @@ def test_files_a_script_writes_do_not_reach_the_regression_tests(
     runs = verify_candidate(sandbox, calc_repo.path, calc_repo.good, script, PYTEST, repro_before=False)
     assert runs.repro_after is not None and runs.repro_after.ok, runs.repro_after
     assert runs.tests is not None and runs.tests.ok and "test_written" not in runs.tests.stdout, runs.tests
-    assert runs.verified
+    assert runs.repro_before is None
 
 
 def test_user_tree_is_never_written(sandbox: Sandbox, calc_repo: CalcRepo) -> None:

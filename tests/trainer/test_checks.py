@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from swe_lsp.llm import Message
-from swe_lsp.sandbox import RunResult
+from swe_lsp.sandbox import CandidateRuns, RunResult
+from swe_lsp.sandbox.local_sandbox import LocalSandbox
 from swe_lsp.search.records import StepRecord
+from swe_lsp.search.reproduction import ReproOutcome, classify
+from swe_lsp.settings import SandboxSettings
 from trainer.checks import (
     Verdict,
     accepted_steps,
@@ -15,6 +20,7 @@ from trainer.checks import (
     check_understanding,
 )
 from trainer.gold import gold_of
+from trainer.runs import Runner
 
 BASE = {
     "pkg/core.py": "import os\n\n\nclass Box:\n    def put(self, x):\n        return x\n\n"
@@ -65,6 +71,29 @@ def test_reproduction_must_fail_before_and_pass_with_the_gold_patch() -> None:
     assert not check_reproduction(_run(1, "ISSUE REPRODUCED"), _run(1, "ISSUE REPRODUCED")).passed
     assert not check_reproduction(_run(1), _run(None, timed_out=True)).passed
     assert not check_reproduction(None, None).passed
+
+
+def test_the_gold_check_reads_a_script_as_the_search_does(tmp_path: Path) -> None:
+    """One verdict: the sandbox's runs carry none of their own, and the trainer's gold check reads a
+    script's runs with the search's rule, so a script that fails without saying ISSUE REPRODUCED
+    (a crash) is no reproduction for either."""
+    assert not any(hasattr(CandidateRuns, name) for name in ("verified", "reproduced"))
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "m.py").write_text("X = 1\n")
+    crash = "import pathlib\nassert 'X = 2' in pathlib.Path('m.py').read_text()\n"
+    script = (
+        "import pathlib, sys\n"
+        "if 'X = 1' in pathlib.Path('m.py').read_text():\n"
+        "    print('ISSUE REPRODUCED')\n    sys.exit(1)\n"
+        "print('ISSUE RESOLVED')\n"
+    )
+    with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
+        for text, reproduces in ((crash, False), (script, True)):
+            before, after = Runner(box, 60).script(tree, text, {"m.py": "X = 2\n"})
+            assert before is not None and before.exit_code == 1 and after is not None and after.ok
+            assert (classify(before) is ReproOutcome.REPRODUCED) is reproduces
+            assert check_reproduction(before, after).passed is reproduces
 
 
 def test_patch_needs_its_script_and_the_tests_to_pass() -> None:
