@@ -72,6 +72,12 @@ class ModelSettings(_Section):
     request_timeout_s: float = Field(300.0, gt=0)
     max_retries: int = Field(3, ge=0, le=10)
     seed: int | None = None
+    shared_engine: bool = Field(
+        False,
+        description="One engine for every editor window (Linux, macOS): the first window's server "
+        "starts a per-user engine service, the others attach and their jobs queue there, so a "
+        "model is loaded once; it stays loaded for 10 minutes after the last window closes.",
+    )
 
 
 class SearchSettings(_Section):

@@ -27,6 +27,7 @@ SUBCOMMANDS = (
     "swe_lsp.cli.resolve_cmd",
     "swe_lsp.cli.serve_cmd",
     "swe_lsp.cli.jobs_cmd",
+    "swe_lsp.cli.engine_cmd",
 )
 
 

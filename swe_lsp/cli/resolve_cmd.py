@@ -14,7 +14,7 @@ import threading
 import uuid
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Shared with `localize`: the same issue-reading rules for every command that takes an issue.
 from swe_lsp.cli.common import (
@@ -25,6 +25,11 @@ from swe_lsp.cli.common import (
     read_issue,
     stdout_to_stderr,
 )
+
+if TYPE_CHECKING:  # imported where used: `--help` must not load the search
+    from swe_lsp.llm import Manifest
+    from swe_lsp.search import JobReport, ResolveRequest
+    from swe_lsp.settings import Settings
 
 
 def register(subparsers: Any) -> None:
@@ -55,13 +60,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--rounds", type=positive_int, default=None, help="localization rounds (tool use)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the trajectory and cost report")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--engine", default=None, help=argparse.SUPPRESS)  # the tests' stand-in engines
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load settings and the model, run the job, print the report; exit 0 done, 1 failed."""
-    from swe_lsp.llm import get_manifest, open_backend
-    from swe_lsp.search import Issue, ResolveRequest, resolve
+    from swe_lsp.llm import get_manifest
+    from swe_lsp.search import Issue, ResolveRequest
+    from swe_lsp.server.shared_engine import run_job, shared_engine_supported
     from swe_lsp.workspace import WorkspaceError
 
     workspace = args.workspace.resolve()
@@ -84,19 +91,36 @@ def run(args: argparse.Namespace) -> int:
     )
     cancel = threading.Event()
     with stdout_to_stderr() if args.json else contextlib.nullcontext(), _Display(quiet=False) as display:
-        display.stage_message("snapshot", f"loading {manifest.name}")
-        backend = open_backend(manifest, settings.model, settings.cache_path())
-        with backend:
-            try:
-                report = resolve(request, backend, settings, display.update, cancel)
-            except KeyboardInterrupt:
-                cancel.set()
-                raise
+        if settings.model.shared_engine and shared_engine_supported():
+            # The editors' engine: its model is loaded once for every window and this command.
+            report = run_job(request, settings, display.update, display.stage_message, args.engine)
+        else:
+            report = _run_here(request, settings, manifest, display, cancel)
     if args.json:
         print(json.dumps(_jsonable(asdict(report)), indent=2))
     else:
         _print_report(report)
     return 0 if report.state == "done" else 1
+
+
+def _run_here(
+    request: ResolveRequest,
+    settings: Settings,
+    manifest: Manifest,
+    display: _Display,
+    cancel: threading.Event,
+) -> JobReport:
+    """The job in this process, with a backend of its own."""
+    from swe_lsp.llm import open_backend
+    from swe_lsp.search import resolve
+
+    display.stage_message("snapshot", f"loading {manifest.name}")
+    with open_backend(manifest, settings.model, settings.cache_path()) as backend:
+        try:
+            return resolve(request, backend, settings, display.update, cancel)
+        except KeyboardInterrupt:
+            cancel.set()
+            raise
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:

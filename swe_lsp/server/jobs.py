@@ -29,7 +29,7 @@ from typing import Protocol
 from swe_lsp.search.job import JobReport, ResolveRequest
 from swe_lsp.server.engine import Engine
 from swe_lsp.server.store import JobRecord, JobStore
-from swe_lsp.server.worker import JobFinished, JobProgress, ModelLoading
+from swe_lsp.server.worker import JobFinished, JobProgress, ModelLoading, Queued
 from swe_lsp.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -168,6 +168,12 @@ class JobManager:
                 if not running.cancel_requested:
                     self._store.update_job(message.job_id, stage="model", message=message.message)
                     self._changed(message.job_id)
+        elif isinstance(message, Queued):  # the shared engine runs other windows' jobs first
+            if message.job_id == self._running and running is not None and not running.cancel_requested:
+                self._store.update_job(
+                    message.job_id, message=f"waiting for the shared engine ({message.ahead} ahead)"
+                )
+                self._changed(message.job_id)
         elif isinstance(message, JobFinished):
             self._finish(message.report)
 

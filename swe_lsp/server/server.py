@@ -25,6 +25,7 @@ from swe_lsp.server.progress import ProgressReporter
 from swe_lsp.server.protocol import SweLspProtocol, converter_factory
 from swe_lsp.server.review import current_documents
 from swe_lsp.server.session import Session
+from swe_lsp.server.shared_engine import SharedEngine, shared_engine_supported
 from swe_lsp.server.store import JobStore
 from swe_lsp.server.worker import Started
 
@@ -67,15 +68,18 @@ class SweLspServer(LanguageServer):
         """The job queue (its engine worker starts on the first job)."""
         if self._jobs is None:
             loop = asyncio.get_running_loop()
-            self._jobs = JobManager(
-                self.store,
-                lambda on_message, on_exit: EngineWorker(
-                    loop, self._spy(on_message), on_exit, self.engine_spec
-                ),
-                self.reporter,
-                self._base_texts,
-            )
+            self._jobs = JobManager(self.store, self._engine_factory(loop), self.reporter, self._base_texts)
         return self._jobs
+
+    def _engine_factory(self, loop: asyncio.AbstractEventLoop):  # type: ignore[no-untyped-def]
+        """A worker of this server's own, or the per-user shared engine (`model.shared_engine`)."""
+        if self.session.settings.model.shared_engine and shared_engine_supported():
+            return lambda on_message, on_exit: SharedEngine(
+                loop, self._spy(on_message), on_exit, self.engine_spec
+            )
+        return lambda on_message, on_exit: EngineWorker(
+            loop, self._spy(on_message), on_exit, self.engine_spec
+        )
 
     def _spy(self, on_message):  # type: ignore[no-untyped-def]
         def handle(message: object) -> None:

@@ -113,6 +113,59 @@ class JobFinished:
     report: JobReport
 
 
+# -- messages: server -> shared engine service (`engine_service`), besides RunJob and CancelJob --
+
+
+@dataclass(frozen=True)
+class KillJob:
+    """The job ignored its cancel for the client's grace period: end the worker if it still runs it."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    """Answer with an `EngineStatus`."""
+
+
+@dataclass(frozen=True)
+class StopEngine:
+    """Close the worker (and its model) and exit; every client sees the socket close."""
+
+
+# -- messages: shared engine service -> server, besides the worker's ------------------------
+
+
+@dataclass(frozen=True)
+class Queued:
+    """The job waits in the service's queue behind `ahead` jobs (of other windows)."""
+
+    job_id: str
+    ahead: int
+
+
+@dataclass(frozen=True)
+class WorkerExited:
+    """The worker died while running this client's job (`code`: its exit status)."""
+
+    job_id: str
+    code: int | None
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """What `swe-lsp engine status` shows."""
+
+    pid: int
+    socket: str
+    engine: str | None
+    worker_pid: int | None
+    clients: int
+    running: str | None
+    queued: tuple[str, ...]
+    idle_stop_s: float
+
+
 # -- framing ----------------------------------------------------------------------------------
 
 

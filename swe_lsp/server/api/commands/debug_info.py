@@ -34,6 +34,7 @@ def server_state(ls: SweLspServer) -> dict[str, Any]:
         "store": str(ls.store.path),
         "engine": ls.engine_spec or "swe_lsp.search:resolve",
         "workerPid": ls.worker_pid,
+        "sharedEngine": str(getattr(jobs.engine, "socket", "")) or None if jobs else None,
         "workerExits": jobs.worker_exits if jobs else 0,
         "runningJob": jobs.running if jobs else None,
         "queuedJobs": list(jobs.queued()) if jobs else [],

@@ -1,0 +1,157 @@
+"""One engine for every window (`model.shared_engine`): two real servers attach to one per-user
+engine service (the tests' stand-in engine in its worker), their jobs queue there one at a time,
+each window is told its place, and a service that dies is seen by both and started again once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsp_client import STAND_IN, Editor, editor_session, server_env, wait_until_pid_gone
+
+from swe_lsp.server.shared_engine import shared_engine_supported
+
+pytestmark = pytest.mark.skipif(not shared_engine_supported(), reason="Unix sockets and flock only")
+SHARED = {"model": {"shared_engine": True}}
+
+
+@pytest.fixture
+def runtime() -> Iterator[dict[str, str]]:
+    """The servers' environment with a runtime dir of this test's own (short: a socket path has a
+    ~100-byte limit); the service is stopped at the end, so none outlives the test."""
+    folder = tempfile.mkdtemp(prefix="rt")
+    env = server_env(XDG_RUNTIME_DIR=folder)
+    yield env
+    _engine_cli(env, "stop")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _engine_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "swe_lsp", "engine", "--engine", STAND_IN, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(done.stdout) if "--json" in args else {"text": done.stdout}
+
+
+def _services(env: dict[str, str]) -> list[int]:
+    """Pids of engine services on this test's runtime dir."""
+    folder = env["XDG_RUNTIME_DIR"]
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"swe_lsp.server.engine_service" in words and any(folder.encode() in w for w in words):
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+async def _running_at_localize(ed: Editor, issue: str) -> str:
+    job_id = (await ed.command("swe-lsp.resolveIssue", {"issue": issue}))["jobId"]
+    running = await ed.wait_job(job_id, ("running",))
+    while running["stage"] != "localize":
+        await asyncio.sleep(0.05)
+        running = await ed.wait_job(job_id, ("running",))
+    return job_id
+
+
+async def test_two_windows_share_one_engine_and_queue_their_jobs(
+    workspace: Path, runtime: dict[str, str]
+) -> None:
+    async with (
+        editor_session(workspace, init_options=SHARED, env=runtime) as first,
+        editor_session(workspace, "vscode", init_options=SHARED, env=runtime) as second,
+    ):
+        blocking = await _running_at_localize(first, "[block]")
+        waiting = (await second.command("swe-lsp.resolveIssue", {"issue": "easy"}))["jobId"]
+        await second.wait_update(
+            lambda: any(
+                u["jobId"] == waiting and "waiting for the shared engine (1 ahead)" in (u["message"] or "")
+                for u in second.job_updates
+            ),
+            60,
+        )
+        status = _engine_cli(runtime, "status", "--json")
+        assert status["up"] and status["clients"] == 2 and status["queued"] == [waiting]
+        assert len(_services(runtime)) == 1
+
+        await first.command("swe-lsp.cancel", {"jobId": blocking})
+        assert (await first.wait_job(blocking, ("cancelled",)))["state"] == "cancelled"
+        assert (await second.wait_job(waiting, ("done", "failed", "cancelled")))["state"] == "done"
+        one = (await first.command("swe-lsp.debugInfo"))["server"]
+        two = (await second.command("swe-lsp.debugInfo"))["server"]
+        assert one["sharedEngine"] == two["sharedEngine"] is not None
+        assert one["workerPid"] == two["workerPid"] == status["worker_pid"]
+
+    # The windows are gone; the engine stays (for the next window) until idle or stopped.
+    status = _engine_cli(runtime, "status", "--json")
+    assert status["up"] and status["clients"] == 0
+    _engine_cli(runtime, "stop")
+    assert wait_until_pid_gone(status["pid"], 30) and wait_until_pid_gone(status["worker_pid"], 30)
+    assert not _engine_cli(runtime, "status", "--json")["up"]
+
+
+async def test_a_dead_engine_is_seen_by_both_windows_and_started_once(
+    workspace: Path, runtime: dict[str, str]
+) -> None:
+    async with (
+        editor_session(workspace, init_options=SHARED, env=runtime) as first,
+        editor_session(workspace, "vscode", init_options=SHARED, env=runtime) as second,
+    ):
+        running = await _running_at_localize(first, "[block]")
+        queued = (await second.command("swe-lsp.resolveIssue", {"issue": "[block]"}))["jobId"]
+        await second.wait_job(queued, ("running",))
+        (service,) = _services(runtime)
+        os.kill(service, signal.SIGKILL)
+        # Both windows' jobs end (the running one and the one queued at the service), saying why.
+        for ed, job_id in ((first, running), (second, queued)):
+            failed = await ed.wait_job(job_id, ("failed", "done", "cancelled"))
+            assert failed["state"] == "failed", failed
+        # Both start jobs again: one new service runs them both.
+        again = [
+            (ed, (await ed.command("swe-lsp.resolveIssue", {"issue": "easy"}))["jobId"])
+            for ed in (first, second)
+        ]
+        for ed, job_id in again:
+            assert (await ed.wait_job(job_id, ("done", "failed", "cancelled")))["state"] == "done"
+        (restarted,) = _services(runtime)
+        assert restarted != service
+
+
+async def test_the_command_line_attaches_to_the_windows_engine(
+    workspace: Path, runtime: dict[str, str]
+) -> None:
+    async with editor_session(workspace, init_options=SHARED, env=runtime) as window:
+        job_id = (await window.command("swe-lsp.resolveIssue", {"issue": "easy"}))["jobId"]
+        assert (await window.wait_job(job_id, ("done", "failed", "cancelled")))["state"] == "done"
+        before = _engine_cli(runtime, "status", "--json")
+        done = subprocess.run(
+            [sys.executable, "-m", "swe_lsp", "resolve", "--engine", STAND_IN, "--issue", "-", "--json"],
+            input="easy",
+            cwd=workspace,
+            env={**runtime, "SWE_LSP_MODEL__SHARED_ENGINE": "true"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["state"] == "done"
+        after = _engine_cli(runtime, "status", "--json")
+        assert (after["pid"], after["worker_pid"]) == (before["pid"], before["worker_pid"])
+        assert _services(runtime) == [before["pid"]]
