@@ -91,10 +91,11 @@ def run(args: argparse.Namespace) -> int:
     )
     cancel = threading.Event()
     with stdout_to_stderr() if args.json else contextlib.nullcontext(), _Display(quiet=False) as display:
+        report = None
         if settings.model.shared_engine and shared_engine_supported():
-            # The editors' engine: its model is loaded once for every window and this command.
+            # The editors' engine, if it runs: its model is loaded once for every window and this.
             report = run_job(request, settings, display.update, display.stage_message, args.engine)
-        else:
+        if report is None:
             report = _run_here(request, settings, manifest, display, cancel)
     if args.json:
         print(json.dumps(_jsonable(asdict(report)), indent=2))

@@ -66,9 +66,12 @@ def start_service(path: Path, engine_spec: str | None) -> None:
     logger.info("started the shared engine service (pid %s) on %s", proc.pid, path)
 
 
-def connect(path: Path, engine_spec: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -> socket.socket:
-    """A connection to the service at `path`, started if none listens."""
-    started = False
+def connect(
+    path: Path, engine_spec: str | None, timeout_s: float = CONNECT_TIMEOUT_S, start: bool = True
+) -> socket.socket:
+    """A connection to the service at `path`, started if none listens (with `start`; else
+    `ConnectionRefusedError` or `FileNotFoundError`)."""
+    started = not start
     deadline = time.monotonic() + timeout_s
     while True:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -77,6 +80,8 @@ def connect(path: Path, engine_spec: str | None, timeout_s: float = CONNECT_TIME
             return sock
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
+            if not start:
+                raise
         if not started:
             start_service(path, engine_spec)
             started = True
@@ -211,12 +216,16 @@ def run_job(
     on_progress: Callable[[Progress], None],
     on_status: Callable[[str, str], None],
     engine_spec: str | None = None,
-) -> JobReport:
-    """Run one job at the shared engine and wait for its report (`swe-lsp resolve`): attach,
-    starting the service if none runs; `on_status(stage, message)` tells the queue and the model
-    load, `on_progress` the job's stages. Interrupting closes the connection, which cancels the job
-    there."""
-    with connect(socket_path(engine_spec), engine_spec) as sock, sock.makefile("rwb") as stream:
+) -> JobReport | None:
+    """Run one job at the shared engine and wait for its report (`swe-lsp resolve`), or None when
+    no service runs: a one-off command does not start an engine that outlives it.
+    `on_status(stage, message)` tells the queue and the model load, `on_progress` the job's stages.
+    Interrupting closes the connection, which cancels the job there."""
+    try:
+        sock = connect(socket_path(engine_spec), engine_spec, start=False)
+    except (FileNotFoundError, ConnectionRefusedError):
+        return None
+    with sock, sock.makefile("rwb") as stream:
         write_message(stream, RunJob(request, settings))
         while (message := read_message(stream)) is not None:
             if isinstance(message, JobProgress):

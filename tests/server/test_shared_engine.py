@@ -155,3 +155,18 @@ async def test_the_command_line_attaches_to_the_windows_engine(
         after = _engine_cli(runtime, "status", "--json")
         assert (after["pid"], after["worker_pid"]) == (before["pid"], before["worker_pid"])
         assert _services(runtime) == [before["pid"]]
+
+
+def test_a_command_line_job_does_not_start_an_engine(
+    workspace: Path, runtime: dict[str, str], monkeypatch
+) -> None:
+    """With no service running, `swe-lsp resolve` runs the job itself (`run_job` gives None) rather
+    than leave an engine behind that outlives the command."""
+    from swe_lsp.search import Issue, ResolveRequest
+    from swe_lsp.server.shared_engine import run_job
+    from swe_lsp.settings import Settings
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime["XDG_RUNTIME_DIR"])
+    request = ResolveRequest("cli", workspace, Issue("easy"))
+    assert run_job(request, Settings(), print, print, STAND_IN) is None
+    assert _services(runtime) == []
