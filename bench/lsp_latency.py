@@ -96,6 +96,7 @@ async def run(n: int, engine: str, repo: str | None) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWE_LSP_")}
     env.update(XDG_DATA_HOME=str(tmp / "data"), XDG_CONFIG_HOME=str(tmp / "config"))
     env["PYTHONPATH"] = str(STAND_IN_DIR)
+    env["SWE_LSP_MODEL__SHARED_ENGINE"] = "false"  # the server's own worker: nothing outlives the run
     cmd = [sys.executable, "-m", "swe_lsp", "serve"]
     init_options = None
     if engine == "stand-in":

@@ -16,8 +16,9 @@ window told its place in the queue (`Queued`).
   trust boundary: whoever can connect can already run code as the user.
 - A client that goes away (its editor closed, or killed) has its queued jobs dropped and its
   running job cancelled. The worker dying mid-job is told to that job's window (`WorkerExited`),
-  and the worker restarts for the next job. The service stops on `StopEngine`, or `IDLE_STOP_S`
-  after the last client left with nothing queued, closing the worker (and its model) first.
+  and the worker restarts for the next job. The service stops on `StopEngine`, on SIGTERM, SIGINT
+  or SIGHUP, or `IDLE_STOP_S` after the last client left with nothing queued, closing the worker
+  (and its model) first.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import signal
 import struct
 import sys
 import tempfile
@@ -124,6 +126,8 @@ class EngineService:
         """Serve until stopped or idle; the socket is removed on the way out."""
         loop = asyncio.get_running_loop()
         self._worker = EngineWorker(loop, self._from_worker, self._worker_exited, self.engine_spec)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # `kill`: unload, then exit
+            loop.add_signal_handler(sig, self._stop.set)
         self.path.unlink(missing_ok=True)  # a crashed service's socket (we hold the lock)
         server = await asyncio.start_unix_server(self._serve, path=str(self.path))
         os.chmod(self.path, 0o600)

@@ -33,6 +33,8 @@ def test_eglot_as_a_plain_client(tmp_path: Path) -> None:
     server = [sys.executable, "-m", "swe_lsp", "serve", "--engine", "stand_in_engine:resolve"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWE_LSP_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "tests" / "server"), env.get("PYTHONPATH", "")])
+    # A worker of the server's own: the script checks that eglot's shutdown ends it.
+    env["SWE_LSP_MODEL__SHARED_ENGINE"] = "false"
     env.update(SWE_EGLOT_WS=str(workspace), SWE_EGLOT_SERVER=shlex.join(server), HOME=str(tmp_path))
     proc = subprocess.run(
         [emacs, "--batch", "-q", "-l", str(SCRIPT)],

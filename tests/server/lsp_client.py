@@ -149,8 +149,12 @@ class Editor:
 
 
 def server_env(**extra: str) -> dict[str, str]:
+    """The servers' environment: ours without SWE_LSP_ settings, the stand-in engine importable,
+    and a worker of each server's own (the shared engine outlives its windows by design: its own
+    tests, test_shared_engine.py, turn it on and stop it)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWE_LSP_")}
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["SWE_LSP_MODEL__SHARED_ENGINE"] = "false"
     env.update(extra)
     return env
 

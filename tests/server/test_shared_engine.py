@@ -7,16 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_services import end_services, services
 from lsp_client import STAND_IN, Editor, editor_session, server_env, wait_until_pid_gone
 
 from swe_lsp.server.shared_engine import shared_engine_supported
@@ -26,14 +24,12 @@ SHARED = {"model": {"shared_engine": True}}
 
 
 @pytest.fixture
-def runtime() -> Iterator[dict[str, str]]:
-    """The servers' environment with a runtime dir of this test's own (short: a socket path has a
-    ~100-byte limit); the service is stopped at the end, so none outlives the test."""
-    folder = tempfile.mkdtemp(prefix="rt")
-    env = server_env(XDG_RUNTIME_DIR=folder)
-    yield env
-    _engine_cli(env, "stop")
-    shutil.rmtree(folder, ignore_errors=True)
+def runtime() -> dict[str, str]:
+    """The servers' environment with the test's own runtime dir (conftest ends what runs there
+    after the test) and the default engine setting: shared."""
+    env = server_env()
+    del env["SWE_LSP_MODEL__SHARED_ENGINE"]
+    return env
 
 
 def _engine_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
@@ -50,16 +46,15 @@ def _engine_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
 
 def _services(env: dict[str, str]) -> list[int]:
     """Pids of engine services on this test's runtime dir."""
-    folder = env["XDG_RUNTIME_DIR"]
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            words = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"swe_lsp.server.engine_service" in words and any(folder.encode() in w for w in words):
-            found.append(int(cmdline.parent.name))
-    return found
+    return services(env["XDG_RUNTIME_DIR"])
+
+
+async def _queued_behind(ed: Editor, job_id: str, ahead: int) -> None:
+    """Wait until the window says its job waits at the shared engine behind `ahead` jobs."""
+    text = f"waiting for the shared engine ({ahead} ahead)"
+    await ed.wait_update(
+        lambda: any(u["jobId"] == job_id and text in (u["message"] or "") for u in ed.job_updates), 60
+    )
 
 
 async def _running_at_localize(ed: Editor, issue: str) -> str:
@@ -74,19 +69,13 @@ async def _running_at_localize(ed: Editor, issue: str) -> str:
 async def test_two_windows_share_one_engine_and_queue_their_jobs(
     workspace: Path, runtime: dict[str, str]
 ) -> None:
-    async with (
-        editor_session(workspace, init_options=SHARED, env=runtime) as first,
-        editor_session(workspace, "vscode", init_options=SHARED, env=runtime) as second,
+    async with (  # shared by default
+        editor_session(workspace, env=runtime) as first,
+        editor_session(workspace, "vscode", env=runtime) as second,
     ):
         blocking = await _running_at_localize(first, "[block]")
         waiting = (await second.command("swe-lsp.resolveIssue", {"issue": "easy"}))["jobId"]
-        await second.wait_update(
-            lambda: any(
-                u["jobId"] == waiting and "waiting for the shared engine (1 ahead)" in (u["message"] or "")
-                for u in second.job_updates
-            ),
-            60,
-        )
+        await _queued_behind(second, waiting, 1)
         status = _engine_cli(runtime, "status", "--json")
         assert status["up"] and status["clients"] == 2 and status["queued"] == [waiting]
         assert len(_services(runtime)) == 1
@@ -100,8 +89,12 @@ async def test_two_windows_share_one_engine_and_queue_their_jobs(
         assert one["workerPid"] == two["workerPid"] == status["worker_pid"]
 
     # The windows are gone; the engine stays (for the next window) until idle or stopped.
-    status = _engine_cli(runtime, "status", "--json")
-    assert status["up"] and status["clients"] == 0
+    for _ in range(100):  # the service sees the windows' connections close
+        status = _engine_cli(runtime, "status", "--json")
+        if status["clients"] == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert status["up"] and status["clients"] == 0, status
     _engine_cli(runtime, "stop")
     assert wait_until_pid_gone(status["pid"], 30) and wait_until_pid_gone(status["worker_pid"], 30)
     assert not _engine_cli(runtime, "status", "--json")["up"]
@@ -116,7 +109,7 @@ async def test_a_dead_engine_is_seen_by_both_windows_and_started_once(
     ):
         running = await _running_at_localize(first, "[block]")
         queued = (await second.command("swe-lsp.resolveIssue", {"issue": "[block]"}))["jobId"]
-        await second.wait_job(queued, ("running",))
+        await _queued_behind(second, queued, 1)
         (service,) = _services(runtime)
         os.kill(service, signal.SIGKILL)
         # Both windows' jobs end (the running one and the one queued at the service), saying why.
@@ -130,8 +123,15 @@ async def test_a_dead_engine_is_seen_by_both_windows_and_started_once(
         ]
         for ed, job_id in again:
             assert (await ed.wait_job(job_id, ("done", "failed", "cancelled")))["state"] == "done"
-        (restarted,) = _services(runtime)
-        assert restarted != service
+        # Both windows may have started one at once: the one that got the lock serves, the other
+        # left (its importing may still be finishing).
+        for _ in range(300):
+            if len(left := _services(runtime)) == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert len(left) == 1 and left[0] != service, left
+        workers = {(await ed.command("swe-lsp.debugInfo"))["server"]["workerPid"] for ed in (first, second)}
+        assert workers == {_engine_cli(runtime, "status", "--json")["worker_pid"]}
 
 
 async def test_the_command_line_attaches_to_the_windows_engine(
@@ -155,6 +155,9 @@ async def test_the_command_line_attaches_to_the_windows_engine(
         after = _engine_cli(runtime, "status", "--json")
         assert (after["pid"], after["worker_pid"]) == (before["pid"], before["worker_pid"])
         assert _services(runtime) == [before["pid"]]
+    # `kill` (SIGTERM) stops it as `swe-lsp engine stop` does: its worker ends too.
+    assert end_services(runtime["XDG_RUNTIME_DIR"], grace_s=60) == [before["pid"]]
+    assert wait_until_pid_gone(before["worker_pid"], 30)
 
 
 def test_a_command_line_job_does_not_start_an_engine(
