@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pytest
 from calc_workspace import BUGGY, make_calc_workspace
+from engine_services import services
 from seeded_jobs import seed_done_job
 
 from swe_lsp.server.store import JobStore
@@ -173,6 +174,9 @@ def test_resolve_with_the_embedded_model(nvim: Path, workspace: Path, model_cach
     )
     run_nvim(nvim, PLUGIN / "tests" / "e2e" / "resolve.lua", env, timeout=900)
     assert (workspace / "calc.py").read_text() == BUGGY, "a job must not touch the workspace"
+    # The job ran on the shared engine (the default), which outlives the editor until its idle
+    # stop (conftest ends it with the test).
+    assert services(os.environ["XDG_RUNTIME_DIR"]), "no shared engine ran the job"
 
 
 @pytest.mark.parametrize("verdict", ["allow", "deny"])

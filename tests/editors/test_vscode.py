@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from engine_services import services
 
 EXT = Path(__file__).resolve().parents[2] / "editors" / "vscode"
 INSTALL = "editors/vscode/scripts/install-e2e.sh"
@@ -83,3 +84,6 @@ def test_end_to_end_in_code_server(model_cache: Path, tmp_path: Path) -> None:
         assert (artifacts / f"{name}.png").stat().st_size > 10_000, (
             f"screenshot {name}.png is missing or blank"
         )
+    # The job ran on the shared engine (the default), which outlives the editor until its idle
+    # stop (conftest ends it with the test).
+    assert services(os.environ["XDG_RUNTIME_DIR"]), "no shared engine ran the job"
