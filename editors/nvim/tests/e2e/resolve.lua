@@ -25,6 +25,16 @@ local buf = E.open('calc.py', {
   },
 })
 
+-- The statusline as the user sees it, sampled while the job runs: it must say the model is loading
+-- (the first job loads it) rather than nothing or "ready".
+local statuses = {}
+local sampler = vim.fn.timer_start(25, function()
+  local s = require('swe_lsp').status()
+  if s ~= '' and s ~= statuses[#statuses] then
+    statuses[#statuses + 1] = s
+  end
+end, { ['repeat'] = -1 })
+
 local job_id
 t.test(':SweResolve starts a job', function()
   vim.api.nvim_win_set_cursor(0, { 3, 0 })
@@ -62,6 +72,12 @@ t.test('the job runs to done, with progress begin and end', function()
   t.eq('begin', kinds[1])
   t.ok(vim.tbl_contains(kinds, 'report'), 'progress reports: ' .. vim.inspect(kinds))
   t.eq('', require('swe_lsp').status(), 'statusline once the job ended')
+  vim.fn.timer_stop(sampler)
+  t.log('statusline: ' .. vim.inspect(statuses))
+  local loading = vim.tbl_filter(function(s)
+    return s:find('load') ~= nil
+  end, statuses)
+  t.ok(#loading > 0, 'the statusline said the model was loading: ' .. vim.inspect(statuses))
 end)
 
 t.test(':SweJobs lists the finished job', function()
