@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from swe_lsp import __version__
+from swe_lsp.errors import SweLspError
 from swe_lsp.llm.factory import resolve_backend_name
 from swe_lsp.llm.manifest import list_manifests
 from swe_lsp.llm.prepare import is_prepared
@@ -41,6 +42,7 @@ class Report:
     cache_dir: str
     workspace_trusted: bool
     ignored: list[str]
+    engine: str
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -54,6 +56,7 @@ class Report:
             f"gpu           {self.gpu}",
             f"docker        {self.docker}",
             f"model         {self.model} (backend: {self.backend})",
+            f"engine        {self.engine}",
             "models        " + ", ".join(f"{n}: {s}" for n, s in self.models.items()),
             "settings      " + (", ".join(self.settings_files) or "defaults only (no swe-lsp.toml)"),
             "env           " + (", ".join(self.env_keys) or "no SWE_LSP_* variables"),
@@ -96,7 +99,30 @@ def collect(loaded: LoadedSettings, docker_timeout_s: float = 3.0) -> Report:
         cache_dir=str(cache),
         workspace_trusted=loaded.trusted,
         ignored=list(loaded.ignored),
+        engine=_engine(settings.model.shared_engine),
     )
+
+
+def _engine(shared: bool) -> str:
+    """Whether the shared engine runs, and what it holds (one short request to its socket)."""
+    from swe_lsp.server.shared_engine import shared_engine_supported
+
+    if not (shared and shared_engine_supported()):
+        return "a worker per language server (model.shared_engine is off or unsupported here)"
+    from swe_lsp.server.engine_service import request, socket_path
+    from swe_lsp.server.worker import EngineStatus, StatusRequest
+
+    try:
+        path = socket_path(None)
+        status = request(path, StatusRequest(), timeout_s=2.0)
+    except (FileNotFoundError, ConnectionRefusedError):
+        return "shared, not running (the first job starts it)"
+    except (OSError, SweLspError) as exc:
+        return f"shared, not reachable: {exc}"
+    if not isinstance(status, EngineStatus):
+        return f"shared, not answering on {path}"
+    worker = f"worker pid {status.worker_pid}" if status.worker_pid else "no model loaded"
+    return f"shared, running (pid {status.pid}, {worker}, {status.clients} window(s) attached)"
 
 
 def _version(name: str) -> str:

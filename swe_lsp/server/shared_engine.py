@@ -45,6 +45,9 @@ logger = logging.getLogger(__name__)
 # Seconds to wait for a service just started to listen: it imports the server package (about a
 # second) before it binds; a busy machine may take several.
 CONNECT_TIMEOUT_S = 30.0
+# The service's log is moved aside (one old copy) at a start once it is this large: enough for a
+# few days of jobs' warnings and engine output, never a disk filler.
+LOG_KEEP_BYTES = 10 * 2**20
 
 
 def shared_engine_supported() -> bool:
@@ -58,9 +61,19 @@ def start_service(path: Path, engine_spec: str | None) -> None:
     cmd = [sys.executable, "-m", "swe_lsp.server.engine_service", "--socket", str(path)]
     if engine_spec:
         cmd += ["--engine", engine_spec]
-    with open(path.with_suffix(".log"), "ab") as log:
+    log_path = path.with_suffix(".log")
+    with contextlib.suppress(OSError):
+        if log_path.stat().st_size > LOG_KEEP_BYTES:  # one log per socket, kept from growing forever
+            log_path.replace(log_path.with_suffix(".log.1"))
+    with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+            cwd=path.parent,  # not the first window's folder, which the service would keep busy
         )
     threading.Thread(target=proc.wait, name="swe-lsp-engine-service-reaper", daemon=True).start()
     logger.info("started the shared engine service (pid %s) on %s", proc.pid, path)
@@ -115,6 +128,7 @@ class SharedEngine:
         self._running: str | None = None
         self._outbox: list[object] = []
         self._attaching = False
+        self._closed = False
         self.connects = 0
 
     def submit(self, request: ResolveRequest, settings: Settings) -> None:
@@ -136,6 +150,7 @@ class SharedEngine:
         """Detach: the service cancels this server's jobs; the engine stays for the other windows
         (and stops when idle). Nothing to wait for."""
         with self._lock:
+            self._closed = True
             sock, self._sock, self._stream = self._sock, None, None
             self._outbox.clear()
         if sock is not None:
@@ -146,6 +161,8 @@ class SharedEngine:
     def _send(self, message: object, attach: bool = False) -> None:
         """Write `message`; while attaching, keep it for when the connection is up (in order)."""
         with self._lock:
+            if self._closed:
+                return
             if self._stream is None:
                 if not (attach or self._attaching):
                     return  # nothing of ours is at the service: nothing to cancel there
@@ -171,6 +188,9 @@ class SharedEngine:
             return
         stream = sock.makefile("rwb")
         with self._lock:
+            if self._closed:  # the server closed while this attached: leave at once
+                sock.close()
+                return
             self._sock, self._stream = sock, stream
             self._attaching = False
             self.connects += 1
