@@ -76,7 +76,7 @@ class ModelSettings(_Section):
         True,
         description="One engine for every editor window (Linux, macOS): the first window's server "
         "starts a per-user engine service, the others attach and their jobs queue there, so a "
-        "model is loaded once; it stays loaded for 10 minutes after the last window closes "
+        "model is loaded once; it stays loaded for 10 minutes after the last job "
         "(`swe-lsp engine stop` unloads it now). False: each server has a worker of its own, "
         "which ends with it.",
     )

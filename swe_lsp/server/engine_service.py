@@ -17,8 +17,8 @@ window told its place in the queue (`Queued`).
 - A client that goes away (its editor closed, or killed) has its queued jobs dropped and its
   running job cancelled. The worker dying mid-job is told to that job's window (`WorkerExited`),
   and the worker restarts for the next job. The service stops on `StopEngine`, on SIGTERM, SIGINT
-  or SIGHUP, or `IDLE_STOP_S` after the last client left with nothing queued, closing the worker
-  (and its model) first.
+  or SIGHUP, or once no window is attached and no job has run for `IDLE_STOP_S`, closing the
+  worker (and its model) first; with windows attached it only closes the worker after that long.
 """
 
 from __future__ import annotations
@@ -59,9 +59,11 @@ from swe_lsp.server.worker import (
 
 logger = logging.getLogger(__name__)
 
-# Seconds the service keeps the model loaded after its last client left with nothing queued: long
-# enough for an editor restart or a second window to find the model still loaded (a 32B load takes
-# minutes), short enough that a machine nobody edits on gets its GPU memory back soon.
+# Seconds the service keeps the model loaded with no job running or queued (Ollama's keep-alive
+# idea): long enough for the next issue of a working session, or an editor restart, to find the
+# model still loaded (a 32B load takes minutes), short enough that a GPU nobody resolves issues on
+# gets its memory back soon, also while editor windows stay open. Then the worker (and the model)
+# is closed; the service itself exits once no window is attached either.
 IDLE_STOP_S = 600.0
 _HEADER = struct.Struct(">I")
 
@@ -120,6 +122,7 @@ class EngineService:
         self._running: tuple[_Client, RunJob] | None = None
         self._worker: EngineWorker | None = None
         self._worker_pid: int | None = None
+        self._closing_worker = False
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -145,13 +148,25 @@ class EngineService:
             logger.info("engine service stopped")
 
     async def _idle_watch(self) -> None:
+        """Unload the model after `idle_stop_s` without a job; stop when no window is attached either."""
         idle_for = 0.0
         while True:
             await asyncio.sleep(1.0)
-            busy = self._clients or self._queue or self._running
-            idle_for = 0.0 if busy else idle_for + 1.0
-            if idle_for >= self.idle_stop_s:
-                logger.info("no client for %.0f s: stopping", idle_for)
+            idle_for = 0.0 if self._queue or self._running else idle_for + 1.0
+            if idle_for < self.idle_stop_s:
+                continue
+            if self._worker is not None and self._worker.pid is not None:
+                logger.info("no job for %.0f s: closing the worker (the next job loads the model)", idle_for)
+                self._closing_worker = True  # a job that comes meanwhile waits for a new worker
+                try:
+                    await asyncio.to_thread(self._worker.close, 10.0)
+                finally:
+                    self._closing_worker = False
+                self._dispatch()
+                self._tell_places()
+                idle_for = 0.0 if self._queue or self._running else idle_for
+            if not self._clients:
+                logger.info("no job and no window for %.0f s: stopping", idle_for)
                 self._stop.set()
                 return
 
@@ -223,7 +238,7 @@ class EngineService:
         self._tell_places()
 
     def _dispatch(self) -> None:
-        if self._running is not None or not self._queue:
+        if self._running is not None or not self._queue or self._closing_worker:
             return
         self._running = self._queue.popleft()
         job = self._running[1]

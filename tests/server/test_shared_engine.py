@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,41 @@ def test_a_command_line_job_does_not_start_an_engine(
     request = ResolveRequest("cli", workspace, Issue("easy"))
     assert run_job(request, Settings(), print, print, STAND_IN) is None
     assert _services(runtime) == []
+
+
+def test_an_idle_engine_unloads_its_model_and_stops_when_no_window_is_left(
+    workspace: Path, runtime: dict[str, str], monkeypatch
+) -> None:
+    """After `--idle-stop-s` without a job the worker (and its model) is closed, though a window is
+    attached; once no window is attached either, the service stops."""
+    import socket
+
+    from swe_lsp.search import Issue, ResolveRequest
+    from swe_lsp.server.engine_service import socket_path
+    from swe_lsp.server.shared_engine import run_job
+    from swe_lsp.settings import Settings
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime["XDG_RUNTIME_DIR"])
+    path = socket_path(STAND_IN)
+    cmd = [sys.executable, "-m", "swe_lsp.server.engine_service", "--socket", str(path)]
+    service = subprocess.Popen([*cmd, "--engine", STAND_IN, "--idle-stop-s", "2"], env=runtime)
+    try:
+        for _ in range(300):
+            if path.exists():
+                break
+            time.sleep(0.1)
+        report = run_job(ResolveRequest("idle", workspace, Issue("easy")), Settings(), print, print, STAND_IN)
+        assert report is not None and report.state == "done", report
+        window = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        window.connect(str(path))  # a window stays attached
+        worker = _engine_cli(runtime, "status", "--json")["worker_pid"]
+        assert worker is not None
+        assert wait_until_pid_gone(worker, 30), "the idle worker kept its model"
+        status = _engine_cli(runtime, "status", "--json")
+        assert status["up"] and status["worker_pid"] is None and status["clients"] == 1
+        window.close()
+        assert service.wait(30) == 0
+        assert not path.exists()
+    finally:
+        if service.poll() is None:
+            service.kill()
