@@ -51,7 +51,10 @@ def _status(args: argparse.Namespace) -> int:
     worker = f"worker pid {status.worker_pid}" if status.worker_pid else "no worker (nothing loaded)"
     print(f"shared engine pid {status.pid} on {status.socket}: {worker}, {status.clients} window(s) attached")
     print(f"running: {status.running or 'nothing'}; queued: {', '.join(status.queued) or 'nothing'}")
-    print(f"it stops {status.idle_stop_s:.0f} s after the last window leaves with nothing queued")
+    print(
+        f"it unloads the model {status.idle_stop_s:.0f} s after the last job, "
+        "and stops when no window is attached either"
+    )
     return 0
 
 
