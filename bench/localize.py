@@ -145,56 +145,46 @@ class Baseline:
         self.file_terms: dict[str, Counter[str]] = {}
         self.symbol_terms: dict[str, list[Counter[str]]] = {}
 
+    def terms(self, text: str) -> Counter[str]:
+        """A document's or the issue's terms."""
+        return plain_terms(text)
+
+    def keeps(self, path: str) -> bool:
+        """Whether the file is a document."""
+        return True
+
     def rank(self, index: RepoIndex, issue: str) -> tuple[list[str], list[str]]:
         """Files and `file::symbol` names, best first."""
         paths, docs, syms, sym_docs = [], [], [], []
         for entry in index.files():
+            if not self.keeps(entry.path):
+                continue
             if entry.digest not in self.file_terms:
                 text = read_text(index.root, entry.path) if entry.terms else None
-                self.file_terms[entry.digest] = plain_terms(text or "")
+                self.file_terms[entry.digest] = self.terms(text or "")
                 lines = (text or "").splitlines()
                 self.symbol_terms[entry.digest] = [
-                    plain_terms("\n".join(lines[s.start - 1 : s.end])) for s in entry.symbols
+                    self.terms("\n".join(lines[s.start - 1 : s.end])) for s in entry.symbols
                 ]
             paths.append(entry.path)
             docs.append(self.file_terms[entry.digest])
             syms.extend(f"{entry.path}::{s.name}" for s in entry.symbols)
             sym_docs.extend(self.symbol_terms[entry.digest])
-        query = plain_terms(issue)
-        ranked_files = _ranked(paths, BM25(docs).scores(query))
-        ranked_syms = _ranked(syms, BM25(sym_docs).scores(query))
-        return ranked_files, ranked_syms
+        query = self.terms(issue)
+        return _ranked(paths, BM25(docs).scores(query)), _ranked(syms, BM25(sym_docs).scores(query))
 
 
-class FairBaseline:
+class FairBaseline(Baseline):
     """The strongest simple method a reviewer would expect (issue 14): BM25 over the contents of the
     non-test `.py` files, identifiers split into their snake_case/camelCase parts (the product's own
     splitter, `code_terms`), and over the bodies of those files' functions for symbols. No path
     terms, no mentions, no priors: what ours adds on top is what the comparison measures."""
 
-    def __init__(self) -> None:
-        self.file_terms: dict[str, Counter[str]] = {}
-        self.symbol_terms: dict[str, list[Counter[str]]] = {}
+    def terms(self, text: str) -> Counter[str]:
+        return code_terms(text)
 
-    def rank(self, index: RepoIndex, issue: str) -> tuple[list[str], list[str]]:
-        """Files and `file::symbol` names, best first."""
-        paths, docs, syms, sym_docs = [], [], [], []
-        for entry in index.files():
-            if not entry.path.endswith(".py") or _TEST_PATH.search(entry.path):
-                continue
-            if entry.digest not in self.file_terms:
-                text = read_text(index.root, entry.path) if entry.terms else None
-                self.file_terms[entry.digest] = code_terms(text or "")
-                lines = (text or "").splitlines()
-                self.symbol_terms[entry.digest] = [
-                    code_terms("\n".join(lines[s.start - 1 : s.end])) for s in entry.symbols
-                ]
-            paths.append(entry.path)
-            docs.append(self.file_terms[entry.digest])
-            syms.extend(f"{entry.path}::{s.name}" for s in entry.symbols)
-            sym_docs.extend(self.symbol_terms[entry.digest])
-        query = code_terms(issue)
-        return _ranked(paths, BM25(docs).scores(query)), _ranked(syms, BM25(sym_docs).scores(query))
+    def keeps(self, path: str) -> bool:
+        return path.endswith(".py") and not _TEST_PATH.search(path)
 
 
 def _ranked(names: list[str], scores: list[float]) -> list[str]:

@@ -38,9 +38,9 @@ class Engine(Protocol):
     def close(self, timeout_s: float = 5.0) -> None: ...
 
 
-class EngineWorker:
-    """The engine worker subprocess, started on the first `submit`, restarted on the next `submit`
-    after it dies. `on_message(msg)` and `on_exit(returncode)` are called on the event loop."""
+class EngineLink:
+    """What an `Engine` that runs elsewhere shares: the event loop its callbacks run on, the
+    callbacks (`on_message(msg)`, `on_exit(returncode)`), and the engine spec it starts with."""
 
     def __init__(
         self,
@@ -53,6 +53,25 @@ class EngineWorker:
         self._on_message = on_message
         self._on_exit = on_exit
         self._engine_spec = engine_spec
+
+    def _call(self, fn: Callable[..., None], *args: object) -> None:
+        """Run `fn(*args)` on the event loop (from a reader thread)."""
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is exiting
+            self._loop.call_soon_threadsafe(fn, *args)
+
+
+class EngineWorker(EngineLink):
+    """The engine worker subprocess, started on the first `submit`, restarted on the next `submit`
+    after it dies. `on_message(msg)` and `on_exit(returncode)` are called on the event loop."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_message: Callable[[object], None],
+        on_exit: Callable[[int | None], None],
+        engine_spec: str | None = None,
+    ) -> None:
+        super().__init__(loop, on_message, on_exit, engine_spec)
         self._proc: subprocess.Popen[bytes] | None = None
         self._to_worker: object = None
         self._send_lock = threading.Lock()
@@ -114,10 +133,6 @@ class EngineWorker:
         code = proc.wait()
         _end_group(proc.pid)  # whatever the worker left of its engine (it ends them itself on a clean exit)
         self._call(self._exited, proc, code)
-
-    def _call(self, fn: Callable[..., None], *args: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is exiting
-            self._loop.call_soon_threadsafe(fn, *args)
 
     def _exited(self, proc: subprocess.Popen[bytes], code: int | None) -> None:
         if proc is not self._proc:

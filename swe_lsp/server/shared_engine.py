@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from swe_lsp.errors import SweLspError
 from swe_lsp.search.job import JobReport, Progress, ResolveRequest
+from swe_lsp.server.engine import EngineLink
 from swe_lsp.server.engine_service import socket_path
 from swe_lsp.server.worker import (
     CancelJob,
@@ -106,7 +107,7 @@ def connect(
         time.sleep(0.1)
 
 
-class SharedEngine:
+class SharedEngine(EngineLink):
     """The `Engine` protocol over the service's socket. `on_message(msg)` and `on_exit(code)` are
     called on the event loop."""
 
@@ -117,10 +118,7 @@ class SharedEngine:
         on_exit: Callable[[int | None], None],
         engine_spec: str | None = None,
     ) -> None:
-        self._loop = loop
-        self._on_message = on_message
-        self._on_exit = on_exit
-        self._engine_spec = engine_spec
+        super().__init__(loop, on_message, on_exit, engine_spec)
         self.socket = socket_path(engine_spec)
         self._stream: BinaryIO | None = None
         self._sock: socket.socket | None = None
@@ -224,10 +222,6 @@ class SharedEngine:
     def _exited(self, code: int | None) -> None:
         self._running = None
         self._on_exit(code)
-
-    def _call(self, fn: Callable[..., None], *args: object) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is closed: the server is exiting
-            self._loop.call_soon_threadsafe(fn, *args)
 
 
 def run_job(
