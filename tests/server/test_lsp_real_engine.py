@@ -182,3 +182,30 @@ async def test_no_vllm_process_outlives_an_editor_that_goes_away(workspace: Path
                 break
             await asyncio.sleep(0.1)
         assert _group(worker) == [], "engine processes outlived the editor's server"
+
+
+async def test_cancel_while_the_model_loads_keeps_it_loaded(workspace: Path, model_cache: Path) -> None:
+    """Cancel during the model load: the job is cancelled for the user at once (saying the model is
+    kept), the load finishes, and the next job starts on the loaded model without loading it again."""
+    options = {
+        "model": {"name": "smollm2-135m", "backend": "transformers", "seed": 0},
+        "search": {"budget": 1, "beam": 1, "max_tokens": 32, "max_refinements": 0},
+        "sandbox": {"kind": "local", "timeout_s": 60},
+    }
+    env = server_env(SWE_LSP_CACHE_DIR=str(model_cache))
+    async with editor_session(workspace, "neovim", engine=None, init_options=options, env=env) as ed:
+        job_id = (await ed.command("swe-lsp.resolveIssue", {"issue": "add(2, 3) returns -1"}))["jobId"]
+        await ed.wait_stage(job_id, {"model"}, timeout=300)
+        answer = await ed.command("swe-lsp.cancel", {"jobId": job_id})
+        assert answer == {"jobId": job_id, "state": "cancelled"}
+        told = await ed.wait_job(job_id, ("cancelled",))
+        if "loading the model" not in told["message"]:
+            pytest.skip(f"the model loaded before the cancel arrived ({told['message']!r})")
+        assert told["message"] == "cancelled (the engine is loading the model, kept loaded)"
+
+        second = (await ed.command("swe-lsp.resolveIssue", {"issue": "mul(None, 2) raises"}))["jobId"]
+        await ed.wait_stage(second, {"snapshot", "index", "understand"}, timeout=600)
+        await ed.command("swe-lsp.cancel", {"jobId": second})
+        await ed.wait_job(second, ("cancelled",))
+        stages = [u["stage"] for u in ed.job_updates if u["jobId"] == second]
+        assert "model" not in stages, stages  # the model was kept: nothing loaded again
