@@ -212,3 +212,19 @@ def test_an_idle_engine_unloads_its_model_and_stops_when_no_window_is_left(
     finally:
         if service.poll() is None:
             service.kill()
+
+
+async def test_a_job_that_ignores_its_cancel_ends_the_shared_worker_not_the_service(
+    workspace: Path, runtime: dict[str, str]
+) -> None:
+    """After the cancel grace period the window asks the service to end the worker (`KillJob`): the
+    stuck job ends, the service stays, and the next job runs on a new worker."""
+    async with editor_session(workspace, env=runtime) as ed:
+        stuck = await _running_at_localize(ed, "[block] [ignore-cancel]")
+        before = _engine_cli(runtime, "status", "--json")
+        await ed.command("swe-lsp.cancel", {"jobId": stuck})
+        after = (await ed.command("swe-lsp.resolveIssue", {"issue": "after"}))["jobId"]
+        assert (await ed.wait_job(after, ("done", "failed", "cancelled"), timeout=120))["state"] == "done"
+        status = _engine_cli(runtime, "status", "--json")
+        assert status["pid"] == before["pid"] and status["worker_pid"] != before["worker_pid"]
+        assert wait_until_pid_gone(before["worker_pid"], 30)
