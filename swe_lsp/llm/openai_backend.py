@@ -113,27 +113,61 @@ class OpenAIBackend(Backend):
     # -- helpers -----------------------------------------------------------------------------------
 
     def _generate_one(self, r: GenerateRequest) -> Generation:
+        if self._interrupt is not None:
+            return self._generate_streamed(r)
         s = r.sampling
-        extra: dict[str, Any] = {}
-        if r.constraint is not None and self._constraints == "vllm":
-            extra["structured_outputs"] = _vllm_structured(r.constraint)
-        response = self._client.completions.create(
-            model=self._model_for(r.adapter),
-            prompt=self.render(r.prompt),
-            n=engine_n(s.n, s.temperature),
-            temperature=s.temperature,
-            top_p=s.top_p,
-            max_tokens=s.max_tokens,
-            stop=list(s.stop) or None,
-            seed=s.seed,
-            extra_body=extra or None,
-        )
+        response = self._client.completions.create(**self._completion_args(r))
         choices = sorted(_field(response, "choices"), key=lambda c: c.index)
         samples = []
         for c in choices:
             text, _ = cut_at_stop(c.text or "", s.stop)
             samples.append(make_sample(text, c.finish_reason or "stop", r.constraint))
         return Generation(fill_n(samples, s.n), _usage(response))
+
+    def _generate_streamed(self, r: GenerateRequest) -> Generation:
+        """The same completion, streamed, for a job that can be cancelled: the interrupt is looked
+        at between chunks and closes the connection, and a server that sees its client go (vLLM's
+        and llama.cpp's do) aborts the request, so a cancelled job's long turns stop taking the GPU.
+        The usage comes in the last chunk (`include_usage`, vLLM's extension of the API)."""
+        s = r.sampling
+        extra = {"stream_options": {"include_usage": True}} if self._constraints == "vllm" else {}
+        texts: dict[int, list[str]] = {}
+        reasons: dict[int, str] = {}
+        last: Any = None
+        with self._client.completions.create(**self._completion_args(r), stream=True, **extra) as stream:
+            for chunk in stream:
+                self.stop_if_interrupted()
+                for c in chunk.choices or ():
+                    texts.setdefault(c.index, []).append(c.text or "")
+                    if c.finish_reason:
+                        reasons[c.index] = c.finish_reason
+                if getattr(chunk, "usage", None) is not None:
+                    last = chunk
+        if not texts:
+            raise ValueError("the stream held no choices")
+        samples = [
+            make_sample(cut_at_stop("".join(texts[i]), s.stop)[0], reasons.get(i) or "stop", r.constraint)
+            for i in sorted(texts)
+        ]
+        return Generation(fill_n(samples, s.n), _usage(last))
+
+    def _completion_args(self, r: GenerateRequest) -> dict[str, Any]:
+        """The completions request for `r` (streamed or not)."""
+        s = r.sampling
+        extra: dict[str, Any] = {}
+        if r.constraint is not None and self._constraints == "vllm":
+            extra["structured_outputs"] = _vllm_structured(r.constraint)
+        return {
+            "model": self._model_for(r.adapter),
+            "prompt": self.render(r.prompt),
+            "n": engine_n(s.n, s.temperature),
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "max_tokens": s.max_tokens,
+            "stop": list(s.stop) or None,
+            "seed": s.seed,
+            "extra_body": extra or None,
+        }
 
     def _logprob_batch(self, model: str, requests: Sequence[ScoreRequest]) -> list[Score]:
         prompts = [self.render(r.prompt) for r in requests]
@@ -171,10 +205,8 @@ class OpenAIBackend(Backend):
 
     def _interruptible_map(self, fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
         """`_map`, waiting in steps of `INTERRUPT_POLL_S` so that a set interrupt returns at once.
-        The calls still in flight are abandoned, not stopped: the completions API gives no way to
-        abort a request but closing its connection from the thread blocked reading it, so the
-        server finishes them (a remote GPU server's few seconds) and their answers are dropped;
-        calls not yet sent are cancelled."""
+        Calls not yet sent are cancelled; each call under way (streamed, `_generate_streamed`)
+        closes its connection at its next chunk, which makes the server abort it."""
         futures = [self._pool.submit(fn, item) for item in items]
         pending = set(futures)
         while pending:

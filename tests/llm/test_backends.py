@@ -218,3 +218,20 @@ def test_an_interrupt_stops_a_long_generation_and_the_model_stays(backend: Backe
     # The engine is still usable, and an interrupt no longer armed stops nothing.
     (after,) = backend.generate([GenerateRequest(ask("Say hello."), SamplingConfig(max_tokens=4))])
     assert after.usage.completion_tokens > 0
+
+
+def test_a_generation_armed_for_interrupts_gives_what_a_plain_one_gives(backend: Backend) -> None:
+    # Armed, the openai backend streams (so that a cancel can close the request); the samples, their
+    # finish reasons and the token counts must not change with it.
+    request = GenerateRequest(ask("Name three sorting algorithms."), SamplingConfig(n=2, max_tokens=24))
+    (plain,) = backend.generate([request])
+    with backend.interruptible(threading.Event()):
+        (armed,) = backend.generate([request])
+    assert [(x.text, x.finish_reason) for x in armed.samples] == [
+        (x.text, x.finish_reason) for x in plain.samples
+    ]
+    assert (armed.usage.prompt_tokens, armed.usage.completion_tokens) == (
+        plain.usage.prompt_tokens,
+        plain.usage.completion_tokens,
+    )
+    assert armed.usage.uncounted_calls == 0
