@@ -30,11 +30,12 @@ import contextlib
 import hashlib
 import logging
 import os
+import pickle
 import signal
 import struct
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from swe_lsp.errors import SweLspError
@@ -98,12 +99,12 @@ def socket_path(engine_spec: str | None) -> Path:
 
 @dataclass(eq=False)
 class _Client:
+    """One attached window (or a `swe-lsp engine` command)."""
+
     writer: asyncio.StreamWriter
-    jobs: set[str] = field(default_factory=set)
 
     def send(self, message: object) -> None:
-        import pickle
-
+        """Queue `message` to the client (dropped once it has gone)."""
         if self.writer.is_closing():
             return
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
@@ -186,14 +187,13 @@ class EngineService:
 
     def _take(self, client: _Client, message: object) -> None:
         if isinstance(message, RunJob):
-            client.jobs.add(message.request.job_id)
             self._queue.append((client, message))
             self._dispatch()
             self._tell_places()
         elif isinstance(message, CancelJob):
             self._cancel(client, message.job_id)
         elif isinstance(message, KillJob):
-            if self._running is not None and self._running[1].request.job_id == message.job_id:
+            if self._owns_running(client, message.job_id):
                 logger.warning("job %s ignored its cancel: ending the worker", message.job_id)
                 self._worker.kill()  # type: ignore[union-attr]
         elif isinstance(message, StatusRequest):
@@ -222,12 +222,16 @@ class EngineService:
                 client.send(JobFinished(JobReport(job_id, "cancelled")))
                 self._tell_places()
                 return
-        if (
+        if self._owns_running(client, job_id):
+            self._worker.cancel(job_id)  # type: ignore[union-attr]
+
+    def _owns_running(self, client: _Client, job_id: str) -> bool:
+        """Whether `job_id` is the running job and `client`'s (a window acts on its own jobs only)."""
+        return (
             self._running is not None
             and self._running[0] is client
             and self._running[1].request.job_id == job_id
-        ):
-            self._worker.cancel(job_id)  # type: ignore[union-attr]
+        )
 
     def _detach(self, client: _Client) -> None:
         """A client went away: drop its queued jobs, cancel its running one."""
@@ -278,8 +282,6 @@ class EngineService:
 
 
 async def _read(reader: asyncio.StreamReader) -> object | None:
-    import pickle
-
     try:
         header = await reader.readexactly(_HEADER.size)
     except asyncio.IncompleteReadError:
