@@ -16,8 +16,10 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from swe_lsp import __version__
+from swe_lsp.errors import SweLspError
 from swe_lsp.search.job import JobReport
 from swe_lsp.server.engine import EngineWorker
+from swe_lsp.server.engine_service import socket_path
 from swe_lsp.server.env_checks import EnvChecks
 from swe_lsp.server.indexing import Indexer
 from swe_lsp.server.jobs import JobManager
@@ -72,11 +74,19 @@ class SweLspServer(LanguageServer):
         return self._jobs
 
     def _engine_factory(self, loop: asyncio.AbstractEventLoop):  # type: ignore[no-untyped-def]
-        """A worker of this server's own, or the per-user shared engine (`model.shared_engine`)."""
+        """A worker of this server's own, or the per-user shared engine (`model.shared_engine`);
+        a worker of its own, saying why, when the shared engine's runtime folder is unusable."""
         if self.session.settings.model.shared_engine and shared_engine_supported():
-            return lambda on_message, on_exit: SharedEngine(
-                loop, self._spy(on_message), on_exit, self.engine_spec
-            )
+            try:
+                socket_path(self.engine_spec)
+            except SweLspError as exc:
+                self.show(
+                    f"swe-lsp: no shared engine, this window loads its own: {exc}", types.MessageType.Warning
+                )
+            else:
+                return lambda on_message, on_exit: SharedEngine(
+                    loop, self._spy(on_message), on_exit, self.engine_spec
+                )
         return lambda on_message, on_exit: EngineWorker(
             loop, self._spy(on_message), on_exit, self.engine_spec
         )

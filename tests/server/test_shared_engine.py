@@ -228,3 +228,19 @@ async def test_a_job_that_ignores_its_cancel_ends_the_shared_worker_not_the_serv
         status = _engine_cli(runtime, "status", "--json")
         assert status["pid"] == before["pid"] and status["worker_pid"] != before["worker_pid"]
         assert wait_until_pid_gone(before["worker_pid"], 30)
+
+
+async def test_an_unsafe_runtime_folder_means_a_worker_of_the_windows_own(
+    workspace: Path, runtime: dict[str, str]
+) -> None:
+    """A runtime folder others may enter could hold someone else's socket: the window says so and
+    runs its job on a worker of its own."""
+    folder = Path(runtime["XDG_RUNTIME_DIR"]) / "swe-lsp"
+    folder.mkdir()
+    folder.chmod(0o777)
+    async with editor_session(workspace, env=runtime) as ed:
+        job_id = (await ed.command("swe-lsp.resolveIssue", {"issue": "easy"}))["jobId"]
+        assert (await ed.wait_job(job_id, ("done", "failed", "cancelled")))["state"] == "done"
+        assert any("no shared engine" in m.message for m in ed.client.messages), ed.client.messages
+        assert (await ed.command("swe-lsp.debugInfo"))["server"]["sharedEngine"] is None
+    assert _services(runtime) == []
