@@ -53,6 +53,10 @@ class EngineLink:
         self._on_message = on_message
         self._on_exit = on_exit
         self._engine_spec = engine_spec
+        self._setup()
+
+    def _setup(self) -> None:
+        """The state of the kind of link (a subclass's)."""
 
     def _call(self, fn: Callable[..., None], *args: object) -> None:
         """Run `fn(*args)` on the event loop (from a reader thread)."""
@@ -64,14 +68,7 @@ class EngineWorker(EngineLink):
     """The engine worker subprocess, started on the first `submit`, restarted on the next `submit`
     after it dies. `on_message(msg)` and `on_exit(returncode)` are called on the event loop."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        on_message: Callable[[object], None],
-        on_exit: Callable[[int | None], None],
-        engine_spec: str | None = None,
-    ) -> None:
-        super().__init__(loop, on_message, on_exit, engine_spec)
+    def _setup(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._to_worker: object = None
         self._send_lock = threading.Lock()

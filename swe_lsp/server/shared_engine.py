@@ -11,7 +11,6 @@ reconnects, starting a new service if needed: one, whichever window gets there f
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
@@ -111,15 +110,8 @@ class SharedEngine(EngineLink):
     """The `Engine` protocol over the service's socket. `on_message(msg)` and `on_exit(code)` are
     called on the event loop."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        on_message: Callable[[object], None],
-        on_exit: Callable[[int | None], None],
-        engine_spec: str | None = None,
-    ) -> None:
-        super().__init__(loop, on_message, on_exit, engine_spec)
-        self.socket = socket_path(engine_spec)
+    def _setup(self) -> None:
+        self.socket = socket_path(self._engine_spec)
         self._stream: BinaryIO | None = None
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
