@@ -38,15 +38,19 @@ class Engine(Protocol):
     def close(self, timeout_s: float = 5.0) -> None: ...
 
 
+# `on_exit(returncode, why)`: the engine's process ended; `why`, when given, is what the user is told.
+OnExit = Callable[[int | None, str | None], None]
+
+
 class EngineLink:
     """What an `Engine` that runs elsewhere shares: the event loop its callbacks run on, the
-    callbacks (`on_message(msg)`, `on_exit(returncode)`), and the engine spec it starts with."""
+    callbacks (`on_message(msg)`, `on_exit(returncode, why)`), and the engine spec it starts with."""
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         on_message: Callable[[object], None],
-        on_exit: Callable[[int | None], None],
+        on_exit: OnExit,
         engine_spec: str | None = None,
     ) -> None:
         self._loop = loop
@@ -66,7 +70,7 @@ class EngineLink:
 
 class EngineWorker(EngineLink):
     """The engine worker subprocess, started on the first `submit`, restarted on the next `submit`
-    after it dies. `on_message(msg)` and `on_exit(returncode)` are called on the event loop."""
+    after it dies. `on_message(msg)` and `on_exit(returncode, None)` are called on the event loop."""
 
     def _setup(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
@@ -138,7 +142,7 @@ class EngineWorker(EngineLink):
         with contextlib.suppress(OSError):
             self._to_worker.close()  # type: ignore[attr-defined]
         logger.warning("engine worker %s exited with %s", proc.pid, code)
-        self._on_exit(code)
+        self._on_exit(code, None)
 
     def _send(self, message: object) -> None:
         with self._send_lock:

@@ -271,7 +271,7 @@ class EngineService:
             self._dispatch()
             self._tell_places()
 
-    def _worker_exited(self, code: int | None) -> None:
+    def _worker_exited(self, code: int | None, why: str | None = None) -> None:
         self._worker_pid = None
         if self._running is not None:
             client, job = self._running

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from swe_lsp.search.job import JobReport, ResolveRequest
-from swe_lsp.server.engine import Engine
+from swe_lsp.server.engine import Engine, OnExit
 from swe_lsp.server.store import JobRecord, JobStore
 from swe_lsp.server.worker import JobFinished, JobProgress, ModelLoading, Queued
 from swe_lsp.settings import Settings
@@ -59,7 +59,7 @@ class JobManager:
     def __init__(
         self,
         store: JobStore,
-        engine_factory: Callable[[Callable[[object], None], Callable[[int | None], None]], Engine],
+        engine_factory: Callable[[Callable[[object], None], OnExit], Engine],
         listener: JobListener,
         base_texts: Callable[[JobReport], Mapping[str, str | None]],
         cancel_grace_s: float = 30.0,
@@ -177,8 +177,9 @@ class JobManager:
         elif isinstance(message, JobFinished):
             self._finish(message.report)
 
-    def on_exit(self, code: int | None) -> None:
-        """The engine worker died (on the event loop): fail its job, go on with the queue."""
+    def on_exit(self, code: int | None, why: str | None = None) -> None:
+        """The engine worker died (on the event loop): fail its job, saying `why` when the engine
+        knows better than its exit status, and go on with the queue."""
         if self._closed:
             return
         self.worker_exits += 1
@@ -191,7 +192,8 @@ class JobManager:
                     "cancelled" if cancelled else "failed",
                     error=None
                     if cancelled
-                    else f"the engine worker exited unexpectedly (exit status {code}); it restarts "
+                    else why
+                    or f"the engine worker exited unexpectedly (exit status {code}); it restarts "
                     "for the next job. The editor's log has its output.",
                 )
             )

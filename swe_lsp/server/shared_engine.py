@@ -107,8 +107,8 @@ def connect(
 
 
 class SharedEngine(EngineLink):
-    """The `Engine` protocol over the service's socket. `on_message(msg)` and `on_exit(code)` are
-    called on the event loop."""
+    """The `Engine` protocol over the service's socket. `on_message(msg)` and `on_exit(code, why)`
+    are called on the event loop (`why` says what happened to the shared engine)."""
 
     def _setup(self) -> None:
         self.socket = socket_path(self._engine_spec)
@@ -174,7 +174,7 @@ class SharedEngine(EngineLink):
             with self._lock:
                 self._attaching = False
                 self._outbox.clear()
-            self._call(self._exited, None)
+            self._call(self._exited, None, f"the shared engine cannot be reached: {exc}")
             return
         stream = sock.makefile("rwb")
         with self._lock:
@@ -200,7 +200,11 @@ class SharedEngine(EngineLink):
             if message is None:
                 break
             if isinstance(message, WorkerExited):
-                self._call(self._exited, message.code)
+                why = (
+                    f"the shared engine's worker exited unexpectedly (exit status {message.code}); "
+                    f"it restarts for the next job. Its log: {self.socket.with_suffix('.log')}"
+                )
+                self._call(self._exited, message.code, why)
             else:
                 self._call(self._on_message, message)
         with self._lock:
@@ -209,11 +213,15 @@ class SharedEngine(EngineLink):
                 self._sock, self._stream = None, None
         if ours:  # the service went away (stopped, killed): as a worker exit, for the running job
             logger.warning("the shared engine service closed the connection")
-            self._call(self._exited, None)
+            why = (
+                "the shared engine stopped (`swe-lsp engine stop`, or it died); the next job starts "
+                f"it again. Its log: {self.socket.with_suffix('.log')}"
+            )
+            self._call(self._exited, None, why)
 
-    def _exited(self, code: int | None) -> None:
+    def _exited(self, code: int | None, why: str) -> None:
         self._running = None
-        self._on_exit(code)
+        self._on_exit(code, why)
 
 
 def run_job(

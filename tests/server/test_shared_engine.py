@@ -117,6 +117,7 @@ async def test_a_dead_engine_is_seen_by_both_windows_and_started_once(
         for ed, job_id in ((first, running), (second, queued)):
             failed = await ed.wait_job(job_id, ("failed", "done", "cancelled"))
             assert failed["state"] == "failed", failed
+            assert failed["error"].startswith("the shared engine stopped"), failed
         # Both start jobs again: one new service runs them both.
         again = [
             (ed, (await ed.command("swe-lsp.resolveIssue", {"issue": "easy"}))["jobId"])
