@@ -88,9 +88,11 @@ class Backend(ABC):
         """Whether the armed interrupt is set."""
         return self._interrupt is not None and self._interrupt.is_set()
 
-    def stop_if_interrupted(self) -> None:
-        """Raise `GenerationInterrupted` if the armed interrupt is set."""
-        if self.interrupted():
+    def stop_if_interrupted(self, event: threading.Event | None = None) -> None:
+        """Raise `GenerationInterrupted` if the armed interrupt is set; with `event`, if that one is
+        (a call that outlives its job's arming, such as a request abandoned in a thread pool, keeps
+        the event it started under)."""
+        if event.is_set() if event is not None else self.interrupted():
             raise GenerationInterrupted(f"{self.name}: generation interrupted (the job was cancelled)")
 
     @property

@@ -77,9 +77,14 @@ class OpenAIBackend(Backend):
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         for r in requests:
             self.check_adapter(r.adapter)
-        if self._interrupt is None:
+        event = self._interrupt
+        if event is None:
             return self._map(lambda r: self._call(lambda: self._generate_one(r)), requests)
-        return self._interruptible_map(lambda r: self._call(lambda: self._generate_one(r)), requests)
+        # The event, not the backend's arming: the calls abandoned by an interrupt go on in the pool
+        # after the job has disarmed the backend, and must still see it set and close their streams.
+        return self._interruptible_map(
+            lambda r: self._call(lambda: self._generate_streamed(r, event)), requests, event
+        )
 
     def logprob(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         if self._serial_scoring:
@@ -113,8 +118,6 @@ class OpenAIBackend(Backend):
     # -- helpers -----------------------------------------------------------------------------------
 
     def _generate_one(self, r: GenerateRequest) -> Generation:
-        if self._interrupt is not None:
-            return self._generate_streamed(r)
         s = r.sampling
         response = self._client.completions.create(**self._completion_args(r))
         choices = sorted(_field(response, "choices"), key=lambda c: c.index)
@@ -124,7 +127,7 @@ class OpenAIBackend(Backend):
             samples.append(make_sample(text, c.finish_reason or "stop", r.constraint))
         return Generation(fill_n(samples, s.n), _usage(response))
 
-    def _generate_streamed(self, r: GenerateRequest) -> Generation:
+    def _generate_streamed(self, r: GenerateRequest, event: threading.Event) -> Generation:
         """The same completion, streamed, for a job that can be cancelled: the interrupt is looked
         at between chunks and closes the connection, and a server that sees its client go (vLLM's
         and llama.cpp's do) aborts the request, so a cancelled job's long turns stop taking the GPU.
@@ -136,7 +139,7 @@ class OpenAIBackend(Backend):
         last: Any = None
         with self._client.completions.create(**self._completion_args(r), stream=True, **extra) as stream:
             for chunk in stream:
-                self.stop_if_interrupted()
+                self.stop_if_interrupted(event)
                 for c in chunk.choices or ():
                     texts.setdefault(c.index, []).append(c.text or "")
                     if c.finish_reason:
@@ -203,17 +206,19 @@ class OpenAIBackend(Backend):
     def _map(self, fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
         return list(self._pool.map(fn, items))
 
-    def _interruptible_map(self, fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
+    def _interruptible_map(
+        self, fn: Callable[[Any], T], items: Iterable[Any], event: threading.Event
+    ) -> list[T]:
         """`_map`, waiting in steps of `INTERRUPT_POLL_S` so that a set interrupt returns at once.
         Calls not yet sent are cancelled; each call under way (streamed, `_generate_streamed`)
         closes its connection at its next chunk, which makes the server abort it."""
         futures = [self._pool.submit(fn, item) for item in items]
         pending = set(futures)
         while pending:
-            if self.interrupted():
+            if event.is_set():
                 for f in pending:
                     f.cancel()
-                self.stop_if_interrupted()
+                self.stop_if_interrupted(event)
             done, pending = wait(pending, timeout=INTERRUPT_POLL_S, return_when=FIRST_EXCEPTION)
             failed = next((error for f in done if (error := f.exception()) is not None), None)
             if failed is not None:

@@ -11,6 +11,7 @@ continuation is exact and no BOS token is added behind the chat template's back.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from swe_lsp.llm.backend import (
 )
 from swe_lsp.llm.types import Constraint, GenerateRequest, Generation, Score, ScoreRequest, Usage
 
+logger = logging.getLogger(__name__)
 R = TypeVar("R", GenerateRequest, ScoreRequest)
 T = TypeVar("T", Generation, Score)
 
@@ -84,6 +86,13 @@ class VLLMBackend(LocalBackend):
             for i, (name, path) in enumerate((adapters or {}).items())
         }
         self._yes_id, self._no_id = self._label_ids()
+        # `LLM.enqueue` lets `_run` step the engine itself, so that a cancel can abort (vLLM 0.32 has it).
+        self._steppable = hasattr(self.llm, "enqueue")
+        if not self._steppable:
+            logger.warning(
+                "this vLLM (%s) has no LLM.enqueue: a cancel waits for the generation under way to end",
+                getattr(vllm, "__version__", "?"),
+            )
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
         return self._per_adapter(requests, self._generate_batch)
@@ -130,7 +139,7 @@ class VLLMBackend(LocalBackend):
         its KV cache and keeps the model loaded. A step is one decoding step of the batch (tens of
         milliseconds on a GPU), so a cancel is honoured at once. Outputs come back in the order the
         requests were added, as `LLM.generate` returns them (by their counter request ids)."""
-        if self._interrupt is None or not hasattr(self.llm, "enqueue"):
+        if self._interrupt is None or not self._steppable:
             return self.llm.generate(prompts, params, use_tqdm=False, lora_request=loras)
         engine = self.llm.llm_engine
         added = self.llm.enqueue(prompts, params, lora_request=loras, use_tqdm=False)
