@@ -117,6 +117,12 @@ class SearchSettings(_Section):
         description="Constrain patch decoding so SEARCH text quotes the shown code exactly (off: free "
         "text, for a trained model whose thinking must quote code with `<`).",
     )
+    history_ranker: bool = Field(
+        True,
+        description="Re-rank the retrieved files with the learned ranker: the workspace's own model, "
+        "trained from its git history while the editor is idle (off: no idle training), else the "
+        "shipped prior. Off: the first stage's order.",
+    )
 
 
 class SandboxSettings(_Section):

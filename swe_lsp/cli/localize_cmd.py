@@ -1,7 +1,11 @@
 """`swe-lsp localize`: ranked files and symbols for an issue (retrieval only, no model yet).
 
 It runs on a snapshot of the workspace, as a job does, so it sees unsaved-to-git work and skips
-ignored files; the index is cached under the workspace's key, so a second run starts warm.
+ignored files; the index is cached under the workspace's key, so a second run starts warm. Files are
+ordered by the learned ranker as a job's are (the workspace's model when the server trained one in
+idle time, else the shipped prior; `search.history_ranker = false` keeps the first stage's order),
+with the git history read (once, then incrementally) for its features; `--explain` prints each
+candidate's score and features.
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--top", type=positive_int, default=10, help="how many files (default 10)")
     parser.add_argument("--symbols", type=positive_int, default=None, help="symbols (default 2 x top)")
     parser.add_argument(
-        "--json", action="store_true", help='print {"files": [...], "symbols": [{"file", "name"}]} only'
+        "--json",
+        action="store_true",
+        help='print {"files": [...], "symbols": [{"file", "name"}], "ranker": ...} only',
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="also show the learned ranker's score and features per file"
     )
     parser.set_defaults(run=run)
 
@@ -34,18 +43,41 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Snapshot, index, retrieve, print."""
     from swe_lsp.workspace import RepoIndex, WorkspaceError, make_snapshot, retrieve
+    from swe_lsp.workspace.retrieval import first_stage
 
     issue = read_issue(args.issue)
     workspace = args.workspace.resolve()
     if not workspace.is_dir():
         raise WorkspaceError(f"{args.workspace}: no such folder; pass the workspace with --workspace")
-    cache_dir = load_workspace_settings(workspace).settings.cache_path()
+    settings = load_workspace_settings(workspace).settings
+    cache_dir = settings.cache_path()
+    ranker, history, explained = None, None, None
+    if settings.search.history_ranker:
+        from swe_lsp.workspace.history import load_history
+        from swe_lsp.workspace.learning import ranker_for
+
+        history = load_history(workspace, cache_dir, key=str(workspace))
+        ranker = ranker_for(cache_dir, str(workspace))
     with make_snapshot(workspace, {}, cache_dir) as snapshot:
         index = RepoIndex.build_or_load(snapshot.root, cache_dir, key=str(workspace))
-        found = retrieve(index, issue, top=args.top, top_symbols=args.symbols or 2 * args.top)
+        reorder = ranker.reorder(history) if ranker is not None else None
+        top_symbols = args.symbols or 2 * args.top
+        found = retrieve(index, issue, top=args.top, top_symbols=top_symbols, reorder=reorder)
+        if args.explain and ranker is not None:
+            explained = ranker.explain(first_stage(index, issue), history)[: args.top]
+    which = _ranker_name(ranker, history)
     if args.json:
-        print(json.dumps(found.to_json()))
+        out: dict[str, Any] = {**found.to_json(), "ranker": which}
+        if explained is not None:
+            out["explain"] = [{"file": f, "score": round(s, 4), "features": v} for f, s, v in explained]
+        print(json.dumps(out))
         return 0
+    print(f"Ranked by: {which}")
+    if explained is not None:
+        print("Learned ranker (score: features):")
+        for path, score, values in explained:
+            shown = ", ".join(f"{k}={v:.3g}" for k, v in values.items() if v)
+            print(f"  {score:+.3f} {path}: {shown}")
     print("Files:")
     for n, hit in enumerate(found.files, 1):
         print(f"{n:>3}. {hit.path}  ({hit.score:.3f}: {', '.join(hit.reasons)})")
@@ -53,3 +85,12 @@ def run(args: argparse.Namespace) -> int:
     for n, sym in enumerate(found.symbols, 1):
         print(f"{n:>3}. {sym.file}:{sym.start}-{sym.end} {sym.name} [{sym.kind}]  ({sym.score:.3f})")
     return 0
+
+
+def _ranker_name(ranker: Any, history: Any) -> str:
+    """What ordered the files, in words."""
+    if ranker is None:
+        return "the first stage (no learned ranker)"
+    name = ranker.info.get("name", "model")
+    trained = f"{name} model trained on {ranker.info.get('queries', '?')} commit messages"
+    return trained + (f", history of {len(history)} commits" if history else ", no git history")

@@ -11,6 +11,7 @@ from swe_lsp.llm import SamplingConfig
 from swe_lsp.llm.limits import CHARS_PER_TOKEN, Limits
 from swe_lsp.settings import SearchSettings
 from swe_lsp.workspace import RepoIndex, Tools, compressed_tree, retrieve, skeleton
+from swe_lsp.workspace.retrieval import Reorder
 
 # The compressed tree and the skeletons shown at understanding and localization: about 1k tokens
 # and 80 lines per file, whatever the model (the ranked list and the tools carry the detail).
@@ -118,18 +119,22 @@ class SearchConfig:
 
 class JobContext:
     """The snapshot a job reads (never writes), indexed, with the issue's retrieval done once.
-    `limits` (the model's) say how many files and symbols the model may choose among."""
+    `limits` (the model's) say how many files and symbols the model may choose among; `reorder`
+    (the learned ranker, `workspace.learning.reorder_for`) orders retrieval's files, hence the
+    understanding stage's choices and what the tool calls list first."""
 
-    def __init__(self, issue: str, index: RepoIndex, limits: Limits | None = None) -> None:
+    def __init__(
+        self, issue: str, index: RepoIndex, limits: Limits | None = None, reorder: Reorder | None = None
+    ) -> None:
         self.issue = issue
         self.index = index
         self.limits = limits or Limits()
         self.root: Path = index.root
-        self.tools = Tools(index)
         top = max(self.limits.files_listed, self.limits.file_choices or 0)
-        found = retrieve(index, issue, top=top)
+        found = retrieve(index, issue, top=top, reorder=reorder)
         self.hits = found.files
         self.symbol_hits = found.symbols
+        self.tools = Tools(index, [h.path for h in found.files])
         self.tree = compressed_tree(index, TREE_CHARS)
         self._lines: dict[str, list[str] | None] = {}
         self._choices: list[tuple[str, str]] | None = None

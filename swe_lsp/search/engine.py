@@ -121,8 +121,15 @@ def _prepare(
         snapshot = stack.enter_context(make_snapshot(request.workspace, dict(request.buffers), cache))
     with rt.in_stage("index", "indexing the snapshot"):
         rt.checkpoint()
-        index = RepoIndex.build_or_load(snapshot.root, cache, key=str(Path(request.workspace).resolve()))
-        ctx = JobContext(request.issue.model_text(), index, cfg.limits)
+        key = str(Path(request.workspace).resolve())
+        index = RepoIndex.build_or_load(snapshot.root, cache, key=key)
+        reorder = None
+        if settings.search.history_ranker:
+            from swe_lsp.workspace.learning import reorder_for
+
+            reorder, model = reorder_for(cache, key)
+            log.info("job %s: files ranked by the %s ranker", request.job_id, model)
+        ctx = JobContext(request.issue.model_text(), index, cfg.limits, reorder)
     return ctx, snapshot.base_commit
 
 

@@ -5,12 +5,20 @@ of parsing, with the garbage collector paused for the whole build) holds the ser
 so requests answered meanwhile wait on the GIL and on the collector. In a process of its own, at a
 lower CPU priority, the build costs the server nothing but the messages.
 
-Protocol: one JSON object per line. Tasks on stdin: `{"op": "build", "root": ..., "cache": ...}`,
-`{"op": "update", "paths": [...]}`. Results on `--out-fd`, one per build and one per folder an
-update touched: `{"op": ..., "root": ..., "files": N}`, or `{"op": ..., "root": ..., "error": ...}`
-when it failed. The process ends
-when stdin closes, so it never outlives the server that started it (also when that server is
-killed: the pipe closes with it).
+Protocol: one JSON object per line. Tasks on stdin: `{"op": "build", "root": ..., "cache": ...,
+"learn": bool}`, `{"op": "update", "paths": [...]}`. Results on `--out-fd`, one per build and one per
+folder an update touched: `{"op": ..., "root": ..., "files": N}`, or `{"op": ..., "root": ...,
+"error": ...}` when it failed. The process ends when stdin closes, so it never outlives the server
+that started it (also when that server is killed: the pipe closes with it).
+
+Learning: after a build that succeeded (its result already sent) and asked to `learn`, the process
+trains the folder's file ranker from its git history (`learning.train_workspace`: incremental,
+bounded by its time budget, nothing when the folder has no git history). Meanwhile it says how far
+it got, at most twice a second: `{"op": "train", "root": ..., "done": n, "total": m}` (commits), and
+once it is over, one of `{"op": "train", "root": ..., "model": "workspace" | "prior" | "none",
+"queries": N, "new_queries": N, "seconds": S, "note": ...}` or `{"op": "train", "root": ...,
+"error": ...}`. A failed training ends neither the process nor the index. Tasks sent meanwhile
+wait for it (the process does one thing at a time).
 
     python -m swe_lsp.server.index_process --out-fd N
 """
@@ -22,11 +30,15 @@ import contextlib
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 # Below the server and the engine: indexing is what the machine does when it has nothing better.
 NICENESS = 10
+# Training's progress lines: at most one per this many seconds (and the last commit's).
+PROGRESS_INTERVAL_S = 0.5
 
 
 def serve(tasks: IO[str], results: IO[str]) -> None:
@@ -50,6 +62,8 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
                 say({"op": "build", "root": str(root), "error": f"{exc}"})
                 continue
             say({"op": "build", "root": str(root), "files": len(indexes[root])})
+            if task.get("learn"):
+                learn(root, indexes[root], Path(task["cache"]), say)
         elif task["op"] == "update":
             paths = [Path(p).resolve() for p in task["paths"]]
             for root, index in indexes.items():
@@ -62,6 +76,38 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
                     say({"op": "update", "root": str(root), "error": f"{exc}"})
                     continue
                 say({"op": "update", "root": str(root), "files": len(index)})
+
+
+def learn(root: Path, index: Any, cache_dir: Path, say: Callable[[dict[str, object]], None]) -> None:
+    """Train `root`'s ranker from its history, saying how far it got and what came of it; never
+    raises (the index and the process go on whatever training does)."""
+    last = 0.0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= PROGRESS_INTERVAL_S or done >= total:
+            last = now
+            say({"op": "train", "root": str(root), "done": done, "total": total})
+
+    try:
+        from swe_lsp.workspace.learning import train_workspace
+
+        report = train_workspace(root, index, cache_dir, key=str(root), progress=progress)
+    except Exception as exc:
+        say({"op": "train", "root": str(root), "error": f"{type(exc).__name__}: {exc}"})
+        return
+    say(
+        {
+            "op": "train",
+            "root": str(root),
+            "model": report.model,
+            "queries": report.queries,
+            "new_queries": report.new_queries,
+            "seconds": round(report.seconds, 3),
+            "note": report.note,
+        }
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

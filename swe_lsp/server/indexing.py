@@ -8,10 +8,18 @@ workspace path, as `swe-lsp localize` does); the server keeps no index in memory
 it shows. Requests never wait on it; a failure is logged and shown once, never raised into a
 handler. The indexer process is started with the first build, restarted by the next build when it
 died, and ends when the server closes its stdin (or dies).
+
+A build asked to `learn` (`search.history_ranker`) is followed, in the indexer process, by training
+the folder's file ranker from its git history (`learning.train_workspace`). What the process says
+of it is kept per folder (`ranker`: its state and last report, for debugInfo) and handed to
+`on_train` for the progress bar; a failed training is logged, and shown once per server.
+`on_error` and `on_train` are called on the event loop that sent the builds (the reader thread
+hands them over), directly when there was none.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -19,24 +27,40 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 logger = logging.getLogger(__name__)
 
 
+# A folder's ranker `state`: `off` (not asked to learn), `waiting` (its index is being built),
+# `training`, then the model serving it (`workspace`, `prior`, `none`), or `failed`; `skipped` when
+# its index build failed (nothing to learn with).
+RANKER_STATES = ("off", "waiting", "training", "workspace", "prior", "none", "failed", "skipped")
+_REPORT_KEYS = ("model", "queries", "new_queries", "seconds", "note", "error", "done", "total")
+
+
 class Indexer:
     """Sends the workspace folders' index builds and updates to the indexer process, and keeps
-    what it reports: `state` (idle | building | ready | failed) and the indexed `files`."""
+    what it reports: `state` (idle | building | ready | failed), the indexed `files`, and each
+    folder's `ranker` (see RANKER_STATES)."""
 
-    def __init__(self, on_error: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        on_error: Callable[[str], None],
+        on_train: Callable[[str, Mapping[str, Any]], None] | None = None,
+    ) -> None:
         self._on_error = on_error
+        self._on_train = on_train
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[str] | None = None
         self._files: dict[str, int] = {}
+        self._ranker: dict[str, dict[str, Any]] = {}
         self._pending = 0  # builds sent and not yet answered
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._train_error_shown = False
         self.state = "idle"
 
     @property
@@ -46,17 +70,29 @@ class Indexer:
             return sum(self._files.values())
 
     @property
+    def ranker(self) -> dict[str, dict[str, Any]]:
+        """Per folder (resolved path): the ranker's `state` and the last report of its training
+        (model, queries, new_queries, seconds, note; done and total while it trains; error)."""
+        with self._lock:
+            return {root: dict(state) for root, state in self._ranker.items()}
+
+    @property
     def pid(self) -> int | None:
         """The indexer process's pid while it runs (for debugInfo and tests)."""
         proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
 
-    def build(self, root: Path, cache_dir: Path) -> None:
-        """Build (or load and refresh) the index of `root` in the indexer process."""
+    def build(self, root: Path, cache_dir: Path, learn: bool = False) -> None:
+        """Build (or load and refresh) the index of `root` in the indexer process, then, with
+        `learn`, train its ranker from its history there."""
+        resolved = str(root.resolve())
+        with contextlib.suppress(RuntimeError):  # no loop: the callbacks run on the reader thread
+            self._loop = asyncio.get_running_loop()
         with self._lock:
             self._pending += 1
             self.state = "building"
-        self._send({"op": "build", "root": str(root.resolve()), "cache": str(cache_dir)})
+            self._ranker[resolved] = {"state": "waiting" if learn else "off"}
+        self._send({"op": "build", "root": resolved, "cache": str(cache_dir), "learn": learn})
 
     def update(self, paths: Iterable[Path]) -> None:
         """Re-index saved files (after the builds already sent)."""
@@ -112,18 +148,34 @@ class Indexer:
         code = proc.wait()
         with self._lock:
             lost, self._pending = self._pending, 0
-            if self._closed or (code == 0 and not lost):
+            if self._closed:
+                return
+            # A training under way (or waiting for its build) is lost with the process.
+            cut = [root for root, st in self._ranker.items() if st["state"] in ("waiting", "training")]
+            for root in cut:
+                self._ranker[root] = {"state": "failed", "error": f"the indexer process exited ({code})"}
+            if code == 0 and not lost and not cut:
                 return
             self.state = "failed"
+        for root in cut:
+            self._deliver_train(root, {"op": "train", "root": root, "error": "the indexer process exited"})
         logger.warning("the indexer process exited with %s", code)
-        self._on_error(f"swe-lsp: the indexer process exited ({code}); the next save or folder restarts it")
+        self._deliver(
+            self._on_error,
+            f"swe-lsp: the indexer process exited ({code}); the next save or folder restarts it",
+        )
 
     def _took(self, message: dict[str, object]) -> None:
         root = str(message["root"])
         error = message.get("error")
+        if message["op"] == "train":
+            self._trained(root, message)
+            return
         with self._lock:
             if message["op"] == "build":
                 self._pending = max(0, self._pending - 1)
+                if self._ranker.get(root, {}).get("state") == "waiting":
+                    self._ranker[root] = {"state": "training" if error is None else "skipped"}
             if error is None:
                 self._files[root] = int(message["files"])  # type: ignore[call-overload]
                 self.state = "building" if self._pending else "ready"
@@ -131,4 +183,41 @@ class Indexer:
                 return
             self.state = "failed" if not self._pending else "building"
         logger.warning("indexing %s failed: %s", root, error)
-        self._on_error(f"swe-lsp: indexing the workspace failed: {error}")
+        self._deliver(self._on_error, f"swe-lsp: indexing the workspace failed: {error}")
+
+    def _trained(self, root: str, message: Mapping[str, Any]) -> None:
+        """A training's progress or end: keep it, pass it on."""
+        report = {k: message[k] for k in _REPORT_KEYS if k in message}
+        error = message.get("error")
+        with self._lock:
+            if "done" in message:
+                state = "training"
+            elif error is not None:
+                state = "failed"
+            else:
+                state = str(message.get("model", "none"))
+            self._ranker[root] = {"state": state, **report}
+            show = error is not None and not self._train_error_shown
+            self._train_error_shown = self._train_error_shown or show
+        if error is not None:
+            logger.warning("learning the ranker of %s from its history failed: %s", root, error)
+        elif "done" not in message:
+            logger.info("ranker of %s: %s", root, report)
+        self._deliver_train(root, message)
+        if show:
+            self._deliver(self._on_error, f"swe-lsp: learning the ranker from the history failed: {error}")
+
+    def _deliver_train(self, root: str, message: Mapping[str, Any]) -> None:
+        if self._on_train is not None:
+            self._deliver(self._on_train, root, message)
+
+    def _deliver(self, fn: Callable[..., None], *args: Any) -> None:
+        """`fn(*args)` on the builds' event loop (directly without one; nothing once it closed)."""
+        loop = self._loop
+        if loop is None:
+            fn(*args)
+            return
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:
+            logger.debug("the indexer reported after the server's loop closed")

@@ -7,6 +7,10 @@ client supports it). Creating a token is a round trip; reports arriving before t
 coalesced and sent once it comes, so the editor sees begin, the latest report, and end, in order.
 `window/workDoneProgress/cancel` on a job's token cancels the job.
 
+The server's own background work (learning a folder's ranker from its history, reported by the
+indexer) gets bars of the same kind through `open_bar`/`report_bar`/`end_bar`: always a
+server-created token, not cancellable, keyed by a name of the caller's.
+
 Runs on the event loop; every method returns at once.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +40,8 @@ STAGES = ("model", "snapshot", "index", "understand", "localize", "patch", "veri
 class _Bar:
     token: types.ProgressToken
     title: str
+    cancellable: bool = True
+    message: str = "queued"
     ready: bool = False
     begun: bool = False
     percentage: int = 0
@@ -76,15 +83,43 @@ class ProgressReporter:
         self._bars[job_id] = bar
         self._by_token[bar.token] = job_id
 
-    async def _create(self, job_id: str, bar: _Bar) -> None:
+    async def _create(self, key: str, bar: _Bar) -> None:
         try:
             await self._server.work_done_progress.create_async(bar.token)
-        except Exception as exc:  # the client refused: no bar, the job goes on
+        except Exception as exc:  # the client refused: no bar, the work goes on
             logger.warning("client refused progress token %s: %s", bar.token, exc)
-            self._drop(job_id)
+            self._drop(key)
             return
         bar.ready = True
-        self._flush(job_id, bar)
+        self._flush(key, bar)
+
+    def open_bar(self, key: str, title: str, message: str = "") -> None:
+        """A bar for background work that is not a job (`key`: the caller's name for it, not a job
+        id); nothing when it is open already or the client has no progress."""
+        if key in self._bars or not self._supports_progress():
+            return
+        bar = _Bar(f"swe-lsp/{key}/{uuid.uuid4().hex[:8]}", title, cancellable=False, message=message)
+        self._bars[key] = bar
+        self._tasks.add(task := asyncio.ensure_future(self._create(key, bar)))
+        task.add_done_callback(self._tasks.discard)
+
+    def report_bar(self, key: str, message: str, percentage: int | None = None) -> None:
+        """Where the work of `open_bar(key)` is (nothing when it has no bar)."""
+        bar = self._bars.get(key)
+        if bar is None:
+            return
+        if percentage is not None:
+            bar.percentage = max(bar.percentage, min(100, percentage))
+        bar.report = types.WorkDoneProgressReport(message=message, percentage=bar.percentage)
+        self._flush(key, bar)
+
+    def end_bar(self, key: str, message: str) -> None:
+        """Close the bar of `open_bar(key)` (nothing when it has none)."""
+        bar = self._bars.get(key)
+        if bar is None:
+            return
+        bar.end = types.WorkDoneProgressEnd(message=message)
+        self._flush(key, bar)
 
     def job_for_token(self, token: types.ProgressToken) -> str | None:
         """The job a progress token belongs to."""
@@ -117,7 +152,7 @@ class ProgressReporter:
         bar.end = types.WorkDoneProgressEnd(message=summary)
         self._flush(record.id, bar)
 
-    def _flush(self, job_id: str, bar: _Bar) -> None:
+    def _flush(self, key: str, bar: _Bar) -> None:
         if not bar.ready:
             return
         progress = self._server.work_done_progress
@@ -126,7 +161,7 @@ class ProgressReporter:
             progress.begin(
                 bar.token,
                 types.WorkDoneProgressBegin(
-                    title=bar.title, cancellable=True, message="queued", percentage=0
+                    title=bar.title, cancellable=bar.cancellable, message=bar.message or None, percentage=0
                 ),
             )
         if bar.report is not None:
@@ -134,10 +169,10 @@ class ProgressReporter:
             bar.report = None
         if bar.end is not None:
             progress.end(bar.token, bar.end)
-            self._drop(job_id)
+            self._drop(key)
 
-    def _drop(self, job_id: str) -> None:
-        bar = self._bars.pop(job_id, None)
+    def _drop(self, key: str) -> None:
+        bar = self._bars.pop(key, None)
         if bar is not None:
             self._by_token.pop(bar.token, None)
             self._server.work_done_progress.tokens.pop(bar.token, None)

@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -33,6 +34,8 @@ from swe_lsp.server.worker import Started
 
 logger = logging.getLogger(__name__)
 
+LEARNING_TITLE = "Learning from the history"
+
 
 class SweLspServer(LanguageServer):
     """swe-lsp's server state. Everything here is touched from the event loop only (the engine's
@@ -47,7 +50,9 @@ class SweLspServer(LanguageServer):
         self.store_path = store_path
         self.startup_errors: list[str] = []
         self.reporter = ProgressReporter(self, lambda: self.session.client.work_done_progress)
-        self.indexer = Indexer(on_error=lambda msg: self.show(msg, types.MessageType.Warning))
+        self.indexer = Indexer(
+            on_error=lambda msg: self.show(msg, types.MessageType.Warning), on_train=self._learning
+        )
         self.env_checks = EnvChecks(self)
         self.worker_pid: int | None = None
         self._store: JobStore | None = None
@@ -122,6 +127,27 @@ class SweLspServer(LanguageServer):
             if holding:
                 return max(holding, key=lambda f: len(f.parts))
         return self.root
+
+    def index_folder(self, folder: Path) -> None:
+        """Index a workspace folder in the background (and learn its ranker from its history when
+        `search.history_ranker` is on)."""
+        settings = self.session.settings
+        self.indexer.build(folder, settings.cache_path(), learn=settings.search.history_ranker)
+
+    def _learning(self, root: str, message: Mapping[str, Any]) -> None:
+        """The indexer's word on learning a folder's ranker from its history: a progress bar from
+        its first commit to its end (none when there was nothing new to learn from)."""
+        key = f"learn:{root}"
+        if "done" in message:
+            done, total = int(message["done"]), int(message["total"])
+            self.reporter.open_bar(key, f"{LEARNING_TITLE} of {Path(root).name}")
+            self.reporter.report_bar(key, f"{done}/{total} commits", done * 100 // max(total, 1))
+        elif "error" in message:
+            self.reporter.end_bar(key, f"failed: {message['error']}")
+        elif message.get("model") == "workspace":
+            self.reporter.end_bar(key, f"the ranker learned from {message.get('queries')} commits")
+        else:
+            self.reporter.end_bar(key, f"the shipped ranker serves: {message.get('note') or 'no model'}")
 
     def new_job_id(self) -> str:
         """A short, unique job id."""

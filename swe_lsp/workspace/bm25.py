@@ -62,23 +62,50 @@ class BM25:
         self._merged[term] = merged
         return merged
 
-    def idf(self, term: str) -> float:
-        """Inverse document frequency; 0 for a term no document has."""
-        n = len(self.postings(term))
-        return math.log(1 + (self.size - n + 0.5) / (n + 0.5)) if n else 0.0
+    def idf(self, term: str, limit: int | None = None) -> float:
+        """Inverse document frequency; 0 for a term no document has. With `limit`, among the first
+        `limit` documents only (see `scores`)."""
+        postings = self.postings(term)
+        size = self.size if limit is None else min(limit, self.size)
+        n = len(postings) if limit is None else sum(1 for i in postings if i < size)
+        return math.log(1 + (size - n + 0.5) / (n + 0.5)) if n else 0.0
 
-    def scores(self, query: Mapping[str, float]) -> list[float]:
-        """One score per document, in document order; `query` maps a term to its weight."""
+    def scores(self, query: Mapping[str, float], limit: int | None = None) -> list[float]:
+        """One score per document, in document order; `query` maps a term to its weight.
+
+        `limit` scores as if only the first `limit` documents existed (later ones score 0 and count
+        in no statistic): with documents in time order, a query asked at a point in the past sees
+        only what existed then, which is how the history ranker trains without seeing the future.
+        """
         out = [0.0] * self.size
-        if not self.size:
+        size = self.size if limit is None else max(0, min(limit, self.size))
+        if not size:
             return out
-        k1, b, avg = self.k1, self.b, self.avg_length or 1.0
-        norms = [k1 * (1 - b + b * length / avg) for length in self.lengths]
+        k1, b = self.k1, self.b
+        avg = (self.avg_length if size == self.size else sum(self.lengths[:size]) / size) or 1.0
+        norms = [k1 * (1 - b + b * length / avg) for length in self.lengths[:size]]
         for term, weight in query.items():
             postings = self.postings(term)
             if not postings:
                 continue
-            idf = self.idf(term) * weight
+            idf = self.idf(term, None if size == self.size else size) * weight
             for i, count in postings.items():
-                out[i] += idf * count * (k1 + 1) / (count + norms[i])
+                if i < size:
+                    out[i] += idf * count * (k1 + 1) / (count + norms[i])
         return out
+
+    def score_document(self, query: Mapping[str, float], doc: Mapping[str, int]) -> float:
+        """The score a document outside the collection would get against the collection's
+        statistics (idf, average length): how a file is scored as it was before a change while the
+        index holds it after."""
+        counts: dict[str, int] = {}
+        for raw, n in doc.items():
+            for term in self._analyzer(raw) if self._analyzer is not None else (raw,):
+                counts[term] = counts.get(term, 0) + n
+        k1, b, avg = self.k1, self.b, self.avg_length or 1.0
+        norm = k1 * (1 - b + b * sum(doc.values()) / avg)
+        return sum(
+            self.idf(t) * weight * counts[t] * (k1 + 1) / (counts[t] + norm)
+            for t, weight in query.items()
+            if counts.get(t)
+        )

@@ -4,6 +4,11 @@ messages), then a prior against tests and docs, where fixes rarely go.
 
 Files are ranked first; symbols are then scored inside the best files only (as Agentless does),
 each on its own lines (a class on its header and attributes, not on its methods' bodies).
+
+`first_stage` keeps every signal apart (`FirstStage`), so the learned ranker (`ranker.py`) can
+re-weigh them with the repository's history; `retrieve` takes its order through `reorder`. Both
+can see some files as they were before a change (`Overrides`): a ranker trained on past commits
+must score each commit's files as they were before it, or the fix's own text would lead it there.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ import math
 import re
 import weakref
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from swe_lsp.workspace.bm25 import BM25
 from swe_lsp.workspace.files import read_text
 from swe_lsp.workspace.index import RepoIndex
 from swe_lsp.workspace.mentions import Mentions, find_mentions
-from swe_lsp.workspace.model import Localization, RetrievalHit, Symbol, SymbolHit
+from swe_lsp.workspace.model import FileIndex, Localization, RetrievalHit, Symbol, SymbolHit
 from swe_lsp.workspace.tokens import code_terms, split_identifier
 
 PATH_WEIGHT = 2  # each path term counts as this many occurrences in its file
@@ -30,6 +36,53 @@ _CODEISH = re.compile(r"^(?:[a-z0-9]+_\w+|_\w+|[A-Z]\w*[a-z]\w*[A-Z]\w*|\w*[a-z]
 _BM25_CACHE: weakref.WeakKeyDictionary[RepoIndex, tuple[int, list[str], BM25]] = weakref.WeakKeyDictionary()
 
 
+# Path -> (its entry, its text) as a training query must see it: the file before the commit that
+# the query is the message of (entry None: the commit added it, so it did not exist yet).
+Overrides = Mapping[str, tuple[FileIndex | None, str | None]]
+# File -> learned score for the first stage's candidates (`ranker.Ranker.reorder`).
+Reorder = Callable[["FirstStage"], Mapping[str, float]]
+
+
+class _View:
+    """The index, with `overrides`' files replaced by their earlier state."""
+
+    def __init__(self, index: RepoIndex, overrides: Overrides | None) -> None:
+        self.index = index
+        self.overrides = overrides or {}
+
+    def entry(self, path: str) -> FileIndex | None:
+        if path in self.overrides:
+            return self.overrides[path][0]
+        return self.index.file(path)
+
+    def entries(self) -> Iterator[FileIndex]:
+        for entry in self.index.files():
+            if entry.path in self.overrides:
+                entry = self.overrides[entry.path][0]  # type: ignore[assignment]
+            if entry is not None:
+                yield entry
+
+    def text(self, path: str) -> str | None:
+        if path in self.overrides:
+            return self.overrides[path][1]
+        return read_text(self.index.root, path)
+
+    def symbols_named(self, name: str) -> list[Symbol]:
+        found = [s for s in self.index.symbols_named(name) if s.file not in self.overrides]
+        for entry, _ in self.overrides.values():
+            if entry is not None:
+                found.extend(s for s in entry.symbols if s.short_name == name)
+        return found
+
+
+def _file_doc(entry: FileIndex) -> Counter[str]:
+    """A file's BM25 document: its identifier counts, and its path's words PATH_WEIGHT times."""
+    doc = Counter(entry.terms)
+    for word in re.findall(r"[A-Za-z_]\w*", entry.path):
+        doc[word] += PATH_WEIGHT
+    return doc
+
+
 def file_bm25(index: RepoIndex) -> tuple[list[str], BM25]:
     """The file-level BM25 of an index (paths and contents), cached until the index changes."""
     cached = _BM25_CACHE.get(index)
@@ -37,40 +90,106 @@ def file_bm25(index: RepoIndex) -> tuple[list[str], BM25]:
         return cached[1], cached[2]
     paths, docs = [], []
     for entry in index.files():
-        doc = Counter(entry.terms)
-        for word in re.findall(r"[A-Za-z_]\w*", entry.path):
-            doc[word] += PATH_WEIGHT
         paths.append(entry.path)
-        docs.append(doc)
+        docs.append(_file_doc(entry))
     bm25 = BM25(docs, analyzer=split_identifier)
     _BM25_CACHE[index] = (index.version, paths, bm25)
     return paths, bm25
 
 
-def retrieve(index: RepoIndex, issue: str, top: int = 10, top_symbols: int = 20) -> Localization:
-    """The `top` files and `top_symbols` symbols most likely to need a change for `issue`."""
+@dataclass(frozen=True)
+class FirstStage:
+    """Every file's hand-weighted score for an issue and the signals it was made of, kept apart so
+    a learned ranker can weigh them again: `bm25` (content and path, divided by the best file's),
+    `boosts` (per file, per kind of mention: `path`, `traceback`, `module`, `defines`, `error`) and
+    `prior` (the factor against tests and non-code). `scores` = (bm25 + boosts) x prior."""
+
+    index: RepoIndex
+    issue: str
+    mentions: Mentions
+    query: Mapping[str, float]
+    scores: Mapping[str, float]
+    reasons: Mapping[str, tuple[str, ...]]
+    bm25: Mapping[str, float]
+    boosts: Mapping[str, Mapping[str, float]]
+    prior: Mapping[str, float]
+    overrides: Overrides
+
+    def ranked(self) -> list[str]:
+        """Files with a positive score, best first (ties by path)."""
+        return sorted((p for p in self.scores if self.scores[p] > 0), key=lambda p: (-self.scores[p], p))
+
+    def entry(self, path: str) -> FileIndex | None:
+        """A file's entry as this stage saw it (its earlier state when overridden)."""
+        return _View(self.index, self.overrides).entry(path)
+
+
+def first_stage(index: RepoIndex, issue: str, overrides: Overrides | None = None) -> FirstStage:
+    """Score every file of `index` for `issue` (see `FirstStage`); `overrides` replace some files by
+    their earlier state, for training on the past."""
+    view = _View(index, overrides)
     paths, bm25 = file_bm25(index)
     mentions = find_mentions(issue)
     query = {t: 1 + math.log(n) for t, n in code_terms(issue).items()}
     raw = bm25.scores(query)
+    for i, path in enumerate(paths):
+        if path in view.overrides:
+            entry = view.overrides[path][0]
+            raw[i] = bm25.score_document(query, _file_doc(entry)) if entry is not None else 0.0
     best = max(raw, default=0.0) or 1.0
-    scores = {p: s / best for p, s in zip(paths, raw, strict=True)}
-    reasons: dict[str, list[str]] = {p: ["bm25"] for p, s in scores.items() if s > 0}
-    for path, boost, why in _file_boosts(index, paths, mentions):
+    normalized = {p: s / best for p, s in zip(paths, raw, strict=True) if s > 0}
+    scores = dict(normalized)
+    reasons: dict[str, list[str]] = {p: ["bm25"] for p in scores}
+    boosts: dict[str, dict[str, float]] = {}
+    for path, boost, why, kind in _file_boosts(view, paths, mentions):
+        if view.entry(path) is None:
+            continue
         scores[path] = scores.get(path, 0.0) + boost
         reasons.setdefault(path, []).append(why)
+        kinds = boosts.setdefault(path, {})
+        kinds[kind] = kinds.get(kind, 0.0) + boost
+    prior = {path: _prior(view, path) for path in scores}
     for path in scores:
-        scores[path] *= _prior(index, path)
-    ranked = sorted((p for p in scores if scores[p] > 0), key=lambda p: (-scores[p], p))
+        scores[path] *= prior[path]
+    return FirstStage(
+        index, issue, mentions, query, scores, {p: tuple(dict.fromkeys(r)) for p, r in reasons.items()},
+        normalized, boosts, prior, view.overrides,
+    )  # fmt: skip
+
+
+def retrieve(
+    index: RepoIndex, issue: str, top: int = 10, top_symbols: int = 20, reorder: Reorder | None = None
+) -> Localization:
+    """The `top` files and `top_symbols` symbols most likely to need a change for `issue`.
+
+    `reorder` (the learned ranker) gives new scores to some of the first stage's files: those come
+    first in its order, each taking the first-stage score of the rank it moved to (so the symbol
+    stage, which weighs a symbol's file by its score, sees the same scale either way)."""
+    stage = first_stage(index, issue)
+    ranked = stage.ranked()
+    scores = dict(stage.scores)
+    reasons = {p: list(r) for p, r in stage.reasons.items()}
+    if reorder is not None:
+        learned = reorder(stage)
+        moved = sorted(learned, key=lambda p: (-learned[p], p))
+        rest = [p for p in ranked if p not in learned]
+        old_scores = [stage.scores[p] for p in ranked]
+        ranked = moved + rest
+        for path, score in zip(ranked, old_scores, strict=False):
+            scores[path] = score
+        for path in moved:
+            reasons.setdefault(path, []).append("learned rank")
     files = tuple(
         RetrievalHit(p, round(scores[p], 4), tuple(dict.fromkeys(reasons.get(p, ())))) for p in ranked[:top]
     )
-    symbols = _rank_symbols(index, bm25, mentions, ranked[: max(top, FILES_FOR_SYMBOLS)], scores, top_symbols)
+    _, bm25 = file_bm25(index)
+    best_files = ranked[: max(top, FILES_FOR_SYMBOLS)]
+    symbols = _rank_symbols(index, bm25, stage.mentions, best_files, scores, top_symbols)
     return Localization(files, symbols)
 
 
-def _prior(index: RepoIndex, path: str) -> float:
-    entry = index.file(path)
+def _prior(view: _View, path: str) -> float:
+    entry = view.entry(path)
     factor = 1.0 if entry is not None and entry.language in _CODE_LANGUAGES else 0.5
     return factor * (0.5 if _TEST_PATH.search(path) else 1.0)
 
@@ -90,24 +209,38 @@ def _frame_file(paths: list[str], frame_path: str) -> str | None:
     return None
 
 
-def _file_boosts(index: RepoIndex, paths: list[str], m: Mentions) -> Iterable[tuple[str, float, str]]:
+def _file_boosts(view: _View, paths: list[str], m: Mentions) -> Iterable[tuple[str, float, str, str]]:
+    """(file, boost, why, kind) for each thing the issue names that points at a file."""
     for mentioned in m.paths:
         found = _suffix_matches(paths, mentioned)
         for path in found:
-            yield path, (2.0 if "/" in mentioned else 1.5) / len(found), "path named in issue"
-    frame_files = [f for f in (_frame_file(paths, fr.path) for fr in m.frames) if f]
-    for i, path in enumerate(frame_files):
-        yield path, 1.0 if i == len(frame_files) - 1 else 0.4, "in traceback"
+            yield path, (2.0 if "/" in mentioned else 1.5) / len(found), "path named in issue", "path"
+    for i, path in enumerate(frames := mentioned_frames(paths, m)):
+        yield path, 1.0 if i == len(frames) - 1 else 0.4, "in traceback", "traceback"
     for dotted in m.dotted:
         module, _ = _resolve_module(paths, dotted)
         if module:
-            yield module, 0.4, "module named in issue"
+            yield module, 0.4, "module named in issue", "module"
     for name, weight in _named_identifiers(m).items():
-        defs = {s.file for s in index.symbols_named(name)}
+        defs = {s.file for s in view.symbols_named(name)}
         if 0 < len(defs) <= 10:
             for path in defs:
-                yield path, weight / len(defs), f"defines `{name}`"
-    yield from _error_boosts(index, m)
+                yield path, weight / len(defs), f"defines `{name}`", "defines"
+    for path, boost, why in _error_boosts(view, m):
+        yield path, boost, why, "error"
+
+
+def mentioned_frames(paths: list[str], m: Mentions) -> list[str]:
+    """The indexed files of the issue's traceback frames, in the traceback's order."""
+    return [f for f in (_frame_file(paths, fr.path) for fr in m.frames) if f]
+
+
+def mentioned_files(paths: list[str], m: Mentions) -> set[str]:
+    """Every indexed file the issue names: by path, in a traceback, or as a dotted module."""
+    named = {p for mentioned in m.paths for p in _suffix_matches(paths, mentioned)}
+    named.update(mentioned_frames(paths, m))
+    named.update(module for module in (_resolve_module(paths, d)[0] for d in m.dotted) if module)
+    return named
 
 
 def _resolve_module(paths: list[str], dotted: str) -> tuple[str | None, list[str]]:
@@ -137,7 +270,7 @@ def _named_identifiers(m: Mentions) -> dict[str, float]:
     return weights
 
 
-def _error_boosts(index: RepoIndex, m: Mentions) -> Iterable[tuple[str, float, str]]:
+def _error_boosts(view: _View, m: Mentions) -> Iterable[tuple[str, float, str]]:
     """Files whose text contains a literal piece of an error message from the issue."""
     for _, message in m.errors[:5]:
         pieces = [p.strip() for p in re.split(r"['\"`{}%()\[\]]|\d+", message)]
@@ -146,9 +279,9 @@ def _error_boosts(index: RepoIndex, m: Mentions) -> Iterable[tuple[str, float, s
             continue
         needle = max(pieces, key=len)
         words = set(re.findall(r"[A-Za-z_]\w*", needle))
-        for entry in index.files():
+        for entry in view.entries():
             if entry.terms and all(w in entry.terms for w in words):
-                text = read_text(index.root, entry.path)
+                text = view.text(entry.path)
                 if text is not None and needle in text:
                     yield entry.path, 0.8, "contains the error message"
 

@@ -7,7 +7,7 @@ the call was malformed, because a model that gets an empty string tends to inven
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,11 +66,19 @@ SPECS: tuple[ToolSpec, ...] = (
 
 
 class Tools:
-    """The nine tool calls over one index (its root is the snapshot they read)."""
+    """The nine tool calls over one index (its root is the snapshot they read).
 
-    def __init__(self, index: RepoIndex) -> None:
+    `ranked` (the job's retrieval order, best first) orders what a search finds: matches in the
+    files most likely to need the fix come first, so a long answer clipped to fit the context keeps
+    them; files not ranked follow in path order."""
+
+    def __init__(self, index: RepoIndex, ranked: Sequence[str] = ()) -> None:
         self.index = index
         self._methods: dict[str, Callable[..., str]] = {spec.name: getattr(self, spec.name) for spec in SPECS}
+        self._rank = {path: i for i, path in enumerate(dict.fromkeys(ranked))}
+
+    def _order(self, rel: str) -> tuple[int, str]:
+        return self._rank.get(rel, len(self._rank)), rel
 
     @staticmethod
     def specs() -> tuple[ToolSpec, ...]:
@@ -197,7 +205,7 @@ class Tools:
         return f"{sym.file}:{sym.start}-{sym.end} {sym.name}\n{_clip(body, MAX_SNIPPET_LINES)}"
 
     def _report(self, what: str, found: list[Symbol], view: Callable[[Symbol], str]) -> str:
-        found = sorted(found, key=lambda s: (s.file, s.start))
+        found = sorted(found, key=lambda s: (self._order(s.file), s.start))
         if not found:
             return f"No {what} found."
         head = f"Found {len(found)} matches of {what}:"
@@ -206,16 +214,24 @@ class Tools:
         if len(found) <= MAX_LISTED:
             return head + "\n" + "\n".join(f"- {s.file}:{s.start}-{s.end} {s.signature}" for s in found)
         narrow = " (too many to show; narrow the search to a file or class):\n"
-        return head[:-1] + narrow + _per_file(s.file for s in found)
+        return head[:-1] + narrow + self._per_file(s.file for s in found)
 
     def _report_lines(self, what: str, hits: list[tuple[str, int, str]]) -> str:
         if not hits:
             return f"No {what} found."
+        hits = sorted(hits, key=lambda hit: (self._order(hit[0]), hit[1]))
         head = f"Found {len(hits)} matches of {what}:"
         if len(hits) <= MAX_LISTED:
             return head + "\n" + "\n".join(f"- {rel}:{n}: {line[:200]}" for rel, n, line in hits)
         narrow = " (too many to show; narrow the search to a file):\n"
-        return head[:-1] + narrow + _per_file(rel for rel, _, _ in hits)
+        return head[:-1] + narrow + self._per_file(rel for rel, _, _ in hits)
+
+    def _per_file(self, files: Iterable[str]) -> str:
+        counts: dict[str, int] = {}
+        for rel in files:
+            counts[rel] = counts.get(rel, 0) + 1
+        ordered = sorted(counts.items(), key=lambda kv: self._order(kv[0]))
+        return "\n".join(f"- {rel}: {n}" for rel, n in ordered)
 
 
 def _check_args(spec: ToolSpec, args: Mapping[str, Any]) -> None:
@@ -235,13 +251,6 @@ def _check_args(spec: ToolSpec, args: Mapping[str, Any]) -> None:
         if kind == "string" and isinstance(value, str) and value.strip():
             continue
         raise ToolCallError(f"`{name}` must be a non-empty {kind}, got {value!r}")
-
-
-def _per_file(files: Any) -> str:
-    counts: dict[str, int] = {}
-    for rel in files:
-        counts[rel] = counts.get(rel, 0) + 1
-    return "\n".join(f"- {rel}: {n}" for rel, n in sorted(counts.items()))
 
 
 def _clip(lines: list[str], limit: int, first_number: int | None = None) -> str:

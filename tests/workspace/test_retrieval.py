@@ -73,10 +73,31 @@ def test_localize_cli_json(fixture_repo: Path, tmp_path: Path, capsys: pytest.Ca
     code = main(["localize", "--workspace", str(fixture_repo), "--issue", str(issue), "--top", "2", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"files", "symbols"}
+    assert set(out) == {"files", "symbols", "ranker"}
+    assert out["ranker"].startswith("prior model trained on") and out["ranker"].endswith("no git history")
     assert out["files"][0] == "pkg/query.py" and len(out["files"]) == 2
     assert out["symbols"][0] == {"file": "pkg/query.py", "name": "QuerySet.filter"}
     assert not any((tmp_path / "cache" / "snapshots").iterdir())  # the snapshot was removed
+
+
+def test_localize_cli_explains_the_learned_ranking(fixture_repo: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("SWE_LSP_CACHE_DIR", str(tmp_path / "cache"))
+    issue = tmp_path / "issue.md"
+    issue.write_text(ISSUE)
+    args = ["localize", "--workspace", str(fixture_repo), "--issue", str(issue), "--top", "2"]
+    assert main([*args, "--json", "--explain"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["explain"][0]["file"] == out["files"][0] == "pkg/query.py"
+    assert out["explain"][0]["score"] >= out["explain"][1]["score"]
+    assert out["explain"][0]["features"]["defines"] > 0
+    assert main([*args, "--explain"]) == 0
+    text = capsys.readouterr().out
+    assert "Learned ranker (score: features):" in text and "pkg/query.py: first_score=" in text
+    monkeypatch.setenv("SWE_LSP_SEARCH__HISTORY_RANKER", "false")
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ranker"] == "the first stage (no learned ranker)"
 
 
 def test_localize_cli_empty_issue_is_a_user_error(fixture_repo: Path, tmp_path: Path,

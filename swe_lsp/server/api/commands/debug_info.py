@@ -1,5 +1,6 @@
 """`swe-lsp.debugInfo` -> `{text, report, server}`: what `swe-lsp doctor` prints, plus the server's
-own state (client, capabilities it acts on, settings in force, engine worker, jobs, index).
+own state (client, capabilities it acts on, settings in force, engine worker, jobs, index and
+each folder's learned ranker).
 
 Execution: event loop, async: the doctor report runs `nvidia-smi` and asks Docker (up to a few
 seconds), so it runs in a thread while the loop keeps answering.
@@ -39,7 +40,12 @@ def server_state(ls: SweLspServer) -> dict[str, Any]:
         "runningJob": jobs.running if jobs else None,
         "queuedJobs": list(jobs.queued()) if jobs else [],
         "environmentCheck": ls.env_checks.running,
-        "index": {"state": ls.indexer.state, "files": ls.indexer.files, "pid": ls.indexer.pid},
+        "index": {
+            "state": ls.indexer.state,
+            "files": ls.indexer.files,
+            "pid": ls.indexer.pid,
+            "ranker": ls.indexer.ranker,
+        },
         "torchImported": "torch" in sys.modules,
     }
 

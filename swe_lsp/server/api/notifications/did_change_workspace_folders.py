@@ -23,4 +23,4 @@ def register(server: SweLspServer) -> None:
         for folder in params.event.added or ():
             path = to_fs_path(folder.uri)
             if path is not None and Path(path).is_dir():
-                ls.indexer.build(Path(path), ls.session.settings.cache_path())
+                ls.index_folder(Path(path))

@@ -77,4 +77,4 @@ def register(server: SweLspServer) -> None:
         show_ignored(ls)
         for folder in ls.folders:
             if folder.is_dir():
-                ls.indexer.build(folder, ls.session.settings.cache_path())
+                ls.index_folder(folder)

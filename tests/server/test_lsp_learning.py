@@ -1,0 +1,170 @@
+"""Idle-time learning: after a folder's index is built, the indexer process trains the folder's file
+ranker from its git history (`search.history_ranker`), with a progress bar while it goes through
+the commits; debugInfo tells each folder's ranker. A folder without a git history keeps the
+shipped prior, a failed training is shown once and costs neither the index nor the process."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from calc_workspace import make_calc_workspace
+from lsp_client import editor_session, server_env
+from lsprotocol import types
+
+from swe_lsp.workspace.learning import model_path
+from swe_lsp.workspace.ranker import MIN_QUERIES
+
+FINAL = {"workspace", "prior", "none", "failed", "skipped"}
+TOPICS = ["parser", "lexer", "render", "cache", "network", "storage", "config", "scheduler", "metrics"]
+
+
+def make_history_repo(root: Path, commits: int) -> Path:
+    """A git repository with `commits` small fixes after a first commit, each changing one code file
+    with a message that names what it fixed (each one a usable training query). Written with one
+    `git fast-import`, so a few hundred commits take well under a second."""
+    texts = {f"{n}.py": f'"""The {n} module."""\n\n\ndef {n}_step(v):\n    return v\n' for n in TOPICS}
+    stream = []
+
+    def commit(n: int, message: str, paths: list[str]) -> None:
+        stream.append(f"commit refs/heads/main\ncommitter t <t@t> {1_700_000_000 + 60 * n} +0000\n")
+        stream.append(f"data {len(message.encode())}\n{message}\n")
+        for path in paths:
+            stream.append(f"M 100644 inline {path}\ndata {len(texts[path].encode())}\n{texts[path]}\n")
+
+    commit(0, "Add the first modules", list(texts))
+    for i in range(commits):
+        name = TOPICS[i % len(TOPICS)]
+        texts[f"{name}.py"] += f"\n\ndef {name}_helper_{i}(value):\n    return value + {i}\n"
+        commit(i + 1, f"Fix the {name} step for helper {i}", [f"{name}.py"])
+    root.mkdir()
+    git = ["git", "-C", str(root)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "symbolic-ref", "HEAD", "refs/heads/main"], check=True)
+    subprocess.run([*git, "fast-import", "--quiet"], input="".join(stream).encode(), check=True)
+    subprocess.run([*git, "reset", "-q", "--hard", "main"], check=True)
+    return root
+
+
+async def _ranker(ed: Any, roots: list[Path]) -> dict[str, dict[str, Any]]:
+    """debugInfo's rankers once every folder's has ended (bounded wait, then a failure)."""
+    keys = [str(r.resolve()) for r in roots]
+    for _ in range(600):
+        ranker = (await ed.command("swe-lsp.debugInfo"))["server"]["index"]["ranker"]
+        if all(ranker.get(k, {}).get("state") in FINAL for k in keys):
+            return ranker
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"training never ended: {ranker}")
+
+
+def _learning_bars(ed: Any) -> dict[str, list[Any]]:
+    reports = ed.client.progress_reports
+    return {t: r for t, r in reports.items() if isinstance(t, str) and t.startswith("swe-lsp/learn:")}
+
+
+async def _ended(ed: Any, bars: int) -> dict[str, list[Any]]:
+    """The learning bars once `bars` of them have ended (bounded wait)."""
+    for _ in range(600):
+        found = _learning_bars(ed)
+        ended = [r for r in found.values() if r and isinstance(r[-1], types.WorkDoneProgressEnd)]
+        if len(ended) >= bars and len(ended) == len(found):
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the learning bars never ended: {_learning_bars(ed)}")
+
+
+async def _saved_and_indexed(ed: Any, path: Path, files: int) -> None:
+    """Save `path` and wait for the index to hold `files` files: the indexer process answers tasks
+    in order, so whatever a build's training says has arrived by then."""
+    ed.client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=path.as_uri()))
+    )
+    for _ in range(600):
+        index = (await ed.command("swe-lsp.debugInfo"))["server"]["index"]
+        if index["state"] == "ready" and index["files"] == files:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the index never reached {files} files: {index}")
+
+
+async def test_a_git_history_trains_the_workspace_ranker_with_progress(tmp_path: Path) -> None:
+    root = make_history_repo(tmp_path / "ws", MIN_QUERIES + 30)
+    cache = tmp_path / "cache"
+    async with editor_session(root, env=server_env(SWE_LSP_CACHE_DIR=str(cache))) as ed:
+        ranker = (await _ranker(ed, [root]))[str(root.resolve())]
+        assert ranker["state"] == "workspace", ranker
+        assert ranker["model"] == "workspace"
+        assert ranker["queries"] >= MIN_QUERIES
+        assert ranker["new_queries"] == ranker["queries"]
+        assert ranker["seconds"] >= 0
+        (_, bar), *others = (await _ended(ed, 1)).items()
+        assert not others
+        begin, *reports, end = bar
+        assert isinstance(begin, types.WorkDoneProgressBegin)
+        assert begin.title == f"Learning from the history of {root.name}"
+        assert begin.cancellable is False
+        assert reports and all(r.message.endswith(" commits") for r in reports), reports
+        done, total = reports[-1].message.split()[0].split("/")
+        assert int(done) <= int(total) and int(total) >= MIN_QUERIES
+        assert end.message == f"the ranker learned from {ranker['queries']} commits"
+    assert model_path(cache, str(root.resolve())).is_file()
+
+    # The next session has nothing new to learn: the saved model serves, no bar.
+    async with editor_session(root, env=server_env(SWE_LSP_CACHE_DIR=str(cache))) as ed:
+        again = (await _ranker(ed, [root]))[str(root.resolve())]
+        assert again["state"] == "workspace" and again["new_queries"] == 0, again
+        await _saved_and_indexed(ed, root / "parser.py", len(TOPICS))
+        assert not _learning_bars(ed)
+
+
+async def test_a_folder_without_git_history_keeps_the_prior(tmp_path: Path) -> None:
+    root = tmp_path / "plain"
+    root.mkdir()
+    (root / "shapes.py").write_text("class Circle:\n    def area(self):\n        return 3.14\n")
+    async with editor_session(root, env=server_env(SWE_LSP_CACHE_DIR=str(tmp_path / "cache"))) as ed:
+        ranker = (await _ranker(ed, [root]))[str(root.resolve())]
+        assert ranker["state"] == "prior", ranker
+        assert ranker["note"] == "no git history"
+        assert ranker["queries"] == 0 and ranker["new_queries"] == 0
+        assert not _learning_bars(ed)  # nothing was learned: no bar
+
+
+async def test_history_ranker_off_trains_nothing(workspace: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    async with editor_session(
+        workspace,
+        env=server_env(SWE_LSP_CACHE_DIR=str(cache)),
+        init_options={"search": {"history_ranker": False}},
+    ) as ed:
+        files = len([p for p in workspace.iterdir() if p.is_file()])
+        await _saved_and_indexed(ed, workspace / "calc.py", files)
+        ranker = (await ed.command("swe-lsp.debugInfo"))["server"]["index"]["ranker"]
+        assert ranker == {str(workspace.resolve()): {"state": "off"}}
+        assert not _learning_bars(ed)
+    assert not (cache / "ranker").exists()
+    assert not (cache / "history").exists()
+
+
+async def test_a_failed_training_is_shown_once_and_keeps_the_index(tmp_path: Path) -> None:
+    """Training cannot store the history it read (the cache's history folder is a file), in two
+    folders: both say so in debugInfo, the user is told once, and the index and its process go on."""
+    roots = [make_calc_workspace(tmp_path / "a"), make_calc_workspace(tmp_path / "b")]
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "history").write_text("not a folder")
+    env = server_env(SWE_LSP_CACHE_DIR=str(cache))
+    async with editor_session(roots[0], env=env, folders=roots) as ed:
+        ranker = await _ranker(ed, roots)
+        for root in roots:
+            mine = ranker[str(root.resolve())]
+            assert mine["state"] == "failed" and mine["error"], mine
+        before = (await ed.command("swe-lsp.debugInfo"))["server"]["index"]
+        # The indexer still answers (a save is indexed) in the same process.
+        (roots[1] / "extra.py").write_text("def extra():\n    return 1\n")
+        await _saved_and_indexed(ed, roots[1] / "extra.py", before["files"] + 1)
+        after = (await ed.command("swe-lsp.debugInfo"))["server"]["index"]
+        assert after["pid"] == before["pid"] is not None
+        shown = [m.message for m in ed.client.messages if "learning the ranker" in m.message]
+        assert len(shown) == 1, shown
