@@ -47,6 +47,7 @@ from localize import (  # noqa: E402
 
 from swe_lsp.workspace.history import MAX_COMMITS, History, read_commits  # noqa: E402
 from swe_lsp.workspace.index import RepoIndex  # noqa: E402
+from swe_lsp.workspace.learning import choose  # noqa: E402
 from swe_lsp.workspace.rank_features import POOL, HistoryPoint, features, pool  # noqa: E402
 from swe_lsp.workspace.ranker import Ranker, TrainingSet, train, training_set  # noqa: E402
 from swe_lsp.workspace.retrieval import first_stage, retrieve  # noqa: E402
@@ -54,6 +55,8 @@ from swe_lsp.workspace.retrieval import first_stage, retrieve  # noqa: E402
 RESULTS = HERE / "results" / "rank_history.json"
 STORE = CACHE / "rank"
 SYSTEMS = ("ours", "prior", "workspace", "workspace+prior")
+# `product`: per repository, `workspace+prior` where `learning.choose` picked the workspace's model
+# on its held-out newest commits, else `prior` (no model of its own: the same records re-read).
 
 
 def _git(repo: str, *args: str) -> str:
@@ -114,14 +117,15 @@ def prepare_repo(repo: str, rows: list[dict], queries: int) -> dict:
     return record
 
 
-def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]]) -> list[dict]:
-    """Every instance of `repo`: each system's files and functions (cached per instance)."""
+def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], queries: int) -> list[dict]:
+    """Every instance of `repo`: each system's files and functions (cached per instance and per
+    training size `queries`)."""
     loaded = {name: Ranker.load(Path(path)) for name, path in models[repo].items()}
     full = None
     fair = FairBaseline()
     records = []
     for row in rows:
-        out = STORE / "instances" / f"{row['instance_id']}.json"
+        out = STORE / f"instances-q{queries}" / f"{row['instance_id']}.json"
         if out.exists():
             records.append(json.loads(out.read_text()))
             continue
@@ -149,6 +153,7 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]]) -> 
         started = time.perf_counter()
         rows_ = features(stage, record["pool"], point)
         record["features_s"] = round(time.perf_counter() - started, 3)
+        record["rows"] = rows_  # so models can be compared again without re-indexing
         for name, model in loaded.items():
             assert model is not None, name
             started = time.perf_counter()
@@ -171,9 +176,11 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]]) -> 
     return records
 
 
-def train_models(sets: dict[str, dict], models_dir: Path) -> dict[str, dict[str, str]]:
+def train_models(
+    sets: dict[str, dict], models_dir: Path, decisions: dict[str, dict]
+) -> dict[str, dict[str, str]]:
     """Per repository: the leave-one-out prior, the workspace model, and the workspace model on top of
-    the prior; paths of the saved models."""
+    the prior; paths of the saved models. `decisions` gets which one the product would serve."""
     out: dict[str, dict[str, str]] = {}
     for repo, record in sets.items():
         others = TrainingSet()
@@ -183,6 +190,11 @@ def train_models(sets: dict[str, dict], models_dir: Path) -> dict[str, dict[str,
         own = TrainingSet.from_json(record["data"])
         paths = {}
         prior = train(others, info={"name": f"prior-without-{repo}"})
+        # What the product decides for this workspace (learning.choose: the newest quarter of its
+        # queries held out); training_set lists queries newest first.
+        position = {sha: -i for i, sha in enumerate(own.queries)}
+        chosen, validation = choose(own, prior, position.__getitem__)
+        decisions[repo] = {"serves": "workspace+prior" if chosen is not None else "prior", **validation}
         for name, model in (
             ("prior", prior),
             ("workspace", train(own, info={"name": f"workspace-{repo}"})),
@@ -221,7 +233,7 @@ def write_prior(sets: dict[str, dict], queries: int) -> Path:
 
 
 def summarize(records: list[dict], sets: dict[str, dict]) -> dict:
-    systems = (*SYSTEMS, "bm25_fair")
+    systems = (*SYSTEMS, "product", "bm25_fair")
     summary: dict = {
         "dataset": "shared/swebench/lite_dev.jsonl",
         "instances": len(records),
@@ -245,9 +257,8 @@ def summarize(records: list[dict], sets: dict[str, dict]) -> dict:
                | {f"function@{k}": recall(mine, "gold_symbols", f"{who}_symbols", k) for k in SYMBOL_KS}
                for who in systems},
         }  # fmt: skip
-    summary["median_added_s"] = {
-        who: statistics.median(r[f"{who}_s"] - r["first_stage_s"] for r in records) for who in SYSTEMS[1:]
-    }
+    # Per-request cost is measured warm by bench/rank_cost.py: here each instance's first retrieval
+    # also builds its index's BM25, which would make the ranker look free.
     summary["median_features_s"] = statistics.median(r["features_s"] for r in records)
     summary["training"] = {
         repo: {
@@ -277,6 +288,7 @@ def main() -> int:
     parser.add_argument("--write-prior", action="store_true", help="only train and write the shipped prior")
     args = parser.parse_args()
     rows = selected_rows(args)
+    rows_by_id = {r["instance_id"]: r for r in rows}
     by_repo: dict[str, list[dict]] = {}
     for row in rows:
         by_repo.setdefault(row["repo"], []).append(row)
@@ -291,14 +303,22 @@ def main() -> int:
     if args.write_prior:
         print(f"wrote {write_prior(sets, args.queries)}")
         return 0
-    models = train_models(sets, STORE / "models")
+    decisions: dict[str, dict] = {}
+    models = train_models(sets, STORE / f"models-q{args.queries}", decisions)
     done = _parallel(
         args.jobs,
         run_repo,
         [(r, by_repo[r], models) for r in sorted(by_repo, key=lambda r: -len(by_repo[r]))],
     )
     records = [rec for chunk in done for rec in chunk]
+    for record in records:  # the product: the workspace's model where it won on held-out commits
+        chosen = decisions[rows_by_id[record["instance_id"]]["repo"]]["serves"]
+        record["product_files"], record["product_symbols"] = (
+            record[f"{chosen}_files"],
+            record[f"{chosen}_symbols"],
+        )
     summary = summarize(records, sets)
+    summary["decisions"] = decisions
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({k: v for k, v in summary.items() if k not in ("per_repo",)}, indent=2))
     return 0

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,6 +94,29 @@ class TrainingSet:
         self.groups.extend(other.groups)
         self.queries.extend(other.queries)
         self.tried.extend(other.tried)
+
+    def subset(self, groups: Iterable[int]) -> TrainingSet:
+        """The set of only these groups (by number), in that order."""
+        starts = [0]
+        for size in self.groups:
+            starts.append(starts[-1] + size)
+        out = TrainingSet()
+        for g in groups:
+            a, b = starts[g], starts[g + 1]
+            out.add(self.queries[g], self.rows[a:b], self.labels[a:b])
+        return out
+
+    def by_group(self) -> Iterator[tuple[list[list[float]], list[int]]]:
+        """Each query's rows and labels."""
+        start = 0
+        for size in self.groups:
+            yield self.rows[start : start + size], self.labels[start : start + size]
+            start += size
+
+    def first_stage_mrr(self) -> float:
+        """Mean reciprocal rank of the first positive in the first stage's own order."""
+        column = FEATURES.index("first_score")
+        return _mrr((([row[column] for row in rows], labels) for rows, labels in self.by_group()))
 
     def to_json(self) -> dict[str, list]:
         """Plain data, for caching a repository's set between runs (the benchmark's prior)."""
@@ -229,6 +252,10 @@ class Ranker:
         matrix = numpy.asarray(rows, dtype=numpy.float64)
         return [float(s) for s in self.booster.predict(matrix, num_threads=1)]
 
+    def mrr(self, data: TrainingSet) -> float:
+        """Mean reciprocal rank of the first positive of each of `data`'s queries under this model."""
+        return _mrr(((self.scores(rows), labels) for rows, labels in data.by_group()))
+
     def reorder(self, history: History | None) -> Reorder:
         """`retrieve`'s `reorder` for issues asked now: the first stage's pool, scored."""
 
@@ -248,6 +275,16 @@ class Ranker:
         scored = zip(files, self.scores(rows), rows, strict=True)
         out = [(f, s, dict(zip(FEATURES, r, strict=True))) for f, s, r in scored]
         return sorted(out, key=lambda x: -x[1])
+
+
+def _mrr(groups: Iterable[tuple[list[float], list[int]]]) -> float:
+    total, n = 0.0, 0
+    for scores, labels in groups:
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        first = next((rank for rank, i in enumerate(order, 1) if labels[i]), None)
+        total += 1.0 / first if first else 0.0
+        n += 1
+    return total / n if n else 0.0
 
 
 def train(data: TrainingSet, init: Ranker | None = None, rounds: int | None = None,

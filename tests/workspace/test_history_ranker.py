@@ -12,9 +12,9 @@ import pytest
 from swe_lsp.workspace import RepoIndex, retrieve
 from swe_lsp.workspace.bm25 import BM25
 from swe_lsp.workspace.history import History, load_history, read_history
-from swe_lsp.workspace.learning import RETRAIN_AFTER, model_path, ranker_for, reorder_for, train_workspace
+from swe_lsp.workspace.learning import RETRAIN_AFTER, choose, model_path, reorder_for, train_workspace
 from swe_lsp.workspace.rank_features import FEATURES, HistoryPoint, features, pool
-from swe_lsp.workspace.ranker import MIN_QUERIES, Ranker, train, training_set
+from swe_lsp.workspace.ranker import MIN_QUERIES, Ranker, TrainingSet, train, training_set
 from swe_lsp.workspace.retrieval import first_stage
 
 TOPICS = {
@@ -137,26 +137,25 @@ def test_training_queries_see_the_changed_files_as_they_were_before(tmp_path: Pa
     )
 
 
-def test_idle_training_makes_a_workspace_model_then_goes_on_incrementally(tmp_path: Path) -> None:
+def test_idle_training_decides_on_held_out_commits_then_goes_on_incrementally(tmp_path: Path) -> None:
     root, cache = tmp_path / "shop", tmp_path / "cache"
     repo = make_shop(root, MIN_QUERIES + 10)
     index = RepoIndex.build_or_load(root, cache, key=str(root))
     seen: list[tuple[int, int]] = []
     report = train_workspace(root, index, cache, str(root), progress=lambda n, m: seen.append((n, m)))
-    assert report.model == "workspace" and report.queries >= MIN_QUERIES, report
+    assert report.queries >= MIN_QUERIES and report.new_queries == report.queries, report
+    assert "mean reciprocal rank" in report.note
     assert seen and seen[-1][0] == seen[-1][1]
-    model = ranker_for(cache, str(root))
-    assert model is not None and model.info["name"] == "workspace"
-    assert model.info["head"] == repo.head.commit.hexsha
-    assert json.loads(model_path(cache, str(root)).with_suffix(".json").read_text())["features"] == list(
-        FEATURES
-    )
+    info = json.loads(model_path(cache, str(root)).with_suffix(".json").read_text())
+    assert info["features"] == list(FEATURES) and info["serves"] == report.model
+    assert info["head"] == repo.head.commit.hexsha and info["validation"]["held_out"] >= MIN_QUERIES // 4
+    assert model_path(cache, str(root)).exists() == (report.model == "workspace")
     reorder, name = reorder_for(cache, str(root))
-    assert name == "workspace" and reorder is not None
+    assert name == report.model and reorder is not None
     assert retrieve(index, ISSUE, reorder=reorder).files[0].path == "shop/tax.py"
 
     again = train_workspace(root, index, cache, str(root))
-    assert again.new_queries == 0 and again.queries == report.queries
+    assert again.new_queries == 0 and again.queries == report.queries and again.model == report.model
 
     for n in range(RETRAIN_AFTER + 5):
         path = list(TOPICS)[n % 4]
@@ -167,7 +166,40 @@ def test_idle_training_makes_a_workspace_model_then_goes_on_incrementally(tmp_pa
     index = RepoIndex.build_or_load(root, cache, key=str(root))
     grown = train_workspace(root, index, cache, str(root))
     assert grown.new_queries > 0 and grown.queries > report.queries
-    assert ranker_for(cache, str(root)).info["head"] == repo.head.commit.hexsha  # type: ignore[union-attr]
+    decided = json.loads(model_path(cache, str(root)).with_suffix(".json").read_text())
+    assert decided["head"] == repo.head.commit.hexsha and decided["queries"] == grown.queries
+
+
+def _synthetic(groups: int, informative: str) -> TrainingSet:
+    """Queries of five rows, one positive each: `informative` (a feature) marks the positive, and
+    the first stage's score points at a wrong row."""
+    data = TrainingSet()
+    for g in range(groups):
+        rows, labels = [], []
+        for r in range(5):
+            row = [0.0] * len(FEATURES)
+            row[FEATURES.index("first_score")] = 1.0 if r == (g + 1) % 5 else 0.1 * r
+            row[FEATURES.index(informative)] = 1.0 if r == g % 5 else 0.0
+            rows.append(row)
+            labels.append(1 if r == g % 5 else 0)
+        data.add(f"c{g}", rows, labels)
+    return data
+
+
+def test_the_workspace_model_serves_only_when_it_beats_what_it_replaces_on_newer_commits() -> None:
+    data = _synthetic(80, "hist_top")
+    model, validation = choose(data, None, lambda sha: int(sha[1:]))
+    assert model is not None and validation["held_out"] == 20
+    assert validation["mrr_workspace"] > validation["mrr_prior"]
+    assert model.mrr(data) > data.first_stage_mrr()
+    # When the first stage already ranks every positive first, nothing can beat it: no model.
+    perfect = TrainingSet()
+    for rows, labels in data.by_group():
+        for row, label in zip(rows, labels, strict=True):
+            row[FEATURES.index("first_score")] = float(label)
+        perfect.add("q", rows, labels)
+    model, validation = choose(perfect, None, lambda sha: 0)
+    assert model is None and validation["mrr_prior"] == 1.0
 
 
 def test_a_workspace_without_history_falls_back_to_the_prior(tmp_path: Path, fixture_repo: Path) -> None:

@@ -1,0 +1,106 @@
+"""What the history ranker costs on a real repository: idle training (time, peak memory) and the
+latency it adds to a request on a warm index (issue 14).
+
+    python bench/rank_cost.py --workspace /tmp/django-ws [--issues 20]
+
+`--workspace` is a git checkout (e.g. django cloned from its mirror and checked out at a SWE-bench
+base commit). Steps, each in a fresh process so peak memory is its own: the index build; the idle
+training (`learning.train_workspace` as the indexer runs it: history read, rows, LambdaRank on top of
+the prior) from an empty ranker cache; then, per issue (the repository's SWE-bench Lite problem
+statements), a job's retrieval with and without the learned order, the ranker's model and cached
+history loaded per job as the engine does. Results: bench/results/rank_cost.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+RESULTS = HERE / "results" / "rank_cost.json"
+DATA = HERE.parent.parent / "shared" / "swebench" / "lite_dev.jsonl"
+
+
+def step(name: str, workspace: Path, cache: Path, issues: int) -> dict:
+    """One measured step, in this process."""
+    from swe_lsp.workspace import RepoIndex, retrieve
+    from swe_lsp.workspace.learning import reorder_for, train_workspace
+
+    started = time.perf_counter()
+    index = RepoIndex.build_or_load(workspace, cache, key=str(workspace))
+    out: dict = {"index_s": round(time.perf_counter() - started, 2), "files": len(index)}
+    if name == "train":
+        started = time.perf_counter()
+        report = train_workspace(workspace, index, cache, str(workspace))
+        seconds = round(time.perf_counter() - started, 1)
+        out.update(train_s=seconds, model=report.model, queries=report.queries, note=report.note)
+    elif name == "serve":
+        rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+        texts = [r["problem_statement"] for r in rows if r["repo"] == "django/django"][:issues]
+        retrieve(index, texts[0])  # warm: the BM25 and the symbol map are built once per index
+        plain, learned, model = [], [], ""
+        for text in texts:
+            started = time.perf_counter()
+            retrieve(index, text)
+            plain.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            reorder, model = reorder_for(cache, str(workspace))
+            retrieve(index, text, reorder=reorder)
+            learned.append(time.perf_counter() - started)
+        added = [b - a for a, b in zip(plain, learned, strict=True)]
+        out.update(model=model, issues=len(texts))
+        out["median_first_stage_s"] = round(statistics.median(plain), 3)
+        out["median_learned_s"] = round(statistics.median(learned), 3)
+        out["median_added_s"] = round(statistics.median(added), 3)
+        out["max_added_s"] = round(max(added), 3)
+    out["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--issues", type=int, default=20)
+    parser.add_argument("--step", choices=("index", "train", "serve"), help=argparse.SUPPRESS)
+    parser.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    workspace = args.workspace.resolve()
+    if args.step:
+        print(json.dumps(step(args.step, workspace, args.cache, args.issues)))
+        return 0
+    cache = Path(tempfile.mkdtemp(prefix="rank-cost-"))
+    try:
+        summary: dict = {
+            "workspace": str(workspace),
+            "head": subprocess.run(
+                ["git", "-C", str(workspace), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+            ).stdout.strip(),
+        }
+        for name in ("index", "train", "serve"):
+            done = subprocess.run(
+                [sys.executable, __file__, "--workspace", str(workspace), "--issues", str(args.issues),
+                 "--step", name, "--cache", str(cache)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            summary[name] = json.loads(done.stdout.strip().splitlines()[-1])
+            print(name, summary[name], file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    RESULTS.write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
