@@ -16,6 +16,7 @@ import bisect
 import gzip
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -29,6 +30,8 @@ import git
 
 from swe_lsp.workspace.bm25 import BM25
 from swe_lsp.workspace.tokens import code_terms
+
+logger = logging.getLogger(__name__)
 
 # How far back the history goes: django's last 5,000 non-merge commits span about three years, and
 # on SWE-bench Lite the message signal measured with 5,000 commits ranked the gold file in the top 5
@@ -220,12 +223,13 @@ def _cache_file(cache_dir: Path, key: str) -> Path:
 def _read_cache(path: Path) -> History | None:
     try:
         data = json.loads(gzip.decompress(path.read_bytes()))
-    except (OSError, ValueError, EOFError):
+        if data.get("version") != _CACHE_VERSION:
+            return None
+        commits = tuple(Commit(c[0], c[1], c[2], tuple(c[3]), tuple(c[4])) for c in data["commits"])
+        return History(data["head"], commits)
+    except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        logger.warning("the cached history %s is unreadable (%s); it is read again from git", path, exc)
         return None
-    if data.get("version") != _CACHE_VERSION:
-        return None
-    commits = tuple(Commit(c[0], c[1], c[2], tuple(c[3]), tuple(c[4])) for c in data["commits"])
-    return History(data["head"], commits)
 
 
 def _write_cache(path: Path, history: History) -> None:

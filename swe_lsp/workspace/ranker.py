@@ -216,9 +216,13 @@ class Ranker:
     @classmethod
     def load(cls, path: Path) -> Ranker | None:
         """The model saved at `path` (with its `.json` info beside it); None when missing, unreadable
-        or trained on other features than this version computes."""
-        import lightgbm
-
+        or trained on other features than this version computes, and when LightGBM does not import
+        on this platform (the first stage's order then serves)."""
+        try:
+            import lightgbm
+        except ImportError as exc:
+            logger.warning("the learned ranker is off: LightGBM does not import (%s)", exc)
+            return None
         try:
             info = json.loads(path.with_suffix(".json").read_text())
             if info.get("features") != list(FEATURES):
@@ -261,8 +265,12 @@ class Ranker:
 
         def score(stage: FirstStage) -> dict[str, float]:
             files = pool(stage)
-            rows = features(stage, files, HistoryPoint.latest(history))
-            return dict(zip(files, self.scores(rows), strict=True))
+            try:
+                rows = features(stage, files, HistoryPoint.latest(history))
+                return dict(zip(files, self.scores(rows), strict=True))
+            except Exception as exc:  # a ranking that fails must not fail the job: keep the first stage's
+                logger.warning("the learned ranker failed, the first stage's order is kept: %r", exc)
+                return {}
 
         return score
 

@@ -11,7 +11,7 @@ import pytest
 
 from swe_lsp.workspace import RepoIndex, retrieve
 from swe_lsp.workspace.bm25 import BM25
-from swe_lsp.workspace.history import History, load_history, read_history
+from swe_lsp.workspace.history import Commit, History, load_history, read_history
 from swe_lsp.workspace.learning import RETRAIN_AFTER, choose, model_path, reorder_for, train_workspace
 from swe_lsp.workspace.rank_features import FEATURES, HistoryPoint, features, pool
 from swe_lsp.workspace.ranker import MIN_QUERIES, Ranker, TrainingSet, train, training_set
@@ -227,3 +227,30 @@ def test_a_few_commits_keep_the_prior(tmp_path: Path) -> None:
     assert report.model == "prior" and report.queries < MIN_QUERIES
     assert f"fewer than {MIN_QUERIES}" in report.note
     assert reorder_for(cache, str(root))[1] == "prior"
+
+
+def test_a_broken_model_or_history_cache_keeps_serving(tmp_path: Path, fixture_repo: Path) -> None:
+    """A truncated workspace model falls back to the prior, an unreadable history cache to no
+    history, and a ranker whose features fail keeps the first stage's order: a job never fails on
+    ranking."""
+    root, cache = tmp_path / "shop", tmp_path / "cache"
+    make_shop(root, 6)
+    assert load_history(root, cache, str(root)) is not None
+    path = model_path(cache, str(root))
+    path.parent.mkdir(parents=True)
+    path.write_text("tree\nnot a model")
+    path.with_suffix(".json").write_text(json.dumps({"features": list(FEATURES), "serves": "workspace"}))
+    history_file = next((cache / "history").iterdir())
+    history_file.write_bytes(b"\x1f\x8b not gzip")
+    reorder, name = reorder_for(cache, str(root))
+    assert name == "prior" and reorder is not None
+    index = RepoIndex.build_or_load(root, None)
+    assert retrieve(index, ISSUE, reorder=reorder).files[0].path == "shop/tax.py"
+
+    prior = Ranker.prior()
+    assert prior is not None
+    broken = History("x", (Commit("y", 0, "m", ("shop/tax.py",), ()),))
+    broken.commits = None  # type: ignore[assignment]  # features over it raise
+    plain = retrieve(index, ISSUE)
+    kept = retrieve(index, ISSUE, reorder=prior.reorder(broken))
+    assert [h.path for h in kept.files] == [h.path for h in plain.files]
