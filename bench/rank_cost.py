@@ -55,8 +55,9 @@ def step(name: str, workspace: Path, cache: Path, issues: int) -> dict:
             retrieve(index, text)
             plain.append(time.perf_counter() - started)
             started = time.perf_counter()
-            reorder, model = reorder_for(cache, str(workspace))
-            retrieve(index, text, reorder=reorder)
+            learned = reorder_for(cache, str(workspace))
+            model = learned.name
+            retrieve(index, text, reorder=learned.files, reorder_symbols=learned.symbols)
             learned.append(time.perf_counter() - started)
         added = [b - a for a, b in zip(plain, learned, strict=True)]
         out.update(model=model, issues=len(texts))

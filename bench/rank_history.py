@@ -48,15 +48,23 @@ from localize import (  # noqa: E402
 from swe_lsp.workspace.history import MAX_COMMITS, History, read_commits  # noqa: E402
 from swe_lsp.workspace.index import RepoIndex  # noqa: E402
 from swe_lsp.workspace.learning import choose  # noqa: E402
-from swe_lsp.workspace.rank_features import POOL, HistoryPoint, features, pool  # noqa: E402
-from swe_lsp.workspace.ranker import Ranker, TrainingSet, train, training_set  # noqa: E402
+from swe_lsp.workspace.rank_features import POOL, SYMBOL_FEATURES, HistoryPoint, features, pool  # noqa: E402
+from swe_lsp.workspace.ranker import (  # noqa: E402
+    SYMBOL_NEGATIVES,
+    Ranker,
+    TrainingSet,
+    symbol_training_set,
+    train,
+    training_set,
+)
 from swe_lsp.workspace.retrieval import first_stage, retrieve  # noqa: E402
 
 RESULTS = HERE / "results" / "rank_history.json"
 STORE = CACHE / "rank"
-SYSTEMS = ("ours", "prior", "workspace", "workspace+prior")
 # `product`: per repository, `workspace+prior` where `learning.choose` picked the workspace's model
-# on its held-out newest commits, else `prior` (no model of its own: the same records re-read).
+# on its held-out newest commits, else `prior`; `product+symbols`: that, with the symbol prior
+# (leave-one-repository-out) ordering the symbols.
+SYSTEMS = ("ours", "prior", "workspace", "workspace+prior", "product")
 
 
 def _git(repo: str, *args: str) -> str:
@@ -93,25 +101,25 @@ def history_at(repo: str, full: History, commit: str) -> History:
 
 
 def prepare_repo(repo: str, rows: list[dict], queries: int) -> dict:
-    """The repository's training set at its oldest base (cached), and its full history."""
+    """The repository's training sets (files, then symbols) at its oldest base, cached."""
     out = STORE / "train" / f"{repo.replace('/', '+')}-{queries}.json"
-    if out.exists():
-        return json.loads(out.read_text())
+    record = json.loads(out.read_text()) if out.exists() else {}
+    if "symbols" in record:
+        return record
     full = repo_history(repo, rows)
     oldest = min(rows, key=lambda r: _commit_time(repo, r["base_commit"]))
     snapshot = oldest["base_commit"]
     tree = materialize(repo, snapshot, CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
     index = RepoIndex.build_or_load(tree, CACHE / "index", key=f"rank-{repo}")
     history = history_at(repo, full, snapshot)
+    record.update(repo=repo, snapshot=snapshot, history_commits=len(history))
+    if "data" not in record:
+        started = time.perf_counter()
+        record["data"] = training_set(index, history, open_mirror(repo), most=queries).to_json()
+        record["seconds"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
-    data = training_set(index, history, open_mirror(repo), most=queries)
-    record = {
-        "repo": repo,
-        "snapshot": snapshot,
-        "history_commits": len(history),
-        "seconds": round(time.perf_counter() - started, 1),
-        "data": data.to_json(),
-    }
+    record["symbols"] = symbol_training_set(index, history, open_mirror(repo), most=queries).to_json()
+    record["symbol_seconds"] = round(time.perf_counter() - started, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record))
     return record
@@ -120,14 +128,17 @@ def prepare_repo(repo: str, rows: list[dict], queries: int) -> dict:
 def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], queries: int) -> list[dict]:
     """Every instance of `repo`: each system's files and functions (cached per instance and per
     training size `queries`)."""
-    loaded = {name: Ranker.load(Path(path)) for name, path in models[repo].items()}
+    loaded = {name: Ranker.load(Path(path)) for name, path in models[repo].items() if name != "symbols"}
+    symbol_model = Ranker.load(Path(models[repo]["symbols"]), SYMBOL_FEATURES)
+    assert symbol_model is not None
     full = None
     fair = FairBaseline()
     records = []
     for row in rows:
         out = STORE / f"instances-q{queries}" / f"{row['instance_id']}.json"
-        if out.exists():
-            records.append(json.loads(out.read_text()))
+        cached = json.loads(out.read_text()) if out.exists() else {}
+        if "product+symbols_files" in cached:
+            records.append(cached)
             continue
         if full is None:
             full = repo_history(repo, rows)
@@ -136,16 +147,15 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
         history = history_at(repo, full, row["base_commit"])
         issue = row["problem_statement"]
         gold_files, gold_symbols = gold(row["patch"], index)
-        record: dict = {
-            "instance_id": row["instance_id"],
-            "gold_files": gold_files,
-            "gold_symbols": gold_symbols,
-        }
-        started = time.perf_counter()
-        loc = retrieve(index, issue, top=max(FILE_KS), top_symbols=max(SYMBOL_KS))
-        record["first_stage_s"] = round(time.perf_counter() - started, 3)
-        record["ours_files"] = [h.path for h in loc.files]
-        record["ours_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
+        # A record from before a system was added keeps what it has; only the missing systems run.
+        record: dict = {**cached, "instance_id": row["instance_id"], "gold_files": gold_files,
+                        "gold_symbols": gold_symbols}  # fmt: skip
+        if "ours_files" not in record:
+            started = time.perf_counter()
+            loc = retrieve(index, issue, top=max(FILE_KS), top_symbols=max(SYMBOL_KS))
+            record["first_stage_s"] = round(time.perf_counter() - started, 3)
+            record["ours_files"] = [h.path for h in loc.files]
+            record["ours_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
         stage = first_stage(index, issue)
         record["pool"] = pool(stage)
         record["gold_in_pool"] = set(gold_files) <= set(record["pool"])
@@ -156,6 +166,8 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
         record["rows"] = rows_  # so models can be compared again without re-indexing
         for name, model in loaded.items():
             assert model is not None, name
+            if f"{name}_files" in record:
+                continue
             started = time.perf_counter()
 
             def reorder(_: object, model: Ranker = model, files: list = record["pool"],
@@ -166,14 +178,27 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
             record[f"{name}_s"] = round(time.perf_counter() - started + record["features_s"], 3)
             record[f"{name}_files"] = [h.path for h in loc.files]
             record[f"{name}_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
-        fair_files, fair_symbols = fair.rank(index, issue)
-        record["bm25_fair_files"], record["bm25_fair_symbols"] = fair_files[: max(FILE_KS)], fair_symbols
+            if name == "product":
+                loc = retrieve(index, issue, max(FILE_KS), max(SYMBOL_KS), reorder,
+                               symbol_model.reorder_symbols(history))  # fmt: skip
+                record["product+symbols_files"] = [h.path for h in loc.files]
+                record["product+symbols_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
+        if "bm25_fair_files" not in record:
+            fair_files, fair_symbols = fair.rank(index, issue)
+            record["bm25_fair_files"], record["bm25_fair_symbols"] = fair_files[: max(FILE_KS)], fair_symbols
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(record))
         records.append(record)
         print(f"{row['instance_id']}: gold {gold_files} ours {record['ours_files'][:1]} "
               f"ws+prior {record.get('workspace+prior_files', [''])[:1]}", flush=True)  # fmt: skip
     return records
+
+
+def _symbol_set(record: dict) -> TrainingSet:
+    """A repository's cached symbol set as `symbol_training_set` returns it now (cut to the hardest
+    negatives; a set cached before the cut existed is cut here, the same way)."""
+    data = TrainingSet.from_json(record["symbols"])
+    return data.hardest(SYMBOL_FEATURES.index("hand_score"), SYMBOL_NEGATIVES)
 
 
 def train_models(
@@ -188,7 +213,13 @@ def train_models(
             if other != repo:
                 others.extend(TrainingSet.from_json(rec["data"]))
         own = TrainingSet.from_json(record["data"])
-        paths = {}
+        others_symbols = TrainingSet()
+        for other, rec in sets.items():
+            if other != repo:
+                others_symbols.extend(_symbol_set(rec))
+        symbols = train(others_symbols, names=SYMBOL_FEATURES, info={"name": f"symbol-prior-without-{repo}"})
+        paths = {"symbols": str(models_dir / repo.replace("/", "+") / "symbols.txt")}
+        symbols.save(Path(paths["symbols"]))
         prior = train(others, info={"name": f"prior-without-{repo}"})
         # What the product decides for this workspace (learning.choose: the newest quarter of its
         # queries held out); training_set lists queries newest first.
@@ -203,6 +234,7 @@ def train_models(
             path = models_dir / repo.replace("/", "+") / f"{name}.txt"
             model.save(path)
             paths[name] = str(path)
+        paths["product"] = paths[decisions[repo]["serves"]]
         out[repo] = paths
         print(f"trained {repo}: own {len(own.groups)} queries, others {len(others.groups)}", flush=True)
     return out
@@ -211,7 +243,7 @@ def train_models(
 def write_prior(sets: dict[str, dict], queries: int) -> Path:
     """Train the shipped prior on every repository's training set and write it, with what it was
     trained on and how, to the package's data folder."""
-    from swe_lsp.workspace.ranker import PRIOR, PRIOR_ROUNDS
+    from swe_lsp.workspace.ranker import PRIOR, PRIOR_ROUNDS, SYMBOL_PRIOR
 
     data = TrainingSet()
     for record in sets.values():
@@ -229,11 +261,23 @@ def write_prior(sets: dict[str, dict], queries: int) -> Path:
         "commit; positives the non-test code files each commit changed, its files as they were before it",
     }  # fmt: skip
     train(data, info=info).save(PRIOR)
+    symbols = TrainingSet()
+    for record in sets.values():
+        symbols.extend(_symbol_set(record))
+    symbol_info = {
+        **info,
+        "name": "symbol-prior",
+        "training": {repo: {"snapshot": rec["snapshot"], "queries": len(rec["symbols"]["groups"])}
+                     for repo, rec in sorted(sets.items())},
+        "note": "queries are commit messages as for the file prior; positives the functions the commit's "
+        "Python hunks were in, among the symbols of the first stage's best 30 files",
+    }  # fmt: skip
+    train(symbols, names=SYMBOL_FEATURES, info=symbol_info).save(SYMBOL_PRIOR)
     return PRIOR
 
 
 def summarize(records: list[dict], sets: dict[str, dict]) -> dict:
-    systems = (*SYSTEMS, "product", "bm25_fair")
+    systems = (*SYSTEMS, "product+symbols", "bm25_fair")
     summary: dict = {
         "dataset": "shared/swebench/lite_dev.jsonl",
         "instances": len(records),
@@ -266,6 +310,8 @@ def summarize(records: list[dict], sets: dict[str, dict]) -> dict:
             "history_commits": rec["history_commits"],
             "queries": len(rec["data"]["groups"]),
             "seconds": rec["seconds"],
+            "symbol_queries": len(rec["symbols"]["groups"]),
+            "symbol_seconds": rec["symbol_seconds"],
         }
         for repo, rec in sets.items()
     }
@@ -288,7 +334,6 @@ def main() -> int:
     parser.add_argument("--write-prior", action="store_true", help="only train and write the shipped prior")
     args = parser.parse_args()
     rows = selected_rows(args)
-    rows_by_id = {r["instance_id"]: r for r in rows}
     by_repo: dict[str, list[dict]] = {}
     for row in rows:
         by_repo.setdefault(row["repo"], []).append(row)
@@ -305,18 +350,9 @@ def main() -> int:
         return 0
     decisions: dict[str, dict] = {}
     models = train_models(sets, STORE / f"models-q{args.queries}", decisions)
-    done = _parallel(
-        args.jobs,
-        run_repo,
-        [(r, by_repo[r], models) for r in sorted(by_repo, key=lambda r: -len(by_repo[r]))],
-    )
+    biggest_first = sorted(by_repo, key=lambda r: -len(by_repo[r]))
+    done = _parallel(args.jobs, run_repo, [(r, by_repo[r], models, args.queries) for r in biggest_first])
     records = [rec for chunk in done for rec in chunk]
-    for record in records:  # the product: the workspace's model where it won on held-out commits
-        chosen = decisions[rows_by_id[record["instance_id"]]["repo"]]["serves"]
-        record["product_files"], record["product_symbols"] = (
-            record[f"{chosen}_files"],
-            record[f"{chosen}_symbols"],
-        )
     summary = summarize(records, sets)
     summary["decisions"] = decisions
     args.out.write_text(json.dumps(summary, indent=2) + "\n")

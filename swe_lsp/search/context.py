@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from swe_lsp.llm import SamplingConfig
 from swe_lsp.llm.limits import CHARS_PER_TOKEN, Limits
 from swe_lsp.settings import SearchSettings
 from swe_lsp.workspace import RepoIndex, Tools, compressed_tree, retrieve, skeleton
-from swe_lsp.workspace.retrieval import Reorder
+
+if TYPE_CHECKING:
+    from swe_lsp.workspace.learning import LearnedOrder
 
 # The compressed tree and the skeletons shown at understanding and localization: about 1k tokens
 # and 80 lines per file, whatever the model (the ranked list and the tools carry the detail).
@@ -119,19 +121,25 @@ class SearchConfig:
 
 class JobContext:
     """The snapshot a job reads (never writes), indexed, with the issue's retrieval done once.
-    `limits` (the model's) say how many files and symbols the model may choose among; `reorder`
-    (the learned ranker, `workspace.learning.reorder_for`) orders retrieval's files, hence the
-    understanding stage's choices and what the tool calls list first."""
+    `limits` (the model's) say how many files and symbols the model may choose among; `learned`
+    (the learned rankers, `workspace.learning.reorder_for`) orders retrieval's files and symbols,
+    hence the understanding stage's choices and what the tool calls list first."""
 
     def __init__(
-        self, issue: str, index: RepoIndex, limits: Limits | None = None, reorder: Reorder | None = None
+        self, issue: str, index: RepoIndex, limits: Limits | None = None, learned: LearnedOrder | None = None
     ) -> None:
         self.issue = issue
         self.index = index
         self.limits = limits or Limits()
         self.root: Path = index.root
         top = max(self.limits.files_listed, self.limits.file_choices or 0)
-        found = retrieve(index, issue, top=top, reorder=reorder)
+        found = retrieve(
+            index,
+            issue,
+            top=top,
+            reorder=learned.files if learned else None,
+            reorder_symbols=learned.symbols if learned else None,
+        )
         self.hits = found.files
         self.symbol_hits = found.symbols
         self.tools = Tools(index, [h.path for h in found.files])

@@ -123,13 +123,13 @@ def _prepare(
         rt.checkpoint()
         key = str(Path(request.workspace).resolve())
         index = RepoIndex.build_or_load(snapshot.root, cache, key=key)
-        reorder = None
+        learned = None
         if settings.search.history_ranker:
             from swe_lsp.workspace.learning import reorder_for
 
-            reorder, model = reorder_for(cache, key)
-            log.info("job %s: files ranked by the %s ranker", request.job_id, model)
-        ctx = JobContext(request.issue.model_text(), index, cfg.limits, reorder)
+            learned = reorder_for(cache, key)
+            log.info("job %s: files ranked by the %s ranker", request.job_id, learned.name)
+        ctx = JobContext(request.issue.model_text(), index, cfg.limits, learned)
     return ctx, snapshot.base_commit
 
 

@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from swe_lsp.workspace.history import History
-from swe_lsp.workspace.retrieval import _CODE_LANGUAGES, _TEST_PATH, FirstStage, file_bm25, mentioned_files
+from swe_lsp.workspace.retrieval import (
+    _CODE_LANGUAGES,
+    _TEST_PATH,
+    FirstStage,
+    SymbolCandidate,
+    file_bm25,
+    hand_score,
+    mentioned_files,
+)
 from swe_lsp.workspace.tokens import path_terms, split_identifier
 
 # The first stage's files the ranker re-orders: on SWE-bench Lite the first stage has all gold files
@@ -55,6 +63,25 @@ FEATURES = (
     "days_since",  # log(1 + days since it last changed)
     "cochange",  # log(1 + commits that changed it with a file the issue names)
     "function_changes",  # log(1 + commits whose hunks were in its functions the issue names)
+)
+
+
+# The symbol ranker's features, for each symbol of the best files (`retrieval.symbol_candidates`).
+SYMBOL_FEATURES = (
+    "hand_score",  # the hand-weighted symbol score
+    "bm25",  # its own lines against the issue's identifiers, over the best symbol's
+    "file_score",  # its file's score
+    "file_rank",  # log(1 + its file's rank)
+    "traceback",  # a traceback frame is in a function of its name
+    "dotted",  # the issue names it as `Class.method`
+    "named",  # how strongly the issue names its short name
+    "class",  # kind: a class
+    "method",  # kind: a method or property
+    "log_lines",  # log(1 + its lines)
+    "nesting",  # how deep it is nested (dots in its qualified name)
+    "sym_changes",  # log(1 + past commits whose hunks were in it)
+    "sym_hist_max",  # the best message similarity of those commits, over the best overall
+    "sym_days_since",  # log(1 + days since one last changed it)
 )
 
 
@@ -164,8 +191,49 @@ class _HistoryView:
             math.log1p(len(function_changes)),
         ]
 
+    def symbol_row(self, key: str) -> list[float]:
+        changes = self.history.function_changes(key, self.before)
+        commits = self.history.commits
+        last = commits[changes[-1]].time if changes else None
+        return [
+            math.log1p(len(changes)),
+            max((self.scores[i] for i in changes), default=0.0) / self.best,
+            math.log1p(max(0.0, (self.time - last) / 86400) if last is not None else NEVER_DAYS),
+        ]
+
 
 def _history_view(stage: FirstStage, point: HistoryPoint | None) -> _HistoryView | None:
+    """The history features' per-query work, or None when the query has no past."""
     if point is None or not len(point.history) or point.before == 0:
         return None
     return _HistoryView(stage, point)
+
+
+def symbol_features(
+    stage: FirstStage, candidates: Sequence[SymbolCandidate], point: HistoryPoint | None
+) -> list[list[float]]:
+    """One row of SYMBOL_FEATURES per candidate (the history ones as for a never-changed symbol
+    without a history)."""
+    history = _history_view(stage, point)
+    rows = []
+    for c in candidates:
+        sym = c.symbol
+        row = [
+            hand_score(c)[0],
+            c.bm25,
+            c.file_score,
+            math.log1p(c.file_rank),
+            1.0 if c.traceback else 0.0,
+            1.0 if c.dotted else 0.0,
+            c.named,
+            1.0 if sym.kind == "class" else 0.0,
+            1.0 if sym.kind in ("method", "property") else 0.0,
+            math.log1p(sym.end - sym.start + 1),
+            float(sym.name.count(".")),
+        ]
+        row.extend(history.symbol_row(f"{sym.file}::{sym.short_name}") if history else _NO_SYMBOL_HISTORY)
+        rows.append(row)
+    return rows
+
+
+_NO_SYMBOL_HISTORY = (0.0, 0.0, math.log1p(NEVER_DAYS))

@@ -26,8 +26,25 @@ from typing import TYPE_CHECKING, Any
 from swe_lsp.workspace.extract import extract
 from swe_lsp.workspace.history import History
 from swe_lsp.workspace.index import RepoIndex
-from swe_lsp.workspace.rank_features import FEATURES, HistoryPoint, features, pool
-from swe_lsp.workspace.retrieval import _CODE_LANGUAGES, _TEST_PATH, FirstStage, Reorder, first_stage
+from swe_lsp.workspace.rank_features import (
+    FEATURES,
+    SYMBOL_FEATURES,
+    HistoryPoint,
+    features,
+    pool,
+    symbol_features,
+)
+from swe_lsp.workspace.retrieval import (
+    _CODE_LANGUAGES,
+    _TEST_PATH,
+    FILES_FOR_SYMBOLS,
+    FirstStage,
+    Reorder,
+    SymbolCandidate,
+    SymbolReorder,
+    first_stage,
+    symbol_candidates,
+)
 
 if TYPE_CHECKING:
     import git
@@ -36,6 +53,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PRIOR = Path(__file__).parent / "data" / "prior_ranker.txt"
+# The symbol ranker's prior (trained as the file prior is, on the functions past commits changed).
+SYMBOL_PRIOR = Path(__file__).parent / "data" / "prior_symbol_ranker.txt"
 # Training queries a workspace model is fitted on: the newest commits first. 400 take about a minute
 # of one core on django (first stage, features and the files' earlier text per query) and are as
 # many as the prior learns from per repository.
@@ -63,6 +82,9 @@ PARAMS: dict[str, Any] = {
     "force_row_wise": True,
     "verbose": -1,
 }
+# Symbol candidates kept per training query besides its positives: the best by the hand weights
+# (about a fifth of a query's symbols; training on all of them took minutes per repository).
+SYMBOL_NEGATIVES = 100
 # Boosting rounds: the prior's from scratch; a workspace model's on top of the prior.
 PRIOR_ROUNDS = 200
 WORKSPACE_ROUNDS = 60
@@ -112,6 +134,17 @@ class TrainingSet:
         for size in self.groups:
             yield self.rows[start : start + size], self.labels[start : start + size]
             start += size
+
+    def hardest(self, column: int, most: int) -> TrainingSet:
+        """Each query cut to its positives and its `most` best rows by `column` (the hand-weighted
+        score): the negatives a ranker must learn to pass over are the plausible ones; the rest of a
+        query's hundreds of symbols teach it nothing and cost training time."""
+        out = TrainingSet(tried=list(self.tried))
+        for query, (rows, labels) in zip(self.queries, self.by_group(), strict=True):
+            order = sorted(range(len(rows)), key=lambda i: -rows[i][column])
+            keep = sorted(set(order[:most]) | {i for i, label in enumerate(labels) if label})
+            out.add(query, [rows[i] for i in keep], [labels[i] for i in keep])
+        return out
 
     def first_stage_mrr(self) -> float:
         """Mean reciprocal rank of the first positive in the first stage's own order."""
@@ -180,6 +213,40 @@ def training_set(
     return out
 
 
+def symbol_training_set(
+    index: RepoIndex,
+    history: History,
+    repo: git.Repo,
+    prefix: str = "",
+    most: int = TRAIN_QUERIES,
+    deadline: float | None = None,
+) -> TrainingSet:
+    """As `training_set`, for the symbol ranker: each query's candidates are the symbols of its
+    first stage's best FILES_FOR_SYMBOLS files (the changed ones as they were before the commit), its
+    positives those the commit's Python hunks were in (`Commit.functions`, by file and short name)."""
+    out = TrainingSet()
+    positions = [i for i in range(len(history) - 1, 0, -1)
+                 if history.commits[i].functions and _usable(history, i, index)]  # fmt: skip
+    for i in positions[:most]:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        commit = history.commits[i]
+        out.tried.append(commit.sha)
+        overrides = _before(repo, commit.sha, commit.files, index, prefix)
+        if overrides is None:
+            continue
+        stage = first_stage(index, commit.message, overrides)
+        files = stage.ranked()[:FILES_FOR_SYMBOLS]
+        candidates = symbol_candidates(index, stage.mentions, files, stage.scores, overrides)
+        changed = set(commit.functions)
+        keys = (f"{c.symbol.file}::{c.symbol.short_name}" for c in candidates)
+        labels = [1 if key in changed and is_target(key.partition("::")[0], index) else 0 for key in keys]
+        if any(labels):
+            point = HistoryPoint(history, i, commit.time)
+            out.add(commit.sha, symbol_features(stage, candidates, point), labels)
+    return out.hardest(SYMBOL_FEATURES.index("hand_score"), SYMBOL_NEGATIVES)
+
+
 def _usable(history: History, i: int, index: RepoIndex) -> bool:
     commit = history.commits[i]
     targets = sum(1 for f in commit.files if is_target(f, index))
@@ -214,7 +281,7 @@ class Ranker:
         self.info = dict(info)
 
     @classmethod
-    def load(cls, path: Path) -> Ranker | None:
+    def load(cls, path: Path, names: tuple[str, ...] = FEATURES) -> Ranker | None:
         """The model saved at `path` (with its `.json` info beside it); None when missing, unreadable
         or trained on other features than this version computes, and when LightGBM does not import
         on this platform (the first stage's order then serves)."""
@@ -225,7 +292,7 @@ class Ranker:
             return None
         try:
             info = json.loads(path.with_suffix(".json").read_text())
-            if info.get("features") != list(FEATURES):
+            if info.get("features") != list(names):
                 logger.info("%s was trained on other features; not used", path)
                 return None
             return cls(lightgbm.Booster(model_str=path.read_text()), info)
@@ -237,6 +304,11 @@ class Ranker:
     def prior(cls) -> Ranker | None:
         """The shipped cross-repository model."""
         return cls.load(PRIOR)
+
+    @classmethod
+    def symbol_prior(cls) -> Ranker | None:
+        """The shipped cross-repository symbol model."""
+        return cls.load(SYMBOL_PRIOR, SYMBOL_FEATURES)
 
     def save(self, path: Path) -> None:
         """Write the model and its info atomically."""
@@ -274,6 +346,18 @@ class Ranker:
 
         return score
 
+    def reorder_symbols(self, history: History | None) -> SymbolReorder:
+        """`retrieve`'s `reorder_symbols` (this must be a symbol model): the candidates, scored."""
+
+        def score(stage: FirstStage, candidates: list[SymbolCandidate]) -> list[float]:
+            try:
+                return self.scores(symbol_features(stage, candidates, HistoryPoint.latest(history)))
+            except Exception as exc:  # as for files: keep the hand-weighted order
+                logger.warning("the learned symbol ranker failed, the hand weights are kept: %r", exc)
+                return []
+
+        return score
+
     def explain(
         self, stage: FirstStage, history: History | None
     ) -> list[tuple[str, float, dict[str, float]]]:
@@ -296,14 +380,14 @@ def _mrr(groups: Iterable[tuple[list[float], list[int]]]) -> float:
 
 
 def train(data: TrainingSet, init: Ranker | None = None, rounds: int | None = None,
-          info: Mapping[str, Any] | None = None) -> Ranker:  # fmt: skip
-    """Fit LambdaRank on `data` (continuing from `init`'s trees when given)."""
+          info: Mapping[str, Any] | None = None, names: tuple[str, ...] = FEATURES) -> Ranker:  # fmt: skip
+    """Fit LambdaRank on `data`, rows of `names` (continuing from `init`'s trees when given)."""
     import lightgbm
     import numpy
 
     rows = numpy.asarray(data.rows, dtype=numpy.float64)
     dataset = lightgbm.Dataset(
-        rows, label=data.labels, group=data.groups, feature_name=list(FEATURES), free_raw_data=True
+        rows, label=data.labels, group=data.groups, feature_name=list(names), free_raw_data=True
     )
     booster = lightgbm.train(
         PARAMS,
@@ -313,7 +397,7 @@ def train(data: TrainingSet, init: Ranker | None = None, rounds: int | None = No
         keep_training_booster=False,
     )
     meta = {
-        "features": list(FEATURES),
+        "features": list(names),
         "queries": len(data.groups),
         "rows": len(data.rows),
         "positives": int(sum(data.labels)),

@@ -41,6 +41,9 @@ _BM25_CACHE: weakref.WeakKeyDictionary[RepoIndex, tuple[int, list[str], BM25]] =
 Overrides = Mapping[str, tuple[FileIndex | None, str | None]]
 # File -> learned score for the first stage's candidates (`ranker.Ranker.reorder`).
 Reorder = Callable[["FirstStage"], Mapping[str, float]]
+# A learned score per symbol candidate, in their order (`ranker.Ranker.reorder_symbols`); empty to
+# keep the hand-weighted order.
+SymbolReorder = Callable[["FirstStage", "list[SymbolCandidate]"], "list[float]"]
 
 
 class _View:
@@ -158,13 +161,19 @@ def first_stage(index: RepoIndex, issue: str, overrides: Overrides | None = None
 
 
 def retrieve(
-    index: RepoIndex, issue: str, top: int = 10, top_symbols: int = 20, reorder: Reorder | None = None
+    index: RepoIndex,
+    issue: str,
+    top: int = 10,
+    top_symbols: int = 20,
+    reorder: Reorder | None = None,
+    reorder_symbols: SymbolReorder | None = None,
 ) -> Localization:
     """The `top` files and `top_symbols` symbols most likely to need a change for `issue`.
 
     `reorder` (the learned ranker) gives new scores to some of the first stage's files: those come
     first in its order, each taking the first-stage score of the rank it moved to (so the symbol
-    stage, which weighs a symbol's file by its score, sees the same scale either way)."""
+    stage, which weighs a symbol's file by its score, sees the same scale either way).
+    `reorder_symbols` scores the symbols of the best files in place of the hand weights."""
     stage = first_stage(index, issue)
     ranked = stage.ranked()
     scores = dict(stage.scores)
@@ -182,9 +191,8 @@ def retrieve(
     files = tuple(
         RetrievalHit(p, round(scores[p], 4), tuple(dict.fromkeys(reasons.get(p, ())))) for p in ranked[:top]
     )
-    _, bm25 = file_bm25(index)
     best_files = ranked[: max(top, FILES_FOR_SYMBOLS)]
-    symbols = _rank_symbols(index, bm25, stage.mentions, best_files, scores, top_symbols)
+    symbols = _rank_symbols(index, stage, best_files, scores, top_symbols, reorder_symbols)
     return Localization(files, symbols)
 
 
@@ -286,45 +294,90 @@ def _error_boosts(view: _View, m: Mentions) -> Iterable[tuple[str, float, str]]:
                     yield entry.path, 0.8, "contains the error message"
 
 
-def _rank_symbols(index: RepoIndex, bm25: BM25, m: Mentions, files: list[str], file_scores: dict[str, float],
-                  top: int) -> tuple[SymbolHit, ...]:  # fmt: skip
+@dataclass(frozen=True)
+class SymbolCandidate:
+    """A symbol of one of the best files, with the signals the symbol stage weighs: the BM25 of its
+    own lines against the issue's identifiers (over the best candidate's), its file's score and
+    place in the file order, whether a traceback frame names it, whether the issue names it as a
+    dotted `Class.method` tail, and how strongly it names its short name otherwise."""
+
+    symbol: Symbol
+    bm25: float
+    file_score: float
+    file_rank: int
+    traceback: bool
+    dotted: bool
+    named: float
+
+
+def symbol_candidates(index: RepoIndex, m: Mentions, files: list[str], file_scores: Mapping[str, float],
+                      overrides: Overrides | None = None) -> list[SymbolCandidate]:  # fmt: skip
+    """Every symbol of `files` (best first) with its signals; `overrides` as in `first_stage`."""
+    view = _View(index, overrides)
+    _, bm25 = file_bm25(index)
     named = _named_identifiers(m)
     frame_functions = {f.function for f in m.frames}
     dotted_tails = {".".join(d.split(".")[-2:]) for d in m.dotted}
-    candidates: list[tuple[Symbol, Counter[str], float]] = []
-    for path in files:
-        entry = index.file(path)
+    drawn: list[tuple[Symbol, Counter[str], str, int]] = []
+    for rank, path in enumerate(files):
+        entry = view.entry(path)
         if entry is None or not entry.symbols:
             continue
-        text = read_text(index.root, path)
+        text = view.text(path)
         if text is None:
             continue
         lines = text.splitlines()
         for sym, own in _own_lines(entry.symbols):
             terms = code_terms("\n".join(line for a, b in own for line in lines[a - 1 : b]))
-            candidates.append((sym, terms, file_scores.get(path, 0.0)))
-    if not candidates:
-        return ()
-    avg = sum(sum(t.values()) for _, t, _ in candidates) / len(candidates) or 1.0
+            drawn.append((sym, terms, path, rank))
+    if not drawn:
+        return []
+    avg = sum(sum(t.values()) for _, t, _, _ in drawn) / len(drawn) or 1.0
     query = code_terms(" ".join(m.identifiers))
     raw = []
-    for _, terms, _ in candidates:
+    for _, terms, _, _ in drawn:
         norm = 1.2 * (0.25 + 0.75 * sum(terms.values()) / avg)
         raw.append(sum(bm25.idf(t) * c * 2.2 / (c + norm) for t, c in terms.items() if t in query))
     best = max(raw) or 1.0
+    out = []
+    for (sym, _, path, rank), s in zip(drawn, raw, strict=True):
+        dotted = any(sym.name == t or sym.name.endswith("." + t) for t in dotted_tails)
+        in_frames, weight = sym.short_name in frame_functions, named.get(sym.short_name, 0.0)
+        out.append(
+            SymbolCandidate(sym, s / best, file_scores.get(path, 0.0), rank, in_frames, dotted, weight)
+        )
+    return out
+
+
+def hand_score(c: SymbolCandidate) -> tuple[float, list[str]]:
+    """The hand-weighted symbol score (the first stage's) and why."""
+    score, why = 0.6 * c.file_score + c.bm25, ["bm25"]
+    if c.traceback:
+        score += 0.8
+        why.append("in traceback")
+    if c.dotted:
+        score += 0.8
+        why.append("named in issue")
+    elif c.named:
+        score += c.named * 1.5
+        why.append("named in issue")
+    return score, why
+
+
+def _rank_symbols(index: RepoIndex, stage: FirstStage, files: list[str], file_scores: dict[str, float],
+                  top: int, reorder: SymbolReorder | None) -> tuple[SymbolHit, ...]:  # fmt: skip
+    candidates = symbol_candidates(index, stage.mentions, files, file_scores)
     hits = []
-    for (sym, _, file_score), s in zip(candidates, raw, strict=True):
-        score, why = 0.6 * file_score + s / best, ["bm25"]
-        if sym.short_name in frame_functions:
-            score += 0.8
-            why.append("in traceback")
-        if any(sym.name == t or sym.name.endswith("." + t) for t in dotted_tails):
-            score += 0.8
-            why.append("named in issue")
-        elif sym.short_name in named:
-            score += named[sym.short_name] * 1.5
-            why.append("named in issue")
+    for c in candidates:
+        score, why = hand_score(c)
+        sym = c.symbol
         hits.append(SymbolHit(sym.file, sym.name, sym.kind, sym.start, sym.end, round(score, 4), tuple(why)))
+    learned = reorder(stage, candidates) if reorder is not None and candidates else None
+    if learned:
+        hits = [
+            SymbolHit(h.file, h.name, h.kind, h.start, h.end, round(score, 4), (*h.reasons, "learned rank"))
+            for h, score in zip(hits, learned, strict=True)
+        ]
     hits.sort(key=lambda h: (-h.score, h.file, h.start))
     return tuple(hits[:top])
 

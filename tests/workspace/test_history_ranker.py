@@ -4,6 +4,7 @@ incremental retraining, and the fallback to the shipped prior without a history.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import git
@@ -13,9 +14,16 @@ from swe_lsp.workspace import RepoIndex, retrieve
 from swe_lsp.workspace.bm25 import BM25
 from swe_lsp.workspace.history import Commit, History, load_history, read_history
 from swe_lsp.workspace.learning import RETRAIN_AFTER, choose, model_path, reorder_for, train_workspace
-from swe_lsp.workspace.rank_features import FEATURES, HistoryPoint, features, pool
-from swe_lsp.workspace.ranker import MIN_QUERIES, Ranker, TrainingSet, train, training_set
-from swe_lsp.workspace.retrieval import first_stage
+from swe_lsp.workspace.rank_features import FEATURES, SYMBOL_FEATURES, HistoryPoint, features, pool
+from swe_lsp.workspace.ranker import (
+    MIN_QUERIES,
+    Ranker,
+    TrainingSet,
+    symbol_training_set,
+    train,
+    training_set,
+)
+from swe_lsp.workspace.retrieval import SymbolCandidate, first_stage
 
 TOPICS = {
     "shop/tax.py": ("vat", "rate", "rounding", "invoice"),
@@ -150,8 +158,9 @@ def test_idle_training_decides_on_held_out_commits_then_goes_on_incrementally(tm
     assert info["features"] == list(FEATURES) and info["serves"] == report.model
     assert info["head"] == repo.head.commit.hexsha and info["validation"]["held_out"] >= MIN_QUERIES // 4
     assert model_path(cache, str(root)).exists() == (report.model == "workspace")
-    reorder, name = reorder_for(cache, str(root))
-    assert name == report.model and reorder is not None
+    learned = reorder_for(cache, str(root))
+    reorder = learned.files
+    assert learned.name == report.model and reorder is not None
     assert retrieve(index, ISSUE, reorder=reorder).files[0].path == "shop/tax.py"
 
     again = train_workspace(root, index, cache, str(root))
@@ -210,8 +219,11 @@ def test_a_workspace_without_history_falls_back_to_the_prior(tmp_path: Path, fix
     assert not model_path(cache, str(fixture_repo)).exists()
     prior = Ranker.prior()
     assert prior is not None and prior.info["name"] == "prior"
-    reorder, name = reorder_for(cache, str(fixture_repo))
-    assert name == "prior" and reorder is not None
+    learned = reorder_for(cache, str(fixture_repo))
+    reorder = learned.files
+    assert learned.name == "prior" and reorder is not None and learned.symbols is not None
+    symbol_prior = Ranker.symbol_prior()
+    assert symbol_prior is not None and symbol_prior.info["features"] == list(SYMBOL_FEATURES)
     found = retrieve(
         index, "QuerySet.filter raises ValueError: Cannot filter a sliced query set", reorder=reorder
     )
@@ -226,7 +238,7 @@ def test_a_few_commits_keep_the_prior(tmp_path: Path) -> None:
     report = train_workspace(root, index, cache, str(root))
     assert report.model == "prior" and report.queries < MIN_QUERIES
     assert f"fewer than {MIN_QUERIES}" in report.note
-    assert reorder_for(cache, str(root))[1] == "prior"
+    assert reorder_for(cache, str(root)).name == "prior"
 
 
 def test_a_broken_model_or_history_cache_keeps_serving(tmp_path: Path, fixture_repo: Path) -> None:
@@ -242,8 +254,9 @@ def test_a_broken_model_or_history_cache_keeps_serving(tmp_path: Path, fixture_r
     path.with_suffix(".json").write_text(json.dumps({"features": list(FEATURES), "serves": "workspace"}))
     history_file = next((cache / "history").iterdir())
     history_file.write_bytes(b"\x1f\x8b not gzip")
-    reorder, name = reorder_for(cache, str(root))
-    assert name == "prior" and reorder is not None
+    learned = reorder_for(cache, str(root))
+    reorder = learned.files
+    assert learned.name == "prior" and reorder is not None
     index = RepoIndex.build_or_load(root, None)
     assert retrieve(index, ISSUE, reorder=reorder).files[0].path == "shop/tax.py"
 
@@ -254,3 +267,47 @@ def test_a_broken_model_or_history_cache_keeps_serving(tmp_path: Path, fixture_r
     plain = retrieve(index, ISSUE)
     kept = retrieve(index, ISSUE, reorder=prior.reorder(broken))
     assert [h.path for h in kept.files] == [h.path for h in plain.files]
+
+
+def test_symbol_training_labels_the_functions_a_commit_changed_as_they_were(tmp_path: Path) -> None:
+    root = tmp_path / "calc"
+    repo = git.Repo.init(root)
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "Test").set_value("user", "email", "test@example.com")
+    bodies = {"alpha": "v + 1", "beta": "v * 2", "gamma": "v - 3"}
+
+    def module() -> str:
+        return "\n\n".join(
+            f'def {n}(value):\n    """The {n} step."""\n    return {b}\n' for n, b in bodies.items()
+        )
+
+    _commit(repo, root, "calc/steps.py", module(), "Add the alpha beta gamma steps")
+    for n in range(6):
+        name = ("alpha", "beta", "gamma")[n % 3]
+        bodies[name] = f"v + {n}"
+        _commit(repo, root, "calc/steps.py", module(), f"Fix the {name} step rounding, case {n}")
+    history = read_history(root)
+    assert history is not None
+    assert history.commits[-1].functions == ("calc/steps.py::gamma",)
+    index = RepoIndex.build_or_load(root, None)
+    data = symbol_training_set(index, history, repo)
+    assert data.queries[0] == history.commits[-1].sha and len(data.groups) == 6
+    rows, labels = next(data.by_group())
+    assert all(len(row) == len(SYMBOL_FEATURES) for row in rows) and sum(labels) == 1
+    changes = SYMBOL_FEATURES.index("sym_changes")
+    # Before the newest commit gamma was added, then changed (case 2): two, never the newest itself.
+    assert rows[labels.index(1)][changes] == pytest.approx(math.log1p(2))
+
+
+def test_a_symbol_order_replaces_the_hand_weights_and_an_empty_one_keeps_them(fixture_repo: Path) -> None:
+    index = RepoIndex.build_or_load(fixture_repo, None)
+    issue = "QuerySet.filter raises ValueError: Cannot filter a sliced query set"
+    hand = retrieve(index, issue)
+    assert hand.symbols[0].name == "QuerySet.filter"
+
+    def exclude_first(_: object, candidates: list[SymbolCandidate]) -> list[float]:
+        return [1.0 if c.symbol.name == "QuerySet.exclude" else 0.0 for c in candidates]
+
+    learned = retrieve(index, issue, reorder_symbols=exclude_first)
+    assert learned.symbols[0].name == "QuerySet.exclude" and "learned rank" in learned.symbols[0].reasons
+    assert retrieve(index, issue, reorder_symbols=lambda _, __: []).symbols == hand.symbols
