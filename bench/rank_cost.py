@@ -57,7 +57,7 @@ def step(name: str, workspace: Path, cache: Path, issues: int) -> dict:
             started = time.perf_counter()
             learned = reorder_for(cache, str(workspace))
             model = learned.name
-            retrieve(index, text, reorder=learned.files, reorder_symbols=learned.symbols)
+            retrieve(index, text, reorder=learned.files)
             learned.append(time.perf_counter() - started)
         added = [b - a for a, b in zip(plain, learned, strict=True)]
         out.update(model=model, issues=len(texts))

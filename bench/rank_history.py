@@ -243,7 +243,7 @@ def train_models(
 def write_prior(sets: dict[str, dict], queries: int) -> Path:
     """Train the shipped prior on every repository's training set and write it, with what it was
     trained on and how, to the package's data folder."""
-    from swe_lsp.workspace.ranker import PRIOR, PRIOR_ROUNDS, SYMBOL_PRIOR
+    from swe_lsp.workspace.ranker import PRIOR, PRIOR_ROUNDS
 
     data = TrainingSet()
     for record in sets.values():
@@ -261,18 +261,6 @@ def write_prior(sets: dict[str, dict], queries: int) -> Path:
         "commit; positives the non-test code files each commit changed, its files as they were before it",
     }  # fmt: skip
     train(data, info=info).save(PRIOR)
-    symbols = TrainingSet()
-    for record in sets.values():
-        symbols.extend(_symbol_set(record))
-    symbol_info = {
-        **info,
-        "name": "symbol-prior",
-        "training": {repo: {"snapshot": rec["snapshot"], "queries": len(rec["symbols"]["groups"])}
-                     for repo, rec in sorted(sets.items())},
-        "note": "queries are commit messages as for the file prior; positives the functions the commit's "
-        "Python hunks were in, among the symbols of the first stage's best 30 files",
-    }  # fmt: skip
-    train(symbols, names=SYMBOL_FEATURES, info=symbol_info).save(SYMBOL_PRIOR)
     return PRIOR
 
 

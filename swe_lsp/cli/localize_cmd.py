@@ -51,21 +51,17 @@ def run(args: argparse.Namespace) -> int:
         raise WorkspaceError(f"{args.workspace}: no such folder; pass the workspace with --workspace")
     settings = load_workspace_settings(workspace).settings
     cache_dir = settings.cache_path()
-    ranker, symbol_ranker, history, explained = None, None, None, None
+    ranker, history, explained = None, None, None
     if settings.search.history_ranker:
         from swe_lsp.workspace.history import load_history
         from swe_lsp.workspace.learning import ranker_for
-        from swe_lsp.workspace.ranker import Ranker
 
         history = load_history(workspace, cache_dir, key=str(workspace))
         ranker = ranker_for(cache_dir, str(workspace))
-        symbol_ranker = Ranker.symbol_prior()
     with make_snapshot(workspace, {}, cache_dir) as snapshot:
         index = RepoIndex.build_or_load(snapshot.root, cache_dir, key=str(workspace))
         reorder = ranker.reorder(history) if ranker is not None else None
-        reorder_symbols = symbol_ranker.reorder_symbols(history) if symbol_ranker is not None else None
-        top_symbols = args.symbols or 2 * args.top
-        found = retrieve(index, issue, args.top, top_symbols, reorder, reorder_symbols)
+        found = retrieve(index, issue, args.top, args.symbols or 2 * args.top, reorder)
         if args.explain and ranker is not None:
             explained = ranker.explain(first_stage(index, issue), history)[: args.top]
     which = _ranker_name(ranker, history)

@@ -122,8 +122,8 @@ class SearchConfig:
 class JobContext:
     """The snapshot a job reads (never writes), indexed, with the issue's retrieval done once.
     `limits` (the model's) say how many files and symbols the model may choose among; `learned`
-    (the learned rankers, `workspace.learning.reorder_for`) orders retrieval's files and symbols,
-    hence the understanding stage's choices and what the tool calls list first."""
+    (the learned ranker, `workspace.learning.reorder_for`) orders retrieval's files, hence the
+    understanding stage's choices and what the tool calls list first."""
 
     def __init__(
         self, issue: str, index: RepoIndex, limits: Limits | None = None, learned: LearnedOrder | None = None
@@ -133,13 +133,7 @@ class JobContext:
         self.limits = limits or Limits()
         self.root: Path = index.root
         top = max(self.limits.files_listed, self.limits.file_choices or 0)
-        found = retrieve(
-            index,
-            issue,
-            top=top,
-            reorder=learned.files if learned else None,
-            reorder_symbols=learned.symbols if learned else None,
-        )
+        found = retrieve(index, issue, top=top, reorder=learned.files if learned else None)
         self.hits = found.files
         self.symbol_hits = found.symbols
         self.tools = Tools(index, [h.path for h in found.files])

@@ -7,8 +7,7 @@ costs only the features of the first stage's top files. Training (`train_workspa
 indexer process after a build) reads the history (incrementally), computes the rows of the commits
 it has not seen yet (newest first, until its deadline), keeps every query's rows in the cache, and
 boosts the workspace model on top of the prior from all of them; that model serves only when it
-beats the prior on the workspace's newest commits (`choose`). Symbols are ordered by the shipped
-symbol prior alone: a workspace symbol model is not trained yet.
+beats the prior on the workspace's newest commits (`choose`).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from swe_lsp.workspace.history import cached_history, load_history
 from swe_lsp.workspace.index import RepoIndex
 from swe_lsp.workspace.rank_features import FEATURES
 from swe_lsp.workspace.ranker import MIN_QUERIES, TRAIN_QUERIES, Ranker, TrainingSet, train, training_set
-from swe_lsp.workspace.retrieval import Reorder, SymbolReorder
+from swe_lsp.workspace.retrieval import Reorder
 
 logger = logging.getLogger(__name__)
 
@@ -70,23 +69,21 @@ def ranker_for(cache_dir: Path, key: str) -> Ranker | None:
 
 @dataclass(frozen=True)
 class LearnedOrder:
-    """What `retrieve` takes from the learned rankers for one workspace: the file order, the symbol
-    order (the shipped symbol prior; None when missing) and which file model serves."""
+    """What `retrieve` takes from the learned ranker for one workspace: the file order and which
+    model serves. Symbols keep the hand-weighted order: a symbol model learned the same way from
+    history ranked SWE-bench's gold functions worse than the hand weights (function recall@10 0.28
+    against 0.42, bench/results/rank_history.json `product+symbols`), so none serves."""
 
     files: Reorder | None
-    symbols: SymbolReorder | None
     name: str
 
 
 def reorder_for(cache_dir: Path, key: str) -> LearnedOrder:
-    """The learned orders for a workspace, from what the cache holds."""
-    history = cached_history(cache_dir, key)
-    symbols = Ranker.symbol_prior()
-    symbol_order = symbols.reorder_symbols(history) if symbols is not None else None
+    """The learned order for a workspace, from what the cache holds."""
     ranker = ranker_for(cache_dir, key)
     if ranker is None:
-        return LearnedOrder(None, symbol_order, "none")
-    return LearnedOrder(ranker.reorder(history), symbol_order, str(ranker.info.get("name", "model")))
+        return LearnedOrder(None, "none")
+    return LearnedOrder(ranker.reorder(cached_history(cache_dir, key)), str(ranker.info.get("name", "model")))
 
 
 def train_workspace(

@@ -53,8 +53,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PRIOR = Path(__file__).parent / "data" / "prior_ranker.txt"
-# The symbol ranker's prior (trained as the file prior is, on the functions past commits changed).
-SYMBOL_PRIOR = Path(__file__).parent / "data" / "prior_symbol_ranker.txt"
 # Training queries a workspace model is fitted on: the newest commits first. 400 take about a minute
 # of one core on django (first stage, features and the files' earlier text per query) and are as
 # many as the prior learns from per repository.
@@ -221,9 +219,13 @@ def symbol_training_set(
     most: int = TRAIN_QUERIES,
     deadline: float | None = None,
 ) -> TrainingSet:
-    """As `training_set`, for the symbol ranker: each query's candidates are the symbols of its
-    first stage's best FILES_FOR_SYMBOLS files (the changed ones as they were before the commit), its
-    positives those the commit's Python hunks were in (`Commit.functions`, by file and short name)."""
+    """As `training_set`, for a symbol ranker: each query's candidates are the symbols of its first
+    stage's best FILES_FOR_SYMBOLS files (the changed ones as they were before the commit), its
+    positives those the commit's Python hunks were in (`Commit.functions`, by file and short name).
+
+    Measured, not served: a symbol model trained on these ranked SWE-bench Lite's gold functions
+    worse than the hand weights (bench/rank_history.py's `product+symbols`); the hunk headers name a
+    function near a change, not always the one enclosing it, which the gold definition uses."""
     out = TrainingSet()
     positions = [i for i in range(len(history) - 1, 0, -1)
                  if history.commits[i].functions and _usable(history, i, index)]  # fmt: skip
@@ -304,11 +306,6 @@ class Ranker:
     def prior(cls) -> Ranker | None:
         """The shipped cross-repository model."""
         return cls.load(PRIOR)
-
-    @classmethod
-    def symbol_prior(cls) -> Ranker | None:
-        """The shipped cross-repository symbol model."""
-        return cls.load(SYMBOL_PRIOR, SYMBOL_FEATURES)
 
     def save(self, path: Path) -> None:
         """Write the model and its info atomically."""
