@@ -185,27 +185,14 @@ def training_set(
     the monotonic clock, none of `skip`), each scored against `index` with its changed files as
     they were in the commit's parent and with only the commits before it as its history."""
     out = TrainingSet()
-    positions = [
-        i
-        for i in range(len(history) - 1, 0, -1)
-        if history.commits[i].sha not in skip and _usable(history, i, index)
-    ]
-    total = min(most, len(positions))
-    for n, i in enumerate(positions[:total], 1):
-        if deadline is not None and time.monotonic() > deadline:
-            logger.info("history training set stopped at its deadline: %d queries", len(out.groups))
-            break
+    for n, total, i, overrides, stage in _queries(index, history, repo, prefix, most, deadline, skip, out):
         commit = history.commits[i]
-        out.tried.append(commit.sha)
-        overrides = _before(repo, commit.sha, commit.files, index, prefix)
-        if overrides is None:
-            continue
-        stage = first_stage(index, commit.message, overrides)
-        files = pool(stage)
-        labels = [1 if f in commit.files and is_target(f, index) and overrides[f][0] is not None else 0
-                  for f in files]  # fmt: skip
-        if any(labels):
-            out.add(commit.sha, features(stage, files, HistoryPoint(history, i, commit.time)), labels)
+        if stage is not None:
+            files = pool(stage)
+            labels = [1 if f in commit.files and is_target(f, index) and overrides[f][0] is not None else 0
+                      for f in files]  # fmt: skip
+            if any(labels):
+                out.add(commit.sha, features(stage, files, HistoryPoint(history, i, commit.time)), labels)
         if progress is not None:
             progress(n, total)
     return out
@@ -227,17 +214,10 @@ def symbol_training_set(
     worse than the hand weights (bench/rank_history.py's `product+symbols`); the hunk headers name a
     function near a change, not always the one enclosing it, which the gold definition uses."""
     out = TrainingSet()
-    positions = [i for i in range(len(history) - 1, 0, -1)
-                 if history.commits[i].functions and _usable(history, i, index)]  # fmt: skip
-    for i in positions[:most]:
-        if deadline is not None and time.monotonic() > deadline:
-            break
-        commit = history.commits[i]
-        out.tried.append(commit.sha)
-        overrides = _before(repo, commit.sha, commit.files, index, prefix)
-        if overrides is None:
+    for _, _, i, overrides, stage in _queries(index, history, repo, prefix, most, deadline, (), out, True):
+        if stage is None:
             continue
-        stage = first_stage(index, commit.message, overrides)
+        commit = history.commits[i]
         files = stage.ranked()[:FILES_FOR_SYMBOLS]
         candidates = symbol_candidates(index, stage.mentions, files, stage.scores, overrides)
         changed = set(commit.functions)
@@ -247,6 +227,33 @@ def symbol_training_set(
             point = HistoryPoint(history, i, commit.time)
             out.add(commit.sha, symbol_features(stage, candidates, point), labels)
     return out.hardest(SYMBOL_FEATURES.index("hand_score"), SYMBOL_NEGATIVES)
+
+
+_Query = tuple[int, int, int, Any, FirstStage | None]
+
+
+def _queries(index: RepoIndex, history: History, repo: git.Repo, prefix: str, most: int,
+             deadline: float | None, skip: Collection[str], out: TrainingSet,
+             with_functions: bool = False) -> Iterator[_Query]:  # fmt: skip
+    """The training queries both rankers share: (n, total, position, overrides, first stage) for
+    the newest usable commits, each recorded in `out.tried`; the stage is None for a root commit."""
+    positions = [
+        i
+        for i in range(len(history) - 1, 0, -1)
+        if history.commits[i].sha not in skip
+        and (history.commits[i].functions or not with_functions)
+        and _usable(history, i, index)
+    ]
+    total = min(most, len(positions))
+    for n, i in enumerate(positions[:total], 1):
+        if deadline is not None and time.monotonic() > deadline:
+            logger.info("history training set stopped at its deadline: %d queries", len(out.groups))
+            return
+        commit = history.commits[i]
+        out.tried.append(commit.sha)
+        overrides = _before(repo, commit.sha, commit.files, index, prefix)
+        stage = first_stage(index, commit.message, overrides) if overrides is not None else None
+        yield n, total, i, overrides, stage
 
 
 def _usable(history: History, i: int, index: RepoIndex) -> bool:
