@@ -178,11 +178,18 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
             record[f"{name}_s"] = round(time.perf_counter() - started + record["features_s"], 3)
             record[f"{name}_files"] = [h.path for h in loc.files]
             record[f"{name}_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
-            if name == "product":
-                loc = retrieve(index, issue, max(FILE_KS), max(SYMBOL_KS), reorder,
-                               symbol_model.reorder_symbols(history))  # fmt: skip
-                record["product+symbols_files"] = [h.path for h in loc.files]
-                record["product+symbols_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
+        if "product+symbols_files" not in record:
+            product = loaded["product"]
+            assert product is not None
+
+            def product_order(_: object, files: list = record["pool"], rows: list = rows_,
+                              model: Ranker = product) -> dict[str, float]:  # fmt: skip
+                return dict(zip(files, model.scores(rows), strict=True))
+
+            loc = retrieve(index, issue, max(FILE_KS), max(SYMBOL_KS), product_order,
+                           symbol_model.reorder_symbols(history))  # fmt: skip
+            record["product+symbols_files"] = [h.path for h in loc.files]
+            record["product+symbols_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
         if "bm25_fair_files" not in record:
             fair_files, fair_symbols = fair.rank(index, issue)
             record["bm25_fair_files"], record["bm25_fair_symbols"] = fair_files[: max(FILE_KS)], fair_symbols

@@ -46,20 +46,25 @@ MAX_FILES_PER_COMMIT = 40
 # repository's settings are neither read for it nor changed.
 _ATTRIBUTES = "*.py diff=python\n"
 _FUNCNAME = re.compile(r"^@@[^@]*@@\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)")
+_RANGE = re.compile(r"^@@ -(\d+)(?:,(\d+))?")
 _DEFINITION = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)")
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
 class Commit:
-    """One past commit: when, what it said, which files (workspace-relative, after the commit) and
-    which functions (`path::name`, from the hunk headers of its Python diffs) it changed."""
+    """One past commit: when, what it said, which files (workspace-relative, after the commit),
+    which functions (`path::name`, from the hunk headers of its Python diffs) and which lines of
+    its parent's Python files it changed."""
 
     sha: str
     time: int
     message: str
     files: tuple[str, ...]
     functions: tuple[str, ...] = ()
+    # (path, first line, count) of each Python hunk in the parent's text (count 0: lines were added
+    # after that line): what a change touched, to label the symbols enclosing it.
+    lines: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass
@@ -152,20 +157,24 @@ def read_commits(repo: git.Repo, head: str, prefix: str = "", most: int = MAX_CO
         files = tuple(p[len(prefix) :] for p in paths.split("\n") if p.strip() and p.startswith(prefix))
         if not files or len(files) > MAX_FILES_PER_COMMIT:
             continue
-        commits.append(Commit(sha, int(when), message.strip(), files, functions.get(sha, ())))
+        named, lines = functions.get(sha, ((), ()))
+        commits.append(Commit(sha, int(when), message.strip(), files, named, lines))
     commits.reverse()
     return History(head, tuple(commits))
 
 
-def _hunk_functions(log: str, prefix: str) -> dict[str, tuple[str, ...]]:
-    """commit -> the `path::function` names its Python hunks changed: each hunk's header names the
-    function it starts in (git's Python pattern), unless the hunk starts with a `def`/`class` line
-    of its own (an added or removed definition, whose header names the one before it); every
-    definition line a hunk adds or removes counts too."""
-    out: dict[str, tuple[str, ...]] = {}
+def _hunk_functions(
+    log: str, prefix: str
+) -> dict[str, tuple[tuple[str, ...], tuple[tuple[str, int, int], ...]]]:
+    """commit -> the `path::function` names its Python hunks changed, and each hunk's lines in the
+    parent. A hunk's header names the function it starts in (git's Python pattern), unless the
+    hunk starts with a `def`/`class` line of its own (an added or removed definition, whose header
+    names the one before it); every definition line a hunk adds or removes counts too."""
+    out: dict[str, tuple[tuple[str, ...], tuple[tuple[str, int, int], ...]]] = {}
     for block in log.split("\0")[1:]:
         sha, _, diff = block.partition("\n")
         names: dict[str, None] = {}
+        ranges: list[tuple[str, int, int]] = []
         path, header, first = None, None, False
         for line in diff.split("\n"):
             if line.startswith("+++ "):
@@ -174,6 +183,9 @@ def _hunk_functions(log: str, prefix: str) -> dict[str, tuple[str, ...]]:
             elif line.startswith("@@") and path is not None:
                 found = _FUNCNAME.match(line)
                 header, first = (found.group(1) if found else None), True
+                span = _RANGE.match(line)
+                if span:
+                    ranges.append((path, int(span.group(1)), int(span.group(2) or 1)))
             elif path is not None and line[:1] in ("+", "-") and not line.startswith(("+++", "---")):
                 if not line[1:].strip():
                     continue
@@ -183,7 +195,7 @@ def _hunk_functions(log: str, prefix: str) -> dict[str, tuple[str, ...]]:
                 if defined:
                     names[f"{path}::{defined.group(1)}"] = None
                 first = False
-        out[sha.strip()] = tuple(names)
+        out[sha.strip()] = (tuple(names), tuple(ranges))
     return out
 
 
@@ -225,7 +237,10 @@ def _read_cache(path: Path) -> History | None:
         data = json.loads(gzip.decompress(path.read_bytes()))
         if data.get("version") != _CACHE_VERSION:
             return None
-        commits = tuple(Commit(c[0], c[1], c[2], tuple(c[3]), tuple(c[4])) for c in data["commits"])
+        commits = tuple(
+            Commit(c[0], c[1], c[2], tuple(c[3]), tuple(c[4]), tuple(tuple(r) for r in c[5]))  # type: ignore[misc]
+            for c in data["commits"]
+        )
         return History(data["head"], commits)
     except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, AttributeError) as exc:
         logger.warning("the cached history %s is unreadable (%s); it is read again from git", path, exc)
@@ -236,7 +251,7 @@ def _write_cache(path: Path, history: History) -> None:
     data = {
         "version": _CACHE_VERSION,
         "head": history.head,
-        "commits": [[c.sha, c.time, c.message, c.files, c.functions] for c in history.commits],
+        "commits": [[c.sha, c.time, c.message, c.files, c.functions, c.lines] for c in history.commits],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swe_lsp.workspace.extract import extract
-from swe_lsp.workspace.history import History
+from swe_lsp.workspace.history import Commit, History
 from swe_lsp.workspace.index import RepoIndex
 from swe_lsp.workspace.rank_features import (
     FEATURES,
@@ -208,11 +208,8 @@ def symbol_training_set(
 ) -> TrainingSet:
     """As `training_set`, for a symbol ranker: each query's candidates are the symbols of its first
     stage's best FILES_FOR_SYMBOLS files (the changed ones as they were before the commit), its
-    positives those the commit's Python hunks were in (`Commit.functions`, by file and short name).
-
-    Measured, not served: a symbol model trained on these ranked SWE-bench Lite's gold functions
-    worse than the hand weights (bench/rank_history.py's `product+symbols`); the hunk headers name a
-    function near a change, not always the one enclosing it, which the gold definition uses."""
+    positives the innermost symbols enclosing the lines its hunks changed in the parent (for lines
+    added, the line they follow), as SWE-bench's gold functions are defined."""
     out = TrainingSet()
     for _, _, i, overrides, stage in _queries(index, history, repo, prefix, most, deadline, (), out, True):
         if stage is None:
@@ -220,9 +217,8 @@ def symbol_training_set(
         commit = history.commits[i]
         files = stage.ranked()[:FILES_FOR_SYMBOLS]
         candidates = symbol_candidates(index, stage.mentions, files, stage.scores, overrides)
-        changed = set(commit.functions)
-        keys = (f"{c.symbol.file}::{c.symbol.short_name}" for c in candidates)
-        labels = [1 if key in changed and is_target(key.partition("::")[0], index) else 0 for key in keys]
+        changed = _enclosing(commit, overrides, index)
+        labels = [1 if (c.symbol.file, c.symbol.name) in changed else 0 for c in candidates]
         if any(labels):
             point = HistoryPoint(history, i, commit.time)
             out.add(commit.sha, symbol_features(stage, candidates, point), labels)
@@ -241,7 +237,7 @@ def _queries(index: RepoIndex, history: History, repo: git.Repo, prefix: str, mo
         i
         for i in range(len(history) - 1, 0, -1)
         if history.commits[i].sha not in skip
-        and (history.commits[i].functions or not with_functions)
+        and (history.commits[i].lines or not with_functions)
         and _usable(history, i, index)
     ]
     total = min(most, len(positions))
@@ -254,6 +250,21 @@ def _queries(index: RepoIndex, history: History, repo: git.Repo, prefix: str, mo
         overrides = _before(repo, commit.sha, commit.files, index, prefix)
         stage = first_stage(index, commit.message, overrides) if overrides is not None else None
         yield n, total, i, overrides, stage
+
+
+def _enclosing(commit: Commit, overrides: Mapping[str, Any], index: RepoIndex) -> set[tuple[str, str]]:
+    """(file, qualified name) of the innermost symbols enclosing each line the commit changed in its
+    parent's target files."""
+    out = set()
+    for path, start, count in commit.lines:
+        entry = overrides.get(path, (None, None))[0]
+        if entry is None or not is_target(path, index):
+            continue
+        for line in range(start, start + count) if count else (start,):
+            around = [s for s in entry.symbols if s.start <= line <= s.end]
+            if around:
+                out.add((path, max(around, key=lambda s: s.start).name))
+    return out
 
 
 def _usable(history: History, i: int, index: RepoIndex) -> bool:

@@ -287,6 +287,9 @@ def test_symbol_training_labels_the_functions_a_commit_changed_as_they_were(tmp_
     history = read_history(root)
     assert history is not None
     assert history.commits[-1].functions == ("calc/steps.py::gamma",)
+    [(path, line, count)] = history.commits[-1].lines
+    gamma = next(sym for sym in RepoIndex.build_or_load(root, None).file(path).symbols if sym.name == "gamma")  # type: ignore[union-attr]
+    assert path == "calc/steps.py" and count == 1 and gamma.start <= line <= gamma.end
     index = RepoIndex.build_or_load(root, None)
     data = symbol_training_set(index, history, repo)
     assert data.queries[0] == history.commits[-1].sha and len(data.groups) == 6
