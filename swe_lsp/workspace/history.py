@@ -21,8 +21,7 @@ import math
 import os
 import re
 import tempfile
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -257,13 +256,3 @@ def _write_cache(path: Path, history: History) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(gzip.compress(json.dumps(data).encode(), compresslevel=5))
     os.replace(tmp, path)
-
-
-def co_changes(history: History, path: str, others: Iterable[str], before: int | None = None) -> int:
-    """How many commits before `before` changed both `path` and one of `others`."""
-    mine = set(history.changes(path, before))
-    theirs: Counter[int] = Counter()
-    for other in others:
-        if other != path:
-            theirs.update(history.changes(other, before))
-    return sum(1 for i in theirs if i in mine)

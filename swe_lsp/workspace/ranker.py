@@ -322,8 +322,14 @@ class Ranker:
 
     @classmethod
     def prior(cls) -> Ranker | None:
-        """The shipped cross-repository model."""
-        return cls.load(PRIOR)
+        """The shipped cross-repository model (a warning when the package lost it: the first stage's
+        order then serves, which the user should know)."""
+        found = cls.load(PRIOR)
+        if found is None:
+            logger.warning(
+                "the shipped ranker %s is missing or unreadable; files keep the first stage's order", PRIOR
+            )
+        return found
 
     def save(self, path: Path) -> None:
         """Write the model and its info atomically."""
