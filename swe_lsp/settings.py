@@ -53,8 +53,30 @@ class ModelSettings(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     threads: int | None = Field(None, ge=1, description="CPU threads for local inference (None: all).")
-    max_model_len: int | None = Field(None, ge=256)
-    gpu_memory_utilization: float = Field(0.85, gt=0.05, le=1.0)
+    max_model_len: int | None = Field(
+        None,
+        ge=256,
+        description="vLLM's context (None: on a GPU, the memory plan's: the manifest's context_length "
+        "when it fits, else lowered; on CPU, the manifest's). Set, it wins over the plan.",
+    )
+    gpu_memory_utilization: float | None = Field(
+        None,
+        gt=0.05,
+        le=1.0,
+        description="Share of each GPU vLLM may use (None: the plan's 0.90, vLLM's own default). "
+        "Set, it wins over the plan.",
+    )
+    kv_cache_dtype: Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"] | None = Field(
+        None,
+        description="vLLM's KV cache dtype (None: the plan's, fp8 only when the model's own dtype "
+        "leaves too little cache for the context). Set, it wins over the plan.",
+    )
+    tensor_parallel_size: int | None = Field(
+        None,
+        ge=1,
+        description="GPUs one engine spreads the model over (None: the plan's, the fewest on which "
+        "the context fits). Set, it wins over the plan.",
+    )
     kv_cache_gib: float = Field(2.0, gt=0, description="KV cache for vLLM on CPU, in GiB.")
     enforce_eager: bool | None = Field(
         None,

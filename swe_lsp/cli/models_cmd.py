@@ -1,4 +1,4 @@
-"""`swe-lsp models list | show NAME | prepare NAME`."""
+"""`swe-lsp models list | show NAME | prepare NAME | plan NAME | serve NAME`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import json
 
-from swe_lsp.cli.common import console, progress_bar
+from swe_lsp.cli.common import console, positive_int, progress_bar
 from swe_lsp.settings import load_settings
 
 
@@ -20,6 +20,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     prep = verbs.add_parser("prepare", help="convert/cache a model so the engines can load it")
     prep.add_argument("name")
     prep.set_defaults(run=_prepare)
+    plan = verbs.add_parser("plan", help="what fits on a GPU: memory budget and the vLLM arguments it gives")
+    plan.add_argument("name")
+    plan.add_argument(
+        "--gpu-mem",
+        default=None,
+        help="memory of one GPU, e.g. 80GiB, 24GB (default: this machine's GPU, else 80GiB as an example)",
+    )
+    plan.add_argument(
+        "--gpus", type=positive_int, default=None, help="GPUs to plan for (default: this machine's, else 1)"
+    )
+    plan.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    plan.set_defaults(run=_plan)
     serve = verbs.add_parser("serve", help="run `vllm serve` for a model and its adapters (shared engine)")
     serve.add_argument("name")
     serve.add_argument("--host", default="127.0.0.1")
@@ -66,6 +78,40 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+EXAMPLE_GPU = "80GiB"
+"""What `models plan` plans for on a machine without a GPU: the one 80 GB GPU the 32B manifests are
+written for (an A100/H100 80GB)."""
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from swe_lsp.llm.manifest import get_manifest
+    from swe_lsp.llm.memory_plan import parse_memory
+    from swe_lsp.llm.model_plan import GpuInfo, gpus_from_nvidia_smi, plan_for
+
+    settings = load_settings().settings
+    manifest = get_manifest(args.name, settings.models_dirs)
+    found = gpus_from_nvidia_smi() if args.gpu_mem is None or args.gpus is None else None
+    if args.gpu_mem is not None:
+        memory, where = parse_memory(args.gpu_mem), "--gpu-mem"
+    elif found is not None:
+        memory, where = found.memory_bytes, f"detected: {found.name}"
+    else:
+        memory, where = parse_memory(EXAMPLE_GPU), f"no GPU found: {EXAMPLE_GPU} as an example"
+    gpus = args.gpus or (found.count if found is not None else 1)
+    plan, source = plan_for(manifest, settings.model, settings.cache_path(), GpuInfo(gpus, memory))
+    if args.json:
+        print(
+            json.dumps(
+                {"model": manifest.name, "config": source, "gpu_source": where, **plan.as_dict()}, indent=2
+            )
+        )
+    else:
+        print(f"model        {manifest.name} (config: {source})")
+        print(f"gpu source   {where}")
+        print(plan.as_text())
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import signal
     import tempfile
@@ -85,9 +131,20 @@ def _serve(args: argparse.Namespace) -> int:
     cuda = has_cuda()
     eager = settings.model.enforce_eager if settings.model.enforce_eager is not None else not cuda
     kv = None if cuda else settings.model.kv_cache_gib
-    max_len = args.max_model_len or settings.model.max_model_len or manifest.context_length
+    model = settings.model
+    if args.max_model_len:
+        model = model.model_copy(update={"max_model_len": args.max_model_len})
+    max_len = model.max_model_len or manifest.context_length
+    engine = None
+    if cuda:  # the memory plan's arguments (the flag and the settings win inside it)
+        from swe_lsp.llm.model_plan import engine_args_for, gpus_from_torch
+
+        gpu = gpus_from_torch()
+        engine = engine_args_for(manifest, model, settings.cache_path(), gpu) if gpu is not None else None
+        if engine is not None:
+            console.print("vllm arguments from the memory plan: " + " ".join(engine.serve_flags()))
     console.print(f"starting vllm serve for {manifest.name} (log: {log})")
-    with vllm_server(prepared, log, args.host, args.port, max_len, eager, kv) as url:
+    with vllm_server(prepared, log, args.host, args.port, max_len, eager, kv, engine=engine) as url:
         base, adapters = served_names(manifest)
         console.print(f"[green]serving[/] {base} at {url}; adapters: {adapters or 'none'}")
         console.print(f'use it with: SWE_LSP_MODEL__NAME={manifest.name} SWE_LSP_MODEL__BASE_URL="{url}"')

@@ -77,6 +77,14 @@ def open_backend(
         from swe_lsp.llm.vllm_backend import VLLMBackend
 
         cuda = has_cuda()
+        # On a GPU the memory plan sets the context and the memory share (the user's settings win
+        # inside it); on CPU the cache has a fixed size (model.kv_cache_gib) and the manifest's context.
+        engine = None
+        if cuda:
+            from swe_lsp.llm.model_plan import engine_args_for, gpus_from_torch
+
+            gpu = gpus_from_torch()
+            engine = engine_args_for(manifest, settings, cache_dir, gpu) if gpu is not None else None
         return VLLMBackend(
             prepared.path,
             template,
@@ -88,6 +96,7 @@ def open_backend(
             seed=settings.seed,
             enforce_eager=settings.enforce_eager if settings.enforce_eager is not None else not cuda,
             on_cpu=not cuda,
+            engine=engine,
         )
     from swe_lsp.llm.transformers_backend import TransformersBackend
 

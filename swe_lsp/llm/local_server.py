@@ -20,6 +20,7 @@ import httpx
 
 from swe_lsp.errors import BackendUnavailableError
 from swe_lsp.llm.manifest import Manifest
+from swe_lsp.llm.memory_plan import EngineArgs
 from swe_lsp.llm.prepare import PreparedModel
 
 
@@ -48,8 +49,10 @@ def serve_command(
     max_model_len: int,
     enforce_eager: bool,
     kv_cache_gib: float | None = None,
+    engine: EngineArgs | None = None,
 ) -> list[str]:
-    """The `vllm serve` command line for a prepared model and its adapters."""
+    """The `vllm serve` command line for a prepared model and its adapters. `engine`: the memory
+    plan's arguments on a GPU (its context replaces `max_model_len`); None on CPU."""
     if prepared.path is None:
         raise BackendUnavailableError(f"model {prepared.manifest.name!r} has no local weights to serve")
     base, adapters = served_names(prepared.manifest)
@@ -59,7 +62,7 @@ def serve_command(
         f"--host={host}",
         f"--port={port}",
         f"--served-model-name={base}",
-        f"--max-model-len={max_model_len}",
+        *(engine.serve_flags() if engine is not None else [f"--max-model-len={max_model_len}"]),
         "--enable-prefix-caching",
     ]
     if enforce_eager:
@@ -67,12 +70,10 @@ def serve_command(
     if kv_cache_gib is not None:  # CPU: a fixed cache instead of a fraction of all RAM
         cmd.append(f"--kv-cache-memory-bytes={int(kv_cache_gib * 2**30)}")
     if prepared.adapters:
-        cmd += [
-            "--enable-lora",
-            "--max-lora-rank=64",
-            f"--max-loras={len(prepared.adapters)}",
-            "--lora-modules",
-        ]
+        cmd += ["--enable-lora", f"--max-loras={len(prepared.adapters)}"]
+        if engine is None or engine.max_lora_rank is None:
+            cmd.append("--max-lora-rank=64")
+        cmd.append("--lora-modules")
         cmd += [f"{adapters[role]}={path}" for role, path in prepared.adapters.items()]
     return cmd
 
@@ -97,11 +98,13 @@ def vllm_server(
     enforce_eager: bool = True,
     kv_cache_gib: float | None = 1.0,
     start_timeout_s: float = 900.0,
+    engine: EngineArgs | None = None,
 ) -> Iterator[str]:
     """Run `vllm serve` until the block ends; yields the base URL once `/v1/models` answers.
-    `kv_cache_gib` must be None on a GPU (the cache then takes what gpu_memory_utilization leaves)."""
+    `kv_cache_gib` must be None on a GPU (the cache then takes what gpu_memory_utilization leaves),
+    where `engine` carries the memory plan's arguments."""
     port = port or free_port(host)
-    cmd = serve_command(prepared, host, port, max_model_len, enforce_eager, kv_cache_gib)
+    cmd = serve_command(prepared, host, port, max_model_len, enforce_eager, kv_cache_gib, engine)
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://{host}:{port}/v1"

@@ -37,6 +37,11 @@ class BaseSpec(_Strict):
     repo: str | None = Field(None, description="hf: a repo id, looked up in the local HF cache only")
     path: str | None = Field(None, description="hf: a local folder with config.json and weights")
     model: str | None = Field(None, description="endpoint: the model name the server serves")
+    config: str | None = Field(
+        None,
+        description="a config.json (or an excerpt with the architecture fields), relative to the manifest: "
+        "what `swe-lsp models plan` sizes the model with when the weights are not here",
+    )
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> BaseSpec:
@@ -93,6 +98,13 @@ class Manifest(_Strict):
             f"model {self.name!r}: chat template {self.chat_template!r} not found "
             f"(looked for {self.chat_template}.jinja beside {self.source} and in {BUILTIN_DIR / 'templates'})"
         )
+
+    def config_excerpt(self) -> Path | None:
+        """The `base.config` file, resolved beside the manifest (None when the manifest names none)."""
+        if not self.base.config:
+            return None
+        path = Path(self.base.config).expanduser()
+        return path if path.is_absolute() else self.source.parent / path
 
     def gguf_path(self) -> Path:
         """The GGUF file of a `pip` or `gguf` base; a clear error if it is not installed."""

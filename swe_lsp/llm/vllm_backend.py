@@ -26,11 +26,52 @@ from swe_lsp.llm.backend import (
     make_sample,
     yes_probability,
 )
+from swe_lsp.llm.memory_plan import GPU_MEMORY_UTILIZATION, EngineArgs
 from swe_lsp.llm.types import Constraint, GenerateRequest, Generation, Score, ScoreRequest, Usage
 
 logger = logging.getLogger(__name__)
 R = TypeVar("R", GenerateRequest, ScoreRequest)
 T = TypeVar("T", Generation, Score)
+
+
+def llm_kwargs(
+    model_path: Path,
+    *,
+    adapters: int = 0,
+    max_model_len: int | None = None,
+    dtype: str = "auto",
+    gpu_memory_utilization: float | None = None,
+    kv_cache_gib: float = 2.0,
+    seed: int | None = None,
+    max_lora_rank: int = 64,
+    enforce_eager: bool = False,
+    on_cpu: bool = False,
+    engine: EngineArgs | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of `vllm.LLM`. On a GPU, `engine` (the memory plan's arguments, with the
+    user's settings already kept in it) sets the context, memory share, KV dtype, tensor
+    parallelism, batch limits and LoRA rank; on CPU it is None and the cache has a fixed size."""
+    kwargs: dict[str, Any] = {
+        "model": str(model_path),
+        "tokenizer": str(model_path),
+        "dtype": dtype,
+        "enable_prefix_caching": True,
+        "max_model_len": max_model_len,
+        "gpu_memory_utilization": gpu_memory_utilization or GPU_MEMORY_UTILIZATION,
+        "seed": seed if seed is not None else 0,
+        "enforce_eager": enforce_eager,
+    }
+    if on_cpu:
+        # On CPU, vLLM reserves gpu_memory_utilization x *all* RAM and refuses to start when
+        # other processes hold some of it; a fixed KV-cache size avoids both.
+        kwargs["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
+    if adapters:
+        kwargs.update(enable_lora=True, max_loras=adapters, max_lora_rank=max_lora_rank)
+    if engine is not None:
+        kwargs.update(engine.llm_kwargs())
+        if not adapters:
+            kwargs.pop("max_lora_rank", None)
+    return kwargs
 
 
 class VLLMBackend(LocalBackend):
@@ -45,12 +86,13 @@ class VLLMBackend(LocalBackend):
         adapters: Mapping[str, Path] | None = None,
         max_model_len: int | None = None,
         dtype: str = "auto",
-        gpu_memory_utilization: float = 0.85,
+        gpu_memory_utilization: float | None = None,
         kv_cache_gib: float = 2.0,
         seed: int | None = None,
         max_lora_rank: int = 64,
         enforce_eager: bool = False,
         on_cpu: bool = False,
+        engine: EngineArgs | None = None,
     ) -> None:
         super().__init__(template, tuple(adapters or {}))
         try:
@@ -62,23 +104,20 @@ class VLLMBackend(LocalBackend):
                 "'swe-lsp[cpu]' on CPU-only Linux x86_64, or use backend = 'transformers'"
             ) from None
         self._vllm = vllm
-        kwargs: dict[str, Any] = {
-            "model": str(model_path),
-            "tokenizer": str(model_path),
-            "dtype": dtype,
-            "enable_prefix_caching": True,
-            "max_model_len": max_model_len,
-            "gpu_memory_utilization": gpu_memory_utilization,
-            "seed": seed if seed is not None else 0,
-            "enforce_eager": enforce_eager,
-        }
+        kwargs = llm_kwargs(
+            model_path,
+            adapters=len(adapters or {}),
+            max_model_len=max_model_len,
+            dtype=dtype,
+            gpu_memory_utilization=gpu_memory_utilization,
+            kv_cache_gib=kv_cache_gib,
+            seed=seed,
+            max_lora_rank=max_lora_rank,
+            enforce_eager=enforce_eager,
+            on_cpu=on_cpu,
+            engine=engine,
+        )
         self._on_cpu = on_cpu
-        if on_cpu:
-            # On CPU, vLLM reserves gpu_memory_utilization x *all* RAM and refuses to start when
-            # other processes hold some of it; a fixed KV-cache size avoids both.
-            kwargs["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
-        if adapters:
-            kwargs.update(enable_lora=True, max_loras=len(adapters), max_lora_rank=max_lora_rank)
         self.llm = vllm.LLM(**kwargs)
         self.tokenizer = self.llm.get_tokenizer()
         self._lora = {
