@@ -19,7 +19,7 @@ from swe_lsp import __version__
 from swe_lsp.errors import SweLspError
 from swe_lsp.llm.factory import resolve_backend_name
 from swe_lsp.llm.manifest import Manifest, list_manifests
-from swe_lsp.llm.model_plan import GpuInfo, gpus_from_nvidia_smi, plan_for
+from swe_lsp.llm.model_plan import GpuInfo, gpus_from_nvidia_smi, plan_groups
 from swe_lsp.llm.prepare import is_prepared
 from swe_lsp.settings import LoadedSettings, ModelSettings
 
@@ -87,7 +87,16 @@ def collect(loaded: LoadedSettings, docker_timeout_s: float = 3.0) -> Report:
         for name, manifest in sorted(manifests.items()):
             models[name] = "prepared" if is_prepared(manifest, cache) else "not prepared"
         if settings.model.name in manifests:
-            backend = resolve_backend_name(manifests[settings.model.name], settings.model)
+            chosen = manifests[settings.model.name]
+            backend = resolve_backend_name(chosen, settings.model)
+            if chosen.split():  # roles on different models: each engine's backend, by role
+                from swe_lsp.llm.factory import group_settings
+
+                backend = "; ".join(
+                    f"{'+'.join(g.roles)}: "
+                    + resolve_backend_name(g.manifest, group_settings(g, settings.model))
+                    for g in chosen.engine_groups()
+                )
             plan = _memory_plan(manifests[settings.model.name], settings.model, cache)
         else:
             backend = f"unknown model {settings.model.name!r}"
@@ -130,10 +139,21 @@ def _memory_plan(manifest: Manifest, model: ModelSettings, cache: Path) -> str:
         f"on this machine's {found.count} x {found.name}" if found else "no GPU found; example for 1 x 80 GiB"
     )
     try:
-        plan, source = plan_for(manifest, model, cache, gpu)
+        plans = plan_groups(manifest, model, cache, gpu)
     except SweLspError as exc:
         return f"{where}: does not fit: {exc}"
-    return f"{where} (config: {source})\n{plan.as_text()}"
+    if len(plans) == 1 and plans[0].plan is not None:
+        return f"{where} (config: {plans[0].source})\n{plans[0].plan.as_text()}"
+    # Roles on different models: each engine's plan, or where it is served.
+    parts = [where]
+    for p in plans:
+        roles = ", ".join(p.group.roles)
+        if p.plan is None:
+            parts.append(f"{roles}: {p.source}")
+            continue
+        share = f", {p.share:.3f} of the GPU" if p.share is not None else ""
+        parts.append(f"{roles} (config: {p.source}{share})\n{p.plan.as_text()}")
+    return "\n".join(parts)
 
 
 def _engine(shared: bool) -> str:

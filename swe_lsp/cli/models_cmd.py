@@ -86,7 +86,7 @@ written for (an A100/H100 80GB)."""
 def _plan(args: argparse.Namespace) -> int:
     from swe_lsp.llm.manifest import get_manifest
     from swe_lsp.llm.memory_plan import parse_memory
-    from swe_lsp.llm.model_plan import GpuInfo, gpus_from_nvidia_smi, plan_for
+    from swe_lsp.llm.model_plan import GpuInfo, gpus_from_nvidia_smi, plan_groups
 
     settings = load_settings().settings
     manifest = get_manifest(args.name, settings.models_dirs)
@@ -98,17 +98,43 @@ def _plan(args: argparse.Namespace) -> int:
     else:
         memory, where = parse_memory(EXAMPLE_GPU), f"no GPU found: {EXAMPLE_GPU} as an example"
     gpus = args.gpus or (found.count if found is not None else 1)
-    plan, source = plan_for(manifest, settings.model, settings.cache_path(), GpuInfo(gpus, memory))
+    plans = plan_groups(manifest, settings.model, settings.cache_path(), GpuInfo(gpus, memory))
+    if len(plans) == 1:  # one engine: the plan as it always was
+        plan, source = plans[0].plan, plans[0].source
+        assert plan is not None, "a one-engine manifest served here always has a plan"
+        if args.json:
+            doc = {"model": manifest.name, "config": source, "gpu_source": where, **plan.as_dict()}
+            print(json.dumps(doc, indent=2))
+        else:
+            print(f"model        {manifest.name} (config: {source})")
+            print(f"gpu source   {where}")
+            print(plan.as_text())
+        return 0
+    # Roles on different models: one plan per engine, each inside its share of the GPU.
     if args.json:
-        print(
-            json.dumps(
-                {"model": manifest.name, "config": source, "gpu_source": where, **plan.as_dict()}, indent=2
-            )
-        )
-    else:
-        print(f"model        {manifest.name} (config: {source})")
-        print(f"gpu source   {where}")
-        print(plan.as_text())
+        engines = [
+            {
+                "roles": list(p.group.roles),
+                "engine": p.group.manifest.name,
+                "config": p.source,
+                "gpu_share": p.share,
+                "plan": p.plan.as_dict() if p.plan is not None else None,
+            }
+            for p in plans
+        ]
+        print(json.dumps({"model": manifest.name, "gpu_source": where, "engines": engines}, indent=2))
+        return 0
+    print(f"model        {manifest.name} ({len(plans)} engines)")
+    print(f"gpu source   {where}")
+    for p in plans:
+        print(f"\nroles        {', '.join(p.group.roles)} ({p.group.manifest.name})")
+        if p.plan is None:
+            print(f"engine       {p.source}: planned where it is served")
+            continue
+        print(f"config       {p.source}")
+        if p.share is not None:
+            print(f"gpu share    {p.share:.3f} of the GPU (memory_plan.share_gpu)")
+        print(p.plan.as_text())
     return 0
 
 

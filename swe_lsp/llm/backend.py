@@ -124,13 +124,18 @@ class Backend(ABC):
         The default scores "Yes" and "No" as one-token continuations with `logprob`; engines that can
         read the next-token distribution directly override it.
         """
-        pairs = [ScoreRequest(r.prompt, answer, r.adapter) for r in requests for answer in (YES, NO)]
+        pairs = [ScoreRequest(r.prompt, answer, r.adapter) for r in requests for answer in r.labels]
         scores = self.logprob(pairs)
         out = []
         for i in range(len(requests)):
             yes, no = scores[2 * i], scores[2 * i + 1]
             out.append(Score(yes_probability(yes.value, no.value), yes.usage + no.usage))
         return out
+
+    def for_role(self, role: str) -> Backend:
+        """The engine that serves `role` (policy, prm, orm). One engine serves every role unless
+        the manifest puts a role on its own base model (`swe_lsp.llm.routing.RoleRouter`)."""
+        return self
 
     def close(self) -> None:  # noqa: B027 - engines without resources need nothing
         """Free the engine's memory and processes."""
@@ -151,15 +156,19 @@ class LocalBackend(Backend):
         # Rendered templates carry their own special tokens: never let the tokenizer add a BOS.
         return list(self.tokenizer.encode(text, add_special_tokens=False)) if text else []
 
-    def _label_ids(self) -> tuple[int, int]:
-        """The token ids of "Yes" and "No", which `p_yes` compares."""
+    def _label_ids(self, labels: tuple[str, str] = (YES, NO)) -> tuple[int, int]:
+        """The token ids of the (yes, no) labels `p_yes` compares ("Yes" and "No" by default)."""
+        cache: dict[tuple[str, str], tuple[int, int]] = self.__dict__.setdefault("_label_cache", {})
+        if labels in cache:
+            return cache[labels]
         ids = []
-        for word in (YES, NO):
+        for word in labels:
             encoded = self._encode(word)
             if len(encoded) != 1:
                 raise BackendUnavailableError(f"{word!r} is not one token for this tokenizer: p_yes needs it")
             ids.append(encoded[0])
-        return ids[0], ids[1]
+        cache[labels] = (ids[0], ids[1])
+        return cache[labels]
 
 
 def yes_probability(logp_yes: float, logp_no: float) -> float:

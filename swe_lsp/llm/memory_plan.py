@@ -321,6 +321,65 @@ def plan_memory(
     )
 
 
+@dataclass(frozen=True)
+class EngineNeed:
+    """What one of several in-process engines on the same GPU needs: the bytes it holds whatever its
+    context (weights, LoRA slots, activations, its own CUDA context), and its KV cache per token and
+    wanted context (`context` tokens at `kv_bytes_per_token`: one full-length sequence)."""
+
+    name: str
+    fixed_bytes: int
+    kv_bytes_per_token: int
+    context: int
+
+    @property
+    def kv_demand(self) -> int:
+        return self.kv_bytes_per_token * self.context
+
+
+def engine_need(
+    name: str, arch: Architecture, context: int, adapters: Adapters = Adapters(), dtype: str = "auto"
+) -> EngineNeed:
+    """`arch`'s need on one GPU (no tensor parallelism: a split is planned per GPU)."""
+    fmt = WeightFormat.of(arch, dtype)
+    slots = adapters.count * arch.lora_slot_params(adapters.rank) * 2
+    fixed = fmt.bytes(arch) + slots + activation_bytes(arch) + OVERHEAD_BYTES
+    per_token = arch.kv_bytes_per_token(4 if fmt.bits == 32 else 2)
+    wanted = min(context, arch.max_position_embeddings or context)
+    return EngineNeed(name, fixed, per_token, wanted)
+
+
+SHARE_STEP = 0.001
+"""Shares are rounded down to a tenth of a percent, so that they never add up to more than the whole."""
+
+
+def share_gpu(needs: list[EngineNeed], gpu_bytes: int, utilization: float | None = None) -> list[float]:
+    """The `gpu_memory_utilization` of each of several vLLM engines sharing one GPU (vLLM's setting
+    is per engine: the fraction of the whole GPU that engine may take).
+
+    The rule: the usable memory (gpu x `utilization`, vLLM's 0.90 by default; a user's setting is
+    the total for all engines) first covers each engine's fixed bytes; what is left is KV cache,
+    split in proportion to each engine's KV demand (bytes per token x wanted context), so that
+    every engine gets the same fraction of the context it wants. Each engine's plan then picks its
+    KV dtype and context inside its share as for a GPU of its own. Raises `PlanError` when the
+    fixed bytes alone do not fit: then serve a role elsewhere (an endpoint) or use a smaller or
+    quantized model for it."""
+    util = utilization or GPU_MEMORY_UTILIZATION
+    usable = int(gpu_bytes * util)
+    fixed = sum(n.fixed_bytes for n in needs)
+    rest = usable - fixed
+    if rest <= 0:
+        held = ", ".join(f"{n.name} {_gib(n.fixed_bytes)}" for n in needs)
+        raise PlanError(
+            f"the engines' weights, LoRA slots and reserves ({held}) leave no KV cache in "
+            f"{_gib(usable)} usable of one {_gib(gpu_bytes)} GPU: serve a role from an OpenAI-compatible "
+            'endpoint (its `base.kind = "endpoint"`), or use a smaller or 4-bit model for it'
+        )
+    demand = sum(n.kv_demand for n in needs) or 1
+    shares = [(n.fixed_bytes + rest * n.kv_demand / demand) / gpu_bytes for n in needs]
+    return [round(int(share / SHARE_STEP) * SHARE_STEP, 3) for share in shares]
+
+
 def activation_bytes(arch: Architecture, tp: int = 1) -> int:
     """The profiled forward pass's peak on one GPU: per token of a `MAX_NUM_BATCHED_TOKENS` pass,
     the residual and normed hidden states (2 x hidden, not split), the q/k/v output, and the MLP's

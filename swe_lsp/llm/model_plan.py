@@ -19,8 +19,17 @@ from typing import Any
 from swe_lsp.errors import ModelNotFoundError
 from swe_lsp.llm.architecture import Architecture
 from swe_lsp.llm.limits import Limits
-from swe_lsp.llm.manifest import Manifest
-from swe_lsp.llm.memory_plan import Adapters, EngineArgs, Fixed, MemoryPlan, PlanError, plan_memory
+from swe_lsp.llm.manifest import EngineGroup, Manifest
+from swe_lsp.llm.memory_plan import (
+    Adapters,
+    EngineArgs,
+    Fixed,
+    MemoryPlan,
+    PlanError,
+    engine_need,
+    plan_memory,
+    share_gpu,
+)
 from swe_lsp.llm.prepare import MARKER, _hf_folder, prepared_dir
 from swe_lsp.settings import ModelSettings
 
@@ -186,3 +195,68 @@ def gpus_from_torch() -> GpuInfo | None:
     count = torch.cuda.device_count()
     props = [torch.cuda.get_device_properties(i) for i in range(count)]
     return GpuInfo(count, min(p.total_memory for p in props), props[0].name)
+
+
+def served_here(group: EngineGroup, settings: ModelSettings) -> bool:
+    """Whether `group` runs in this process (not on an endpoint): an endpoint base, or the policy's
+    group under `model.base_url` / `backend = "openai"`, is served elsewhere and planned there."""
+    if group.manifest.base.kind == "endpoint":
+        return False
+    return not (group.primary and (settings.base_url or settings.backend == "openai"))
+
+
+def gpu_shares(
+    groups: list[EngineGroup], settings: ModelSettings, cache_dir: Path, gpu: GpuInfo
+) -> dict[str, float]:
+    """The `gpu_memory_utilization` of each in-process engine of a split manifest on one GPU, by
+    group manifest name (`memory_plan.share_gpu` states the rule); empty when at most one engine
+    runs here (it then has the GPU to itself)."""
+    local = [g for g in groups if served_here(g, settings)]
+    if len(local) < 2:
+        return {}
+    needs = []
+    for group in local:
+        config, _ = load_config(group.manifest, cache_dir)
+        arch = Architecture.from_config(config)
+        needs.append(
+            engine_need(
+                group.manifest.name,
+                arch,
+                group.manifest.context_length,
+                adapter_slots(group.manifest),
+                settings.dtype,
+            )
+        )
+    shares = share_gpu(needs, gpu.memory_bytes, settings.gpu_memory_utilization)
+    return {n.name: share for n, share in zip(needs, shares, strict=True)}
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """One engine of a manifest: its roles, its plan (None when it is served elsewhere), where its
+    config came from, and its share of the GPU when it shares one."""
+
+    group: EngineGroup
+    plan: MemoryPlan | None
+    source: str
+    share: float | None = None
+
+
+def plan_groups(
+    manifest: Manifest, settings: ModelSettings, cache_dir: Path, gpu: GpuInfo
+) -> list[GroupPlan]:
+    """The plan of every engine `manifest` needs on `gpu`: one plan for a one-base manifest; for a
+    split one, each in-process engine planned inside its share of the GPU."""
+    groups = manifest.engine_groups()
+    shares = gpu_shares(groups, settings, cache_dir, gpu)
+    out = []
+    for group in groups:
+        if not served_here(group, settings):
+            where = group.manifest.base.url or settings.base_url or "model.base_url"
+            out.append(GroupPlan(group, None, f"served by an OpenAI-compatible server ({where})"))
+            continue
+        share = shares.get(group.manifest.name)
+        own = settings.model_copy(update={"gpu_memory_utilization": share}) if share else settings
+        plan, source = plan_for(group.manifest, own, cache_dir, gpu)
+        out.append(GroupPlan(group, plan, source, share))
+    return out

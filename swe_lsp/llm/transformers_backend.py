@@ -104,7 +104,8 @@ class TransformersBackend(LocalBackend):
             with self._adapter(r.adapter), torch.no_grad():
                 logits = self.model(input_ids=torch.tensor([ids], device=self._device)).logits[0, -1].float()
             logp = torch.log_softmax(logits, dim=-1)
-            p = yes_probability(float(logp[self._yes_id]), float(logp[self._no_id]))
+            yes_id, no_id = self._label_ids(r.labels)
+            p = yes_probability(float(logp[yes_id]), float(logp[no_id]))
             out.append(Score(p, Usage(len(ids), 0, 1)))
         return out
 

@@ -147,11 +147,14 @@ class GenerateRequest:
 
 @dataclass(frozen=True)
 class ScoreRequest:
-    """A prompt to score: for `p_yes` the continuation is ignored; for `logprob` it is what is scored."""
+    """A prompt to score: for `p_yes` the continuation is ignored; for `logprob` it is what is scored.
+    `labels`: the (yes, no) words `p_yes` compares; a trained verifier answers in its own words (the
+    R2E-Gym / SWE-Lego verifiers write `YES` or `NO`), the project's judges and PRM in Yes or No."""
 
     prompt: Prompt
     continuation: str = ""
     adapter: str | None = None
+    labels: tuple[str, str] = ("Yes", "No")
 
 
 @dataclass(frozen=True)

@@ -224,19 +224,21 @@ class VLLMBackend(LocalBackend):
     def _p_yes_batch(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         # vLLM returns log-probabilities of exactly the label tokens asked for (raw, before sampling
         # transforms), from one decoding step: one request per prompt instead of two.
-        prompts, loras = [], []
+        prompts, loras, params, labels = [], [], [], []
         for r in requests:
             self.check_adapter(r.adapter)
             prompts.append(self._tokens(self._encode(self.render(r.prompt))))
             loras.append(self._lora.get(r.adapter) if r.adapter else None)
-        params = self._vllm.SamplingParams(
-            max_tokens=1, temperature=0.0, logprob_token_ids=[self._yes_id, self._no_id]
-        )
+            ids = self._label_ids(r.labels)  # a verifier's own labels (YES/NO) or Yes/No
+            labels.append(ids)
+            params.append(
+                self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=list(ids))
+            )
         outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=loras)
         scores = []
-        for out in outputs:
+        for (yes_id, no_id), out in zip(labels, outputs, strict=True):
             first = out.outputs[0].logprobs[0]
-            p = yes_probability(first[self._yes_id].logprob, first[self._no_id].logprob)
+            p = yes_probability(first[yes_id].logprob, first[no_id].logprob)
             scores.append(Score(p, Usage(len(out.prompt_token_ids), 1, 1)))
         return scores
 

@@ -15,6 +15,14 @@ A failure after generation (the sandbox, its environment image, the model backen
 verification or ORM scoring) does not lose the candidates: the search ends with them, those not
 yet verified marked so with the reason, and `SearchResult.verification_error` says what failed.
 A cancellation is not such a failure: it still unwinds as `Cancelled`.
+
+Without a PRM (a manifest with `prm = "none"`, e.g. a strong policy and a public verifier as the
+ORM) the beam keeps each stage's k candidates by vote: those the most of the stage's samples agreed
+on (equal answers are merged, their samples counted), ties in sampling order. Not the ORM: it judges
+a final patch against the issue, and a file set or a location list is no patch. Not the policy's
+likelihood: it would cost a scoring call per candidate and favours short answers. Voting is the
+paper's own selection without a reward model (the `vote` strategy) and costs nothing. The job's
+report says so (`SearchResult.beam_rule`).
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ log = logging.getLogger(__name__)
 MAX_REASON_CHARS = 2000
 # How every note that says why a candidate has no verification begins.
 UNVERIFIED = "not verified"
+# What the report says when the beam ran without a PRM (see the module docstring).
+BEAM_WITHOUT_PRM = "prm: none, beam kept by vote (the candidates the most samples agreed on)"
 
 
 @dataclass
@@ -65,6 +75,7 @@ class SearchResult:
     counts: dict[str, int] = field(default_factory=dict)
     reproduction: Reproduction | None = None
     verification_error: str | None = None
+    beam_rule: str | None = None
 
 
 def search(rt: Runtime, ctx: JobContext, cfg: SearchConfig, verifier: Verifier | None) -> SearchResult:
@@ -129,21 +140,26 @@ def _mark_unverified(result: SearchResult, note: str) -> None:
 
 def _generate(rt: Runtime, ctx: JobContext, cfg: SearchConfig, result: SearchResult) -> list[PatchCandidate]:
     beam = cfg.strategy == "devsearch"
+    if beam and rt.roles.prm is None:
+        result.beam_rule = BEAM_WITHOUT_PRM
     n, k = cfg.budget, cfg.beam
+    votes: dict[str, int] = {}
     with rt.in_stage("understand", f"choosing files ({n} samples)"):
         files = understand(rt, ctx, cfg, n)
         if beam:  # independent rollouts (the other strategies) stay independent
-            files = _merge(rt, "understand", files, lambda f: tuple(sorted(f.files)))
+            files = _merge(rt, "understand", files, lambda f: tuple(sorted(f.files)), votes)
         result.counts["understand"] = len(files)
-        files = _select(rt, ctx, "understand", files, k, beam, lambda f: "\n".join(f.files))
+        files = _select(rt, ctx, "understand", files, k, beam, lambda f: "\n".join(f.files), votes)
     with rt.in_stage("localize", f"localizing the fault from {len(files)} file set(s)"):
         counts = allocate(n, len(files)) if beam else [1] * len(files)
         locations = localize(rt, ctx, cfg, files, counts)
         if beam:
-            locations = _merge(rt, "localize", locations, lambda s: tuple(sorted(set(s.locations), key=repr)))
+            locations = _merge(
+                rt, "localize", locations, lambda s: tuple(sorted(set(s.locations), key=repr)), votes
+            )
         result.counts["localize"] = len(locations)
         locations = _select(
-            rt, ctx, "localize", locations, k, beam, lambda s: render_locations(s.locations, ctx.lines)
+            rt, ctx, "localize", locations, k, beam, lambda s: render_locations(s.locations, ctx.lines), votes
         )
     with rt.in_stage("patch", f"writing patches for {len(locations)} location set(s)"):
         counts = allocate(n, len(locations)) if beam else [1] * len(locations)
@@ -155,28 +171,50 @@ def _generate(rt: Runtime, ctx: JobContext, cfg: SearchConfig, result: SearchRes
                 rt.recorder.settle(p.id, "patch", outcome="merged", detail=f"the same fix as {first[p.key]}")
         result.counts["patch"] = len(patches)
         keep = cfg.patch_keep or len(patches)
-        return _select(rt, ctx, "patch", patches, keep, beam, lambda p: p.diff[:MAX_STEP_CHARS])
+        votes.update({p.id: p.votes for p in patches})
+        return _select(rt, ctx, "patch", patches, keep, beam, lambda p: p.diff[:MAX_STEP_CHARS], votes)
 
 
-def _merge(rt: Runtime, stage: str, items: list[T], key: Callable[[T], object]) -> list[T]:
+def _merge(
+    rt: Runtime, stage: str, items: list[T], key: Callable[[T], object], votes: dict[str, int]
+) -> list[T]:
     """One item per distinct answer (the same files, the same locations), the first kept, so that
-    the top k of a stage are k different answers rather than copies of one."""
+    the top k of a stage are k different answers rather than copies of one. `votes` gets, for each
+    kept item, how many of the stage's samples gave its answer."""
     firsts: dict[object, T] = {}
     for item in items:
         same = firsts.setdefault(key(item), item)
+        votes[same.id] = votes.get(same.id, 0) + 1
         if same is not item:
             rt.recorder.settle(item.id, stage, outcome="merged", detail=f"the same answer as {same.id}")
     return list(firsts.values())
 
 
 def _select(
-    rt: Runtime, ctx: JobContext, stage: str, items: list[T], k: int, beam: bool, render: Callable[[T], str]
+    rt: Runtime,
+    ctx: JobContext,
+    stage: str,
+    items: list[T],
+    k: int,
+    beam: bool,
+    render: Callable[[T], str],
+    votes: dict[str, int],
 ) -> list[T]:
-    """With the beam: PRM-score `items` in one batch and keep the top k. Without: keep them all."""
+    """With the beam: PRM-score `items` in one batch and keep the top k; without a PRM, keep the k
+    with the most votes (see the module docstring). Without the beam: keep them all."""
     if not beam or not items:
         for item in items:
             rt.recorder.settle(item.id, stage, outcome="kept")
         return items
+    if rt.roles.prm is None:
+        order = sorted(range(len(items)), key=lambda i: (-votes.get(items[i].id, 1), i))
+        chosen = set(order[:k])
+        for i in order:
+            v = votes.get(items[i].id, 1)
+            outcome = "kept" if i in chosen else "pruned"
+            detail = f"{outcome} by vote: {v} sample(s)"
+            rt.recorder.settle(items[i].id, stage, outcome=outcome, detail=detail)
+        return [items[i] for i in order[:k]]
     scores = rt.prm(stage, ctx.issue, [render(i) for i in items])
     scored = [replace(i, prm=s) for i, s in zip(items, scores, strict=True)]
     kept, pruned = top_k(scored, k)

@@ -22,7 +22,7 @@ from swe_lsp.search.controller import SearchResult, search
 from swe_lsp.search.job import Cost, JobReport, Progress, ResolveRequest
 from swe_lsp.search.ranking import STRATEGIES, to_candidates
 from swe_lsp.search.records import why_no_candidate, write_trajectory
-from swe_lsp.search.roles import BackendORM, BackendPolicy, BackendPRM
+from swe_lsp.search.roles import BackendORM, BackendPolicy, backend_prm
 from swe_lsp.search.runtime import Cancelled, Roles, Runtime
 from swe_lsp.search.verification import SandboxVerifier, Verifier
 from swe_lsp.settings import Settings
@@ -33,9 +33,10 @@ COST_FILE = "cost.json"
 
 
 def roles_for(backend: Backend, manifest: Manifest) -> Roles:
-    """The policy, PRM and ORM of a manifest, served by `backend`."""
+    """The policy, PRM (None without one) and ORM of a manifest, each served by its engine of
+    `backend` (`Backend.for_role`)."""
     return Roles(
-        BackendPolicy(backend, manifest), BackendPRM(backend, manifest), BackendORM(backend, manifest)
+        BackendPolicy(backend, manifest), backend_prm(backend, manifest), BackendORM(backend, manifest)
     )
 
 
@@ -107,7 +108,8 @@ def resolve(
     trajectory = _persist(out, rt, cost, cfg, state, result)
     why = why_no_candidate(rt.recorder.records) if state == "done" and not candidates else ""
     rt.finish(f"{state}: {len(candidates)} candidate(s)" + (f" ({why})" if why else ""))
-    return JobReport(request.job_id, state, candidates, cost, trajectory, commit, error, why)  # type: ignore[arg-type]
+    notes = (result.beam_rule,) if result.beam_rule else ()
+    return JobReport(request.job_id, state, candidates, cost, trajectory, commit, error, why, notes)  # type: ignore[arg-type]
 
 
 def _prepare(
@@ -194,6 +196,7 @@ def _persist(
             "stopped_early": result.stopped_early,
             "budget_exhausted": result.budget_exhausted,
             "candidates_per_stage": result.counts,
+            "beam_rule": result.beam_rule,
             "reproduction": _reproduction_summary(result),
             "verification_error": result.verification_error,
             "stages": {name: asdict(c) for name, c in cost.stages.items()},

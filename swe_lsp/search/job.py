@@ -145,3 +145,6 @@ class JobReport:
     # Where the candidates were lost, stage by stage, when a `done` job has none
     # (`records.why_no_candidate`): "patch: 4 syntax_error, 3 unparsed".
     why_none: str = ""
+    # How the search ran differently from the method, for the reader of the report: without a PRM,
+    # "prm: none, beam kept by vote (...)".
+    notes: tuple[str, ...] = ()

@@ -41,10 +41,11 @@ class BudgetExhausted(Exception):
 
 @dataclass(frozen=True)
 class Roles:
-    """The policy, PRM and ORM of one job."""
+    """The policy, PRM and ORM of one job. `prm` is None for a manifest without a PRM: the beam
+    then keeps a stage's candidates by vote (`controller.BEAM_WITHOUT_PRM`)."""
 
     policy: Policy
-    prm: ProcessRewardModel
+    prm: ProcessRewardModel | None
     orm: OutcomeRewardModel
 
 
@@ -111,6 +112,8 @@ class Runtime:
         """PRM scores of `steps`, batched, charged to the current stage."""
         if not steps:
             return []
+        if self.roles.prm is None:
+            raise ValueError("this job has no PRM: the beam keeps candidates by vote instead")
         self._before_model_call()
         scores = self.roles.prm.score(stage, issue, steps)
         self._charge(total_usage(scores))

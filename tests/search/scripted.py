@@ -219,13 +219,15 @@ def run_job(
     cancel: threading.Event | None = None,
     model: Path | None = None,
     issue: Issue | None = None,
+    no_prm: bool = False,
     **search: Any,
 ) -> Run:
     """One job through `resolve` with the doubles; `cancel_at` sets the cancel event when the
     policy is first asked for that step. `verifier` and `orm_double` replace the default doubles;
     with `sandbox` (settings), the job opens that sandbox itself, as the server does. `model` is a
     manifest file whose limits and context the job runs under (default: the embedded model's);
-    `issue` what the job is asked (default: the example's ISSUE.md, raised nowhere)."""
+    `issue` what the job is asked (default: the example's ISSUE.md, raised nowhere); `no_prm`: the
+    job has no PRM (a manifest with `prm = "none"`)."""
     cancel = cancel or threading.Event()
     policy = ScriptedPolicy(
         scripts
@@ -259,7 +261,7 @@ def run_job(
         settings,
         progress.append,
         cancel,
-        roles=roles(policy, prm_double, orm_double),
+        roles=Roles(policy, None if no_prm else prm_double, orm_double),  # type: ignore[arg-type]
         verifier_factory=None if sandbox is not None else (lambda root: verifier),
     )
     return Run(report, policy, prm_double, orm_double, verifier, progress, out)
