@@ -35,20 +35,34 @@ def check_understanding(chosen: Sequence[str], gold: Gold) -> Verdict:
 
 
 def check_localization(locations: Sequence[tuple[str, int, int]], gold: Gold) -> Verdict:
-    """The locations `(file, start, end)` cover every class, function or block the gold patch
-    changes: each gold target has a location in its file spanning at least one of its changed lines
-    (naming the enclosing class of a changed method counts)."""
+    """The locations `(file, start, end)` point at every function, method or block the gold patch
+    changes, at its grain: each gold target has a location in its file that spans at least one of
+    its changed lines and lies within the target's grain (`GoldTarget.grain`: the innermost
+    enclosing definition, or the module-level block). A bare file path or the class around a
+    changed method contains the fix without pointing at it: the patch stage then shows only part
+    of a large file, and a PRM that learned to accept such answers would prefer vague ones (the
+    method's check compares the patch's locations with the developer's). A finer location (a line
+    span inside the changed function) points at it."""
     if not gold.targets:
         return Verdict(False, "the gold patch has no located change")
-    missed = []
+    missed, coarse = [], []
     for target in gold.targets:
-        hit = any(
-            f == target.file and any(start <= line <= end for line in target.lines)
+        covering = [
+            (start, end)
             for f, start, end in locations
-        )
-        if not hit:
-            missed.append(f"{target.file}::{target.name}" if target.name else f"{target.file}:{target.start}")
-    return Verdict(not missed, f"not covered: {', '.join(missed)}" if missed else "every gold change covered")
+            if f == target.file and any(start <= line <= end for line in target.lines)
+        ]
+        low, high = target.grain
+        if any(low <= start and end <= high for start, end in covering):
+            continue
+        name = f"{target.file}::{target.name}" if target.name else f"{target.file}:{target.start}"
+        (coarse if covering else missed).append(name)
+    reasons = [f"not covered: {', '.join(missed)}"] if missed else []
+    if coarse:
+        reasons.append(f"only coarser locations contain: {', '.join(coarse)}")
+    if reasons:
+        return Verdict(False, "; ".join(reasons))
+    return Verdict(True, "every gold change pointed at")
 
 
 def check_reproduction(before: RunResult | None, after_gold: RunResult | None) -> Verdict:

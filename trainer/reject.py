@@ -1,17 +1,18 @@
 """`swe-train reject`: development-contextualized rejection sampling of the synthesized trajectories.
 
 Each stage output is checked against the instance's ground truth, each check counted apart:
-understanding (the chosen files contain the gold files), localization (the locations cover the
-gold patch's classes, functions and blocks), reproduction (the script reproduces on the base commit
-and not with the gold patch, in the sandbox), patch (the patch passes its reproduction script and
-the instance's tests, in the sandbox). The environment check runs the instance's tests with the
-gold patch and drops the instance when they fail. Tests run and are graded as the SWE-bench
-harness runs and grades them (`trainer.swebench_env`: its environment, its test command, its log
-parser). The complexity check (`--one-shot FILE`) drops the instances the base model already
-solves in one shot without reasoning: FILE holds its attempts,
-SWE-bench predictions (`instance_id`, `model_patch`; several per instance allowed), e.g. the
-`predictions-n1.jsonl` of `swe-train eval --model BASE --budgets 1`, or that run's `results.jsonl`,
-whose `resolved` verdicts are taken as they are. The correct prefix of each trajectory is kept.
+understanding (the chosen files contain the gold files), localization (the locations point at each
+function, method or module-level block the gold patch changes, at that grain: a bare file or an
+enclosing class is too coarse, `checks.check_localization`), reproduction (the script reproduces on
+the base commit and not with the gold patch, in the sandbox), patch (the patch passes its
+reproduction script and the instance's tests, in the sandbox). The environment check runs the
+instance's tests with the gold patch and drops the instance when they fail. Tests run and are graded
+as the SWE-bench harness runs and grades them (`trainer.swebench_env`: its environment, its test
+command, its log parser). The complexity check (`--one-shot FILE`) drops the instances the base
+model already solves in one shot without reasoning: FILE holds its attempts, SWE-bench predictions
+(`instance_id`, `model_patch`; several per instance allowed), e.g. the `predictions-n1.jsonl` of
+`swe-train eval --model BASE --budgets 1`, or that run's `results.jsonl`, whose `resolved` verdicts
+are taken as they are. The correct prefix of each trajectory is kept.
 
 Outputs in `OUT/reject/`:
 - `sft.jsonl`: accepted steps (`instance_id, stage, candidate_id, round, messages, think, answer`);
@@ -21,6 +22,11 @@ Outputs in `OUT/reject/`:
 - `pairs.jsonl`: ORM pairs (`instance_id, issue, chosen, rejected, source`): the gold patch and the
   patches that passed over the patches that failed;
 - `report.json`: per check, how many outputs were checked and passed.
+
+Every diff that becomes a PRM step or an ORM completion, the gold patch first, is written by the
+server's own diff writer (`trainer.gold.served_diff`): a gold patch's section headers and context
+widths would otherwise tell "chosen" from "rejected" by their form. A gold patch that does not apply
+to its base commit gives no pair and no positive (counted as `gold_unrenderable`).
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ from trainer.checks import (
     check_reproduction,
     check_understanding,
 )
-from trainer.gold import Gold, gold_of
+from trainer.gold import Gold, gold_of, served_diff
 from trainer.instances import Instance, read_instances, read_jsonl, write_jsonl
 from trainer.repos import checkout_repo, file_at, instance_git_dir
 from trainer.runs import Runner, all_tests_pass, failed_summary, patched_texts
@@ -142,6 +148,8 @@ class InstanceJudge:
         self._cache: dict[str, str | None] = {}
         self._git_dir = git_dir
         self.gold: Gold = gold_of(inst.patch, self.read_base)
+        # The gold patch as the server writes the same change (None: it does not apply).
+        self.gold_diff = served_diff(inst.patch, self.read_base)
         self.gold_texts = patched_texts(inst.patch, self.read_base) or {}
         self.test_texts = patched_texts(inst.test_patch, self.read_base) or {}
         self.sft: list[dict[str, Any]] = []
@@ -203,6 +211,8 @@ class InstanceJudge:
             spans = [(loc.file, loc.start, loc.end) for loc in locations]
             verdict = check_localization(spans, self.gold) if spans else Verdict(False, r.outcome)
             verdicts["localize", cid] = self.tally.add("localization", verdict)
+            if "coarser locations" in verdict.reason and "not covered" not in verdict.reason:
+                self.tally.count("localizations_too_coarse")
             rendered["localize", cid] = render_locations(locations, self.read_base)
         scripts: dict[str, tuple[str, bool]] = {}
         kept: tuple[str | None, bool] = (None, False)  # the job's validated script, reused by every patch
@@ -219,9 +229,11 @@ class InstanceJudge:
                 script, valid = scripts.get(_REFINED.sub("", cid), kept)
                 verdict = self._patch(r.parsed, script, valid)
                 verdicts[stage, cid] = self.tally.add("patch", verdict)
-                rendered[stage, cid] = (r.parsed or "")[:MAX_STEP_CHARS]
-                if not verdict.reason.startswith(NOT_CHECKED) and isinstance(r.parsed, str):
-                    (self.passing if verdict.passed else self.failing).append(r.parsed)
+                # The search's diffs come back unchanged; anything else is written as the server would.
+                diff = served_diff(r.parsed, self.read_base) if isinstance(r.parsed, str) else None
+                rendered[stage, cid] = (diff or "")[:MAX_STEP_CHARS]
+                if not verdict.reason.startswith(NOT_CHECKED) and diff is not None:
+                    (self.passing if verdict.passed else self.failing).append(diff)
         for r in accepted_steps(records, verdicts):
             self.sft.append(
                 {
@@ -276,18 +288,23 @@ class InstanceJudge:
         )
 
     def gold_steps(self) -> None:
-        """The gold answer of each stage as a positive PRM row."""
+        """The gold answer of each stage as a positive PRM row (the patch as the server writes it;
+        none when the gold patch does not apply)."""
         gold_locations = [Location(t.file, t.start, t.end, t.name) for t in self.gold.targets]
-        for stage, step in (
+        steps = [
             ("understand", "\n".join(self.gold.files)),
             ("localize", render_locations(gold_locations, self.read_base)),
-            ("patch", self.inst.patch[:MAX_STEP_CHARS]),
-        ):
+        ]
+        if self.gold_diff is not None:
+            steps.append(("patch", self.gold_diff[:MAX_STEP_CHARS]))
+        for stage, step in steps:
             self._label(stage, "gold", step, Verdict(True, "the gold patch"), "gold")
 
     def pairs(self) -> list[dict[str, Any]]:
-        """ORM pairs: (gold or a passing patch) over each failing patch."""
-        chosen = list(dict.fromkeys([self.inst.patch, *self.passing]))
+        """ORM pairs: (gold or a passing patch) over each failing patch, every diff as the server
+        writes it (a passing patch that is the gold fix is one chosen, not two)."""
+        gold = [self.gold_diff] if self.gold_diff is not None else []
+        chosen = list(dict.fromkeys([*gold, *self.passing]))
         return [
             {
                 "instance_id": self.inst.instance_id,
@@ -326,6 +343,10 @@ def reject(
         if runner.enabled:
             checkout_repo(git_dir, inst.base_commit, tree)
         judge = InstanceJudge(inst, tree, git_dir, runner, tally)
+        if judge.gold_diff is None:
+            tally.count("gold_unrenderable")
+        elif judge.gold_diff != inst.patch:
+            tally.count("gold_rerendered")
         if not judge.environment_ok():
             tally.count("instances_dropped_environment")
             continue

@@ -5,14 +5,21 @@ own `resolve` runs on it `--samples` times (a different seed each time) with the
 backend: in production a reasoning model served by vLLM through the OpenAI-compatible API
 (`--backend openai --base-url ...`), in tests the embedded model in process. Every stage runs as the
 server runs it (understanding, localization with tool calls, patches, reproduction scripts and
-verification), so each trajectory holds think and answer per step. Verification is told the
-instance's own tests: its FAIL_TO_PASS tests must pass and its PASS_TO_PASS tests keep passing,
-with its test patch written next to each candidate in the sandbox only (`trainer.verifier`), in the
-environment the SWE-bench harness's spec describes for a SWE-bench instance (`trainer.swebench_env`).
+verification), so each trajectory holds think and answer per step. Verification is the server's
+(the teacher's own reproduction script and the regression tests the server selects), in the
+environment the SWE-bench harness's spec describes for a SWE-bench instance (`trainer.swebench_env`),
+so every prompt, refinements included, is one the model can meet when served. The instance's
+FAIL_TO_PASS and PASS_TO_PASS tests only label each candidate (`resolved`), run apart with the test
+patch in the sandbox copy (`trainer.verifier`); they never appear in a prompt.
+
+The teacher's turns get `trainer.teacher`'s budget (`--max-tokens` overrides it), and every
+generation the engine stopped at that limit is counted: the summary reports the cut rate.
 
 Output, per sample, `OUT/synth/<instance_id>/<k>/`: `trajectory.jsonl` (the `swe_lsp.search.records`
-schema), `cost.json`, and `report.json` (state, error, candidates with diff, verified, score). A
-sample whose `report.json` exists is not run again, so an interrupted run resumes.
+schema), `cost.json`, and `report.json` (state, error, candidates with diff, the server's `verified`,
+the instance's tests' `resolved`, score; `generations` and `cut` at the token limit). A sample whose
+`report.json` exists is not run again, so an interrupted run resumes. `OUT/synth/summary.json`:
+the `SynthSummary` of the last run, over every sample on disk.
 """
 
 from __future__ import annotations
@@ -22,13 +29,13 @@ import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from swe_lsp.llm import Backend
+from swe_lsp.llm import Backend, get_manifest
 from swe_lsp.sandbox import Sandbox, open_sandbox
-from swe_lsp.search import Issue, JobReport, ResolveRequest, resolve
+from swe_lsp.search import Issue, JobReport, ResolveRequest, Roles, resolve, roles_for
 from swe_lsp.search.verification import Verifier
 from swe_lsp.settings import Settings
 from trainer import provenance
@@ -36,10 +43,47 @@ from trainer.instances import Instance, read_instances
 from trainer.repos import checkout_repo, file_at, instance_git_dir
 from trainer.runs import patched_texts, pin_environment
 from trainer.swebench_env import LOG_BYTES
-from trainer.verifier import InstanceVerifier
+from trainer.teacher import CountingPolicy, CutCounter, teacher_max_tokens
+from trainer.verifier import InstanceVerifier, TestLabel
 
 STEP = "synth"
 REPORT = "report.json"
+SUMMARY = "summary.json"
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    """What a synth run did (`run`, `skipped`, `failed` samples), and over every sample on disk
+    that recorded them, the teacher's generations and how many were cut at the token limit
+    (`max_tokens`, this run's); `resolved` samples have a candidate that passes the instance's
+    tests (their label, not the search's verdict)."""
+
+    run: int
+    skipped: int
+    failed: int
+    max_tokens: int
+    samples: int
+    generations: int
+    cut: int
+    resolved: int
+
+    @property
+    def cut_rate(self) -> float | None:
+        """The share of generations cut at the limit (None: nothing generated)."""
+        return round(self.cut / self.generations, 4) if self.generations else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as one JSON-ready dict, the cut rate included."""
+        return {**asdict(self), "cut_rate": self.cut_rate}
+
+    def line(self) -> str:
+        """The summary in one line for the terminal."""
+        rate = f"{100 * self.cut_rate:.1f}%" if self.cut_rate is not None else "n/a"
+        return (
+            f"synth: {self.run} run, {self.skipped} already done, {self.failed} failed; "
+            f"{self.cut} of {self.generations} generations cut at {self.max_tokens} tokens ({rate}); "
+            f"{self.resolved} of {self.samples} samples resolved by a candidate"
+        )
 
 
 def sample_dir(out: Path, instance_id: str, k: int) -> Path:
@@ -47,17 +91,45 @@ def sample_dir(out: Path, instance_id: str, k: int) -> Path:
     return out / STEP / instance_id / str(k)
 
 
-def _summary(report: JobReport) -> dict[str, Any]:
+def _summary(report: JobReport, labels: Mapping[str, TestLabel], counter: CutCounter) -> dict[str, Any]:
+    resolved = {label.diff: label.resolved for label in labels.values()}  # a report's candidates carry no id
     return {
         "job_id": report.job_id,
         "state": report.state,
         "error": report.error,
         "cost": asdict(report.cost.total),
+        "generations": counter.generations,
+        "cut": counter.cut,
         "candidates": [
-            {"rank": c.rank, "diff": c.diff, "verified": c.evidence.verified, "score": c.score}
+            {
+                "rank": c.rank,
+                "diff": c.diff,
+                "verified": c.evidence.verified,
+                "resolved": resolved.get(c.diff),
+                "score": c.score,
+            }
             for c in report.candidates
         ],
     }
+
+
+def summarize(out: Path, counts: Mapping[str, int], max_tokens: int) -> SynthSummary:
+    """This run's counts with the generations, cuts and resolved samples of every `report.json`
+    under `out/synth` (a sample from before these were recorded is left out of them)."""
+    samples = generations = cut = resolved = 0
+    for path in sorted((out / STEP).glob(f"*/*/{REPORT}")):
+        if path.parts[-3].startswith("."):  # the checkouts under .work are no samples
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if "generations" not in data:
+            continue
+        samples += 1
+        generations += int(data["generations"])
+        cut += int(data["cut"])
+        resolved += any(c.get("resolved") for c in data.get("candidates", ()))
+    return SynthSummary(
+        counts["run"], counts["skipped"], counts["failed"], max_tokens, samples, generations, cut, resolved
+    )
 
 
 def synthesize(
@@ -69,11 +141,15 @@ def synthesize(
     mirrors: Path | None = None,
     advance: Callable[[str], None] = lambda _m: None,
     no_sandbox: bool = False,
-) -> dict[str, int]:
-    """Run the samples not yet on disk; returns counts of samples run, skipped and failed.
-    `no_sandbox` skips verification (no reproduction scripts are written then)."""
+) -> SynthSummary:
+    """Run the samples not yet on disk; returns the summary (`summarize`). `no_sandbox` skips
+    verification (no reproduction scripts are written then). The teacher's turns get
+    `teacher_max_tokens` unless the settings set `search.max_tokens`."""
     counts = {"run": 0, "skipped": 0, "failed": 0}
     work = out / STEP / ".work"
+    manifest = get_manifest(settings.model.name, settings.models_dirs)
+    max_tokens = settings.search.max_tokens or teacher_max_tokens(manifest)
+    served = roles_for(backend, manifest)
     with ExitStack() as stack:
         sandbox: Sandbox | None = None
         for inst in instances:
@@ -91,23 +167,31 @@ def synthesize(
             for k in todo:
                 advance(f"{inst.instance_id} sample {k}")
                 seed = (settings.model.seed or 0) + k
-                run_settings = settings.with_overrides({"model": {"seed": seed}})
+                run_settings = settings.with_overrides(
+                    {"model": {"seed": seed}, "search": {"max_tokens": max_tokens}}
+                )
                 dest = sample_dir(out, inst.instance_id, k)
                 job_id = f"{inst.instance_id}-s{k}"
                 request = ResolveRequest(job_id, tree, Issue(inst.problem_statement), out_dir=dest)
                 cancel = threading.Event()
+                counter = CutCounter()
+                labels: dict[str, TestLabel] = {}
                 report = resolve(
                     request,
                     backend,
                     run_settings,
                     lambda _p: None,
                     cancel,
-                    verifier_factory=instance_verifier(sandbox, inst, tests, settings, cancel, job_id),
+                    roles=Roles(CountingPolicy(served.policy, counter), served.prm, served.orm),
+                    verifier_factory=instance_verifier(
+                        sandbox, inst, tests, settings, cancel, job_id, labels
+                    ),
                 )
                 counts["run"] += 1
                 counts["failed"] += report.state != "done"
-                (dest / REPORT).write_text(json.dumps(_summary(report), indent=2) + "\n", encoding="utf-8")
-    return counts
+                summary = _summary(report, labels, counter)
+                (dest / REPORT).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summarize(out, counts, max_tokens)
 
 
 def instance_test_files(inst: Instance, git_dir: Path) -> dict[str, str | None]:
@@ -122,16 +206,28 @@ def instance_verifier(
     settings: Settings,
     cancel: threading.Event,
     job_id: str,
+    labels: dict[str, TestLabel] | None = None,
 ) -> Callable[[Path], Verifier | None]:
-    """The verifier factory `resolve` calls with the job's snapshot: an `InstanceVerifier` on the
-    instance's tests, or none without a sandbox (nothing is verified then). The snapshot runs in
-    the environment of the harness's spec where the sandbox takes one (`pin_environment`)."""
+    """The verifier factory `resolve` calls with the job's snapshot: an `InstanceVerifier` (the
+    server's verification, the instance's tests as labels, which land in `labels`), or none without
+    a sandbox (nothing is verified then). The snapshot runs in the environment of the harness's
+    spec where the sandbox takes one (`pin_environment`)."""
 
     def make(root: Path) -> Verifier | None:
         if sandbox is None:
             return None
         pin_environment(sandbox, inst, root)
-        return InstanceVerifier(sandbox, root, inst, tests, settings.sandbox.timeout_s, cancel, job_id)
+        return InstanceVerifier(
+            sandbox,
+            root,
+            inst,
+            tests,
+            settings.sandbox.timeout_s,
+            cancel,
+            job_id,
+            settings.sandbox.test_command,
+            labels,
+        )
 
     return make
 
@@ -146,11 +242,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--samples", type=int, default=4, help="trajectories per instance")
     p.add_argument("--budget", type=int, default=None, help="samples per stage, n")
     p.add_argument("--beam", type=int, default=None, help="kept per stage, k")
-    p.add_argument("--max-tokens", type=int, default=None, help="tokens per answer")
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="tokens per turn, thinking included (default: trainer.teacher's, 16k on a 32k-context teacher)",
+    )
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature")
     p.add_argument("--sandbox", choices=["auto", "docker", "bwrap", "local", "none"], default="auto")
     p.add_argument("--mirrors", type=Path, default=None, help="folder of git mirrors (SWE-bench instances)")
     p.add_argument("--limit", type=int, default=None, help="only the first N instances")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=run)
 
 
@@ -158,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
     """Open the teacher, run the samples with a progress bar, record versions and sampling."""
     from rich.progress import Progress
 
-    from swe_lsp.llm import get_manifest, open_backend
+    from swe_lsp.llm import open_backend
     from swe_lsp.settings import load_settings
 
     search = {
@@ -188,6 +290,7 @@ def run(args: argparse.Namespace) -> int:
             "teacher": args.model,
             "backend": args.backend,
             "samples": args.samples,
+            "max_tokens": settings.search.max_tokens or teacher_max_tokens(manifest),
             "search": settings.search.model_dump(),
             "sandbox": args.sandbox,
             "seed": settings.model.seed,
@@ -199,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
         def advance(message: str) -> None:
             bar.update(task, advance=1, description=message)
 
-        counts = synthesize(
+        summary = synthesize(
             instances,
             backend,
             settings,
@@ -209,5 +312,6 @@ def run(args: argparse.Namespace) -> int:
             advance,
             args.sandbox == "none",
         )
-    print(f"synth: {counts['run']} run, {counts['skipped']} already done, {counts['failed']} failed")
+    (args.out / STEP / SUMMARY).write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(summary.to_json(), indent=2) if args.json else summary.line())
     return 0

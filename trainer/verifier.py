@@ -1,31 +1,32 @@
-"""The search's verifier for synthesis, told the instance's own tests.
+"""The search's verifier for synthesis: the server's own, with the instance's tests as a label only.
 
-During `swe-train synth` the teacher runs the server's Dev-Search, whose verifier knows nothing of
-the instance: it runs the model's reproduction script and whichever existing tests import the
-changed files. The instance knows better: its FAIL_TO_PASS tests fail before the fix and must pass
-after it, and its PASS_TO_PASS tests must keep passing. `InstanceVerifier` is the server's
-`SandboxVerifier` with the SWE-bench harness's test command for them (`trainer.swebench_env`), the
-instance's test patch written next to every candidate (and to the baseline run) in the sandbox
-copy, never into the tree the model reads, and the harness's condition for `verified`: graded per
-test from the log, every FAIL_TO_PASS and PASS_TO_PASS test passes. The model's own script
-still counts: when the job kept one (it reproduced the issue on the original tree at validation), it
-must stop reproducing it with the patch.
+During `swe-train synth` the teacher runs the server's Dev-Search. Whatever the search sees of
+verification (the verdict that decides whether a patch is refined and when the job stops early, and
+the log a refinement prompt quotes) must be what it sees when served: the output of its own
+reproduction script and of the regression tests the server selects on the workspace as it is. The
+instance's FAIL_TO_PASS and PASS_TO_PASS tests and its test patch are what the model must never
+see: a refinement step becomes an SFT example, and a model trained on prompts that quote the hidden
+tests' names and failures learns to expect feedback it never gets at serving time. So the instance's
+tests may label a trajectory; they never reach a prompt and never decide which prompts exist.
 
-So the trajectories synth records (and the refinements it asks for, which quote the test output)
-are verified against the same tests `reject` and `eval` judge by.
+`InstanceVerifier` is the server's `SandboxVerifier` (in the environment of the harness's spec,
+which synth pins) whose `verify` returns the server's verdict as it is. Apart from it, in a sandbox
+session of its own, it runs the instance's tests with the instance's test patch written next to
+the candidate (in the sandbox copy only, never into the tree the model reads), graded per test as
+the harness grades them, and keeps the result as a `TestLabel` in `labels`: synth writes it to the
+sample's `report.json`, nowhere else. `reject` and `eval` judge by the same tests.
 """
 
 from __future__ import annotations
 
-import shlex
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from swe_lsp.sandbox import RunResult, Sandbox
+from swe_lsp.sandbox import RunResult, Sandbox, verify_candidate
 from swe_lsp.search.model import PatchCandidate, Reproduction, Verification
-from swe_lsp.search.verification import SandboxVerifier, judge, resolved
+from swe_lsp.search.verification import SandboxVerifier
 from trainer.instances import Instance
 from trainer.runs import graded
 from trainer.swebench_env import clean_test_id, test_command
@@ -47,9 +48,27 @@ def _cleaned(ids: Sequence[str]) -> tuple[str, ...]:
     return tuple(c for c in map(clean_test_id, ids) if c)
 
 
+@dataclass(frozen=True)
+class TestLabel:
+    """The instance's tests on one candidate, as the harness grades them: `resolved` when every
+    FAIL_TO_PASS and PASS_TO_PASS test passed (`ran` False: the tests did not run). A label for
+    the records, kept apart from the search's `Verification`, so it never reaches a prompt."""
+
+    __test__ = False  # not a pytest class, whatever its name
+
+    candidate_id: str
+    diff: str
+    resolved: bool
+    ran: bool
+    fail_to_pass_failing: tuple[str, ...]
+    pass_to_pass_failing: tuple[str, ...]
+    seconds: float
+
+
 class InstanceVerifier(SandboxVerifier):
-    """`SandboxVerifier` on an instance's own tests (see the module docstring); an instance with
-    no tests listed is verified exactly as the server verifies."""
+    """The server's `SandboxVerifier`, recording a `TestLabel` per verified candidate from the
+    instance's own tests into `labels` (see the module docstring); an instance with no tests
+    listed gets no labels. `test_command` is the server's setting of that name."""
 
     def __init__(
         self,
@@ -60,32 +79,52 @@ class InstanceVerifier(SandboxVerifier):
         timeout_s: float,
         cancel: threading.Event,
         job_id: str,
+        test_command: str | None = None,
+        labels: dict[str, TestLabel] | None = None,
     ) -> None:
-        super().__init__(sandbox, tree, None, timeout_s, cancel, job_id)
+        super().__init__(sandbox, tree, test_command, timeout_s, cancel, job_id)
         self.inst = inst
         self.fail_to_pass = _cleaned(inst.FAIL_TO_PASS)
         self._tests = {p: (t.encode() if t is not None else None) for p, t in test_texts.items()}
-
-    def test_argv(self, changed: Sequence[str]) -> tuple[str, ...]:
-        """The instance's FAIL_TO_PASS and PASS_TO_PASS tests; the server's choice without them."""
-        return test_command(self.inst) or super().test_argv(changed)
+        # The caller may hand its own dict, to read the labels after the job.
+        self.labels: dict[str, TestLabel] = labels if labels is not None else {}
 
     def verify(self, patch: PatchCandidate, reproduction: Reproduction) -> Verification:
-        """The server's verdict with the test patch in place, and the FAIL_TO_PASS tests passing."""
+        """The server's verdict on `patch`, unchanged; the instance's tests label it apart."""
+        verdict = super().verify(patch, reproduction)
+        if self.cancel.is_set():
+            return verdict
+        label = self.label(patch)
+        if label is not None:
+            self.labels[patch.id] = label
+        return verdict
+
+    def label(self, patch: PatchCandidate) -> TestLabel | None:
+        """The instance's FAIL_TO_PASS and PASS_TO_PASS tests with `patch` and the test patch,
+        graded per test; None when the instance lists no tests."""
         argv = test_command(self.inst)
         if not argv:
-            return super().verify(patch, reproduction)
-        # The test patch is written next to the candidate, and to the baseline's original tree.
-        runs, tests, before, seconds = self.run_candidate(patch, reproduction, argv, self._tests)
-        verdict = judge(patch.id, reproduction, runs.repro_after, tests, before, shlex.join(argv), seconds)
+            return None
+        changed = {**self._tests, **{p: t.encode() for p, t in patch.new_texts.items()}}
+        runs = verify_candidate(
+            self.sandbox,
+            self.tree,
+            changed,
+            None,
+            argv,
+            self.timeout_s,
+            self.cancel,
+            self.job_id,
+            test_env=self.runner.env,
+        )
         failing, broken = still_failing(self.inst, runs.tests)
-        script_agrees = reproduction.script is None or resolved(runs.repro_after)
-        notes = list(verdict.notes)
-        if failing:
-            notes.append(f"FAIL_TO_PASS still failing: {', '.join(failing[:5])}")
-        if broken:
-            notes.append(f"PASS_TO_PASS failing: {', '.join(broken[:5])}")
-        # The harness's verdict: only the listed tests count (the server's own regression check
-        # compares every test of the files, which the harness does not).
-        verified = runs.tests is not None and not failing and not broken and script_agrees
-        return replace(verdict, verified=verified, regression=bool(broken), notes=tuple(notes))
+        ran = runs.tests is not None
+        return TestLabel(
+            patch.id,
+            patch.diff,
+            ran and not failing and not broken,
+            ran,
+            tuple(failing),
+            tuple(broken),
+            round(runs.tests.duration_s if runs.tests else 0.0, 3),
+        )

@@ -44,9 +44,9 @@ def _run(code: int | None, out: str = "", timed_out: bool = False) -> RunResult:
 def test_gold_maps_changed_lines_to_the_innermost_symbol_or_a_block() -> None:
     gold = _gold()
     assert gold.files == ("pkg/core.py", "pkg/util.py")
-    assert [(t.file, t.name, t.lines) for t in gold.targets] == [
-        ("pkg/core.py", "Box.take", (9,)),
-        ("pkg/util.py", None, (1,)),
+    assert [(t.file, t.name, t.lines, t.grain) for t in gold.targets] == [
+        ("pkg/core.py", "Box.take", (9,), (8, 9)),
+        ("pkg/util.py", None, (1,), (1, 2)),  # a file without definitions is one module-level block
     ]
 
 
@@ -56,12 +56,31 @@ def test_understanding_needs_every_gold_file() -> None:
     assert not verdict.passed and "pkg/util.py" in verdict.reason
 
 
-def test_localization_needs_every_gold_target_covered() -> None:
-    whole_class = [("pkg/core.py", 4, 9), ("pkg/util.py", 1, 1)]
-    assert check_localization(whole_class, _gold()).passed
+def test_a_module_level_block_lies_between_the_definitions_around_it() -> None:
+    base = "import os\n\nX = 1\n\n\ndef f():\n    return X\n\n\nY = 2\nZ = 3\n"
+    diff = "--- a/m.py\n+++ b/m.py\n@@ -3 +3 @@\n-X = 1\n+X = 4\n@@ -11 +11 @@\n-Z = 3\n+Z = 5\n"
+    gold = gold_of(diff, {"m.py": base}.get)
+    assert [(t.name, t.lines, t.grain) for t in gold.targets] == [
+        (None, (3,), (1, 5)),
+        (None, (11,), (8, 11)),
+    ]
+    assert check_localization([("m.py", 1, 5), ("m.py", 10, 11)], gold).passed
+    assert not check_localization([("m.py", 1, 11)], gold).passed  # the whole file holds f too
+
+
+def test_localization_needs_every_gold_target_pointed_at_its_grain() -> None:
+    exact = [("pkg/core.py", 8, 9), ("pkg/util.py", 1, 2)]
+    assert check_localization(exact, _gold()).passed
+    inside = [("pkg/core.py", 9, 9), ("pkg/util.py", 1, 1)]  # finer than the method: points at it
+    assert check_localization(inside, _gold()).passed
+    whole_class = [("pkg/core.py", 4, 9), ("pkg/util.py", 1, 2)]
+    verdict = check_localization(whole_class, _gold())
+    assert not verdict.passed and "coarser" in verdict.reason and "Box.take" in verdict.reason
+    whole_file = [("pkg/core.py", 1, 13), ("pkg/util.py", 1, 2)]
+    assert not check_localization(whole_file, _gold()).passed
     wrong_method = [("pkg/core.py", 5, 6), ("pkg/util.py", 1, 2)]
     verdict = check_localization(wrong_method, _gold())
-    assert not verdict.passed and "Box.take" in verdict.reason
+    assert not verdict.passed and "not covered: pkg/core.py::Box.take" in verdict.reason
     assert not check_localization([("pkg/core.py", 8, 9)], _gold()).passed  # util.py's block missed
 
 

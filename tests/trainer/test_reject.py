@@ -15,6 +15,7 @@ from swe_lsp.sandbox.local_sandbox import LocalSandbox
 from swe_lsp.search.records import StepRecord, write_trajectory
 from swe_lsp.settings import SandboxSettings
 from trainer.cli import main
+from trainer.gold import served_diff
 from trainer.instances import Instance, read_instances
 from trainer.reject import OneShot, read_one_shot, reject, resolve_labels
 from trainer.repos import file_at, git_dir_of
@@ -72,7 +73,14 @@ def test_reject_checks_each_stage_and_keeps_correct_prefixes(collected: tuple[Pa
     assert localize["step"].startswith("pkg/core.py::mean\n\n### pkg/core.py (lines")  # as the server renders
     assert sum(r["source"] == "gold" for r in labels) == 3
     pairs = [json.loads(line) for line in (run / "reject" / "pairs.jsonl").read_text().splitlines()]
-    assert [(p["chosen"], p["rejected"]) for p in pairs] == [(inst.patch, WRONG_DIFF)]
+    # Both sides as the server's diff writer writes them (git's `index` line and WRONG_DIFF's
+    # context-free hunk are gone), so the pair differs by the fix alone.
+    git_dir = git_dir_of(Path(inst.git_dir or ""))
+    read = lambda p: file_at(git_dir, inst.base_commit, p)  # noqa: E731
+    gold, wrong = served_diff(inst.patch, read), served_diff(WRONG_DIFF, read)
+    assert gold != inst.patch and wrong != WRONG_DIFF
+    assert [(p["chosen"], p["rejected"]) for p in pairs] == [(gold, wrong)]
+    assert report["counts"]["gold_rerendered"] == 1
 
 
 def test_without_a_sandbox_the_sandbox_checks_are_not_counted(collected: tuple[Path, Instance]) -> None:
