@@ -64,6 +64,9 @@ STORE = CACHE / "rank"
 # `product`: per repository, `workspace+prior` where `learning.choose` picked the workspace's model
 # on its held-out newest commits, else `prior`; `product+symbols`: that, with the symbol prior
 # (leave-one-repository-out) ordering the symbols.
+# Bumped when the hand-weighted symbol stage changes, so `--refresh-symbols` ranks functions again:
+# 2 = the issue naming the class a symbol is nested in counts (`retrieval.OWNER_NAMED`).
+SYMBOL_STAGE = 2
 SYSTEMS = ("ours", "prior", "workspace", "workspace+prior", "product")
 
 
@@ -125,9 +128,11 @@ def prepare_repo(repo: str, rows: list[dict], queries: int) -> dict:
     return record
 
 
-def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], queries: int) -> list[dict]:
+def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], queries: int,
+             refresh: bool = False) -> list[dict]:  # fmt: skip
     """Every instance of `repo`: each system's files and functions (cached per instance and per
-    training size `queries`)."""
+    training size `queries`). `refresh`: the symbol stage changed, so each cached record's functions
+    are ranked again (from its cached file scores, without recomputing the features)."""
     loaded = {name: Ranker.load(Path(path)) for name, path in models[repo].items() if name != "symbols"}
     symbol_model = Ranker.load(Path(models[repo]["symbols"]), SYMBOL_FEATURES)
     assert symbol_model is not None
@@ -137,6 +142,9 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
     for row in rows:
         out = STORE / f"instances-q{queries}" / f"{row['instance_id']}.json"
         cached = json.loads(out.read_text()) if out.exists() else {}
+        if refresh and "product+symbols_files" in cached and cached.get("symbols_refreshed") != SYMBOL_STAGE:
+            records.append(refresh_symbols(repo, row, cached, loaded, out))
+            continue
         if "product+symbols_files" in cached:
             records.append(cached)
             continue
@@ -199,6 +207,32 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
         print(f"{row['instance_id']}: gold {gold_files} ours {record['ours_files'][:1]} "
               f"ws+prior {record.get('workspace+prior_files', [''])[:1]}", flush=True)  # fmt: skip
     return records
+
+
+def refresh_symbols(repo: str, row: dict, record: dict, loaded: dict[str, Ranker | None], out: Path) -> dict:
+    """`record` with the functions of every system that uses the hand-weighted symbol stage ranked
+    again by the current code (files unchanged: the same first stage and models' scores of the cached
+    pool rows). `product+symbols` (the learned symbol order, not served) keeps what it had."""
+    tree = materialize(repo, row["base_commit"], CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
+    index = RepoIndex.build_or_load(tree, CACHE / "index", key=f"rank-{repo}")
+    issue = row["problem_statement"]
+    stage = first_stage(index, issue)
+    loc = retrieve(index, issue, top=max(FILE_KS), top_symbols=max(SYMBOL_KS), stage=stage)
+    assert [h.path for h in loc.files] == record["ours_files"], row["instance_id"]
+    record["ours_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
+    for name, model in loaded.items():
+        assert model is not None, name
+
+        def reorder(_: object, model: Ranker = model, files: list = record["pool"],
+                    rows: list = record["rows"]) -> dict[str, float]:  # fmt: skip
+            return dict(zip(files, model.scores(rows), strict=True))
+
+        loc = retrieve(index, issue, max(FILE_KS), max(SYMBOL_KS), reorder, stage=stage)
+        record[f"{name}_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
+    record["symbols_refreshed"] = SYMBOL_STAGE
+    out.write_text(json.dumps(record))
+    print(f"{row['instance_id']}: functions ranked again", flush=True)
+    return record
 
 
 def _symbol_set(record: dict) -> TrainingSet:
@@ -327,6 +361,8 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1, help="repositories in parallel")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--write-prior", action="store_true", help="only train and write the shipped prior")
+    parser.add_argument("--refresh-symbols", action="store_true",
+                        help="rank cached functions again with the current symbol stage")  # fmt: skip
     args = parser.parse_args()
     rows = selected_rows(args)
     by_repo: dict[str, list[dict]] = {}
@@ -346,7 +382,11 @@ def main() -> int:
     decisions: dict[str, dict] = {}
     models = train_models(sets, STORE / f"models-q{args.queries}", decisions)
     biggest_first = sorted(by_repo, key=lambda r: -len(by_repo[r]))
-    done = _parallel(args.jobs, run_repo, [(r, by_repo[r], models, args.queries) for r in biggest_first])
+    done = _parallel(
+        args.jobs,
+        run_repo,
+        [(r, by_repo[r], models, args.queries, args.refresh_symbols) for r in biggest_first],
+    )
     records = [rec for chunk in done for rec in chunk]
     summary = summarize(records, sets)
     summary["decisions"] = decisions

@@ -106,3 +106,13 @@ def test_localize_cli_empty_issue_is_a_user_error(fixture_repo: Path, tmp_path: 
     issue.write_text("  \n")
     assert main(["localize", "--workspace", str(fixture_repo), "--issue", str(issue)]) == 2
     assert "the issue in" in capsys.readouterr().err
+
+
+def test_a_method_of_the_class_the_issue_names_ranks_above_its_twin(tmp_path: Path) -> None:
+    body = "    def combine(self, other):\n        return sorted(set(self.items) | set(other.items))\n"
+    (tmp_path / "shapes.py").write_text(f"class Renderer:\n{body}\n\nclass Media:\n{body}")
+    index = RepoIndex.build_or_load(tmp_path, None)
+    found = retrieve(index, "Combining two Media objects loses the order of their items", top_symbols=5)
+    names = [s.name for s in found.symbols]
+    assert names.index("Media.combine") < names.index("Renderer.combine")
+    assert "in a class the issue names" in found.symbols[names.index("Media.combine")].reasons
