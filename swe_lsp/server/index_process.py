@@ -18,7 +18,9 @@ it got, at most twice a second: `{"op": "train", "root": ..., "done": n, "total"
 once it is over, one of `{"op": "train", "root": ..., "model": "workspace" | "prior" | "none",
 "queries": N, "new_queries": N, "seconds": S, "note": ...}` or `{"op": "train", "root": ...,
 "error": ...}`. A failed training ends neither the process nor the index. Tasks sent meanwhile
-wait for it (the process does one thing at a time).
+wait for it (the process does one thing at a time). A folder that learns is trained again when an
+update finds its git HEAD moved (a pull, a checkout, a commit: `train_workspace` then computes only
+the new commits), checked at most once a HEAD_CHECK_S per folder.
 
     python -m swe_lsp.server.index_process --out-fd N
 """
@@ -39,6 +41,10 @@ from typing import IO, Any
 NICENESS = 10
 # Training's progress lines: at most one per this many seconds (and the last commit's).
 PROGRESS_INTERVAL_S = 0.5
+# A learning folder's HEAD is read again on an update at most this often: a save storm (a branch
+# switch rewrites hundreds of files) costs one git read, and a minute's delay to relearn after a
+# pull is nothing next to the RETRAIN_AFTER commits a retraining waits for.
+HEAD_CHECK_S = 60.0
 
 
 def serve(tasks: IO[str], results: IO[str]) -> None:
@@ -47,6 +53,8 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
     from swe_lsp.workspace import RepoIndex
 
     indexes: dict[Path, Any] = {}
+    # Folders that learn: the cache dir, the HEAD their last training saw, and when it was read.
+    learning: dict[Path, tuple[Path, str | None, float]] = {}
 
     def say(message: dict[str, object]) -> None:
         results.write(json.dumps(message) + "\n")
@@ -63,6 +71,7 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
                 continue
             say({"op": "build", "root": str(root), "files": len(indexes[root])})
             if task.get("learn"):
+                learning[root] = (Path(task["cache"]), git_head(root), time.monotonic())
                 learn(root, indexes[root], Path(task["cache"]), say)
         elif task["op"] == "update":
             paths = [Path(p).resolve() for p in task["paths"]]
@@ -76,6 +85,24 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
                     say({"op": "update", "root": str(root), "error": f"{exc}"})
                     continue
                 say({"op": "update", "root": str(root), "files": len(index)})
+            for root in [r for r in learning if any(p.is_relative_to(r) for p in paths)]:
+                cache, head, checked = learning[root]
+                if time.monotonic() - checked < HEAD_CHECK_S:
+                    continue
+                now = git_head(root)
+                learning[root] = (cache, now, time.monotonic())
+                if now is not None and now != head:
+                    learn(root, indexes[root], cache, say)
+
+
+def git_head(root: Path) -> str | None:
+    """The commit `root`'s repository has checked out; None without git or commits."""
+    try:
+        import git
+
+        return git.Repo(root, search_parent_directories=True).head.commit.hexsha
+    except Exception:  # not a repository, no commit yet, git missing: nothing to relearn from
+        return None
 
 
 def learn(root: Path, index: Any, cache_dir: Path, say: Callable[[dict[str, object]], None]) -> None:

@@ -18,11 +18,11 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from swe_lsp.workspace.history import cached_history, load_history
+from swe_lsp.workspace.history import History, cached_history, load_history
 from swe_lsp.workspace.index import RepoIndex
 from swe_lsp.workspace.rank_features import FEATURES
 from swe_lsp.workspace.ranker import MIN_QUERIES, TRAIN_QUERIES, Ranker, TrainingSet, train, training_set
@@ -105,11 +105,12 @@ def train_workspace(
     store = _rows_path(cache_dir, key)
     known = _read_rows(store)
     made = TrainingSet()
-    if len(known.groups) < TRAIN_QUERIES:
+    position = {c.sha: i for i, c in enumerate(history.commits)}
+    wanted, skip = _wanted(history, known, position)
+    if wanted:
         repo = git.Repo(workspace, search_parent_directories=True)
         top = Path(repo.working_tree_dir or workspace).resolve()
         prefix = os.path.relpath(workspace.resolve(), top).replace(os.sep, "/")
-        wanted = TRAIN_QUERIES - len(known.groups)
         # In chunks, each stored as it is done: an indexer ended mid-training (the editor closed)
         # loses one chunk at most, and the next idle build goes on from there.
         while len(made.groups) < wanted and time.monotonic() < started + budget_s:
@@ -121,11 +122,11 @@ def train_workspace(
                 most=min(SAVE_EVERY, wanted - len(made.groups)),
                 deadline=started + budget_s,
                 progress=None if progress is None else _offset(progress, len(made.tried), wanted),
-                skip=set(known.tried),
+                skip=skip | set(made.tried),
             )
             if not chunk.tried:
                 break
-            known.extend(chunk)
+            known = _newest(known, chunk, position)
             made.extend(chunk)
             _write_rows(store, known)
         if progress is not None and made.tried:
@@ -136,10 +137,9 @@ def train_workspace(
         return TrainReport("prior", len(known.groups), len(made.groups), seconds, note)
     path = model_path(cache_dir, key)
     decided = _decision(path)
-    if decided is not None and len(known.groups) - int(decided.get("queries", 0)) < RETRAIN_AFTER:
+    if decided is not None and _newer_than(known, position, decided) < RETRAIN_AFTER:
         serves = str(decided.get("serves", "prior"))
         return TrainReport(serves, int(decided.get("queries", 0)), len(made.groups), seconds, _why(decided))
-    position = {c.sha: i for i, c in enumerate(history.commits)}
     model, validation = choose(known, Ranker.prior(), lambda sha: position.get(sha, -1))
     info = {"head": history.head, "queries": len(known.groups), "validation": validation}
     if model is not None:
@@ -174,6 +174,38 @@ def choose(
     if mine <= theirs:
         return None, validation
     return train(data, init=prior), validation
+
+
+def _wanted(history: History, known: TrainingSet, position: Mapping[str, int]) -> tuple[int, set[str]]:
+    """How many new training queries to compute, and the commits not to try: until TRAIN_QUERIES are
+    known, any commit not tried yet (newest first); after that only those newer than the newest
+    commit tried, each of which will push the oldest query out (`_newest`), so the model keeps up
+    with the repository instead of freezing on its first 400 commits."""
+    skip = set(known.tried)
+    if len(known.groups) < TRAIN_QUERIES:
+        return TRAIN_QUERIES - len(known.groups), skip
+    newest = max((position.get(sha, -1) for sha in known.tried), default=-1)
+    skip.update(c.sha for c in history.commits[: newest + 1])
+    return min(TRAIN_QUERIES, len(history.commits) - 1 - newest), skip
+
+
+def _newest(known: TrainingSet, chunk: TrainingSet, position: Mapping[str, int]) -> TrainingSet:
+    """`known` with `chunk` added, cut to the TRAIN_QUERIES newest queries (commits no longer in the
+    history, after a rebase, go first); every commit tried stays recorded, so none is tried again."""
+    both = TrainingSet()
+    both.extend(known)
+    both.extend(chunk)
+    order = sorted(range(len(both.groups)), key=lambda g: -position.get(both.queries[g], -1))
+    kept = both.subset(sorted(order[:TRAIN_QUERIES]))
+    kept.tried = both.tried
+    return kept
+
+
+def _newer_than(known: TrainingSet, position: Mapping[str, int], decided: dict) -> int:
+    """How many known queries came from commits after the HEAD the last training decided at (all of
+    them when that HEAD is gone from the history)."""
+    head = position.get(str(decided.get("head", "")), -1)
+    return sum(position.get(sha, -1) > head for sha in known.queries)
 
 
 def _why(info: dict) -> str:

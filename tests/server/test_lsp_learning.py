@@ -173,3 +173,35 @@ async def test_a_failed_training_is_shown_once_and_keeps_the_index(tmp_path: Pat
         assert after["pid"] == before["pid"] is not None
         shown = [m.message for m in ed.client.messages if "learning the ranker" in m.message]
         assert len(shown) == 1, shown
+
+
+def test_the_indexer_learns_again_when_head_moves(tmp_path: Path, monkeypatch: Any) -> None:
+    """`index_process.serve` trains a learning folder after its build, and again when an update
+    finds HEAD moved (a pull or a commit), but not on an update with the same HEAD."""
+    import io
+    import json
+
+    from swe_lsp.server import index_process
+
+    monkeypatch.setattr(index_process, "HEAD_CHECK_S", 0.0)
+    root = make_history_repo(tmp_path / "repo", MIN_QUERIES + 20)
+    cache = tmp_path / "cache"
+
+    def tasks() -> Any:
+        yield json.dumps({"op": "build", "root": str(root), "cache": str(cache), "learn": True}) + "\n"
+        yield json.dumps({"op": "update", "paths": [str(root / "parser.py")]}) + "\n"  # same HEAD
+        (root / "parser.py").write_text((root / "parser.py").read_text() + "\n\ndef later():\n    return 1\n")
+        subprocess.run(["git", "-C", str(root), "commit", "-qam", "Fix the parser later"], check=True,
+                       env={**server_env(), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})  # fmt: skip
+        yield json.dumps({"op": "update", "paths": [str(root / "parser.py")]}) + "\n"
+
+    out = io.StringIO()
+    index_process.serve(tasks(), out)  # type: ignore[arg-type]
+    said = [json.loads(line) for line in out.getvalue().splitlines()]
+    ends = [m for m in said if m["op"] == "train" and "done" not in m]
+    assert [m["op"] for m in said if m["op"] != "train"] == ["build", "update", "update"]
+    assert len(ends) == 2 and "error" not in ends[-1], said
+    assert ends[0]["new_queries"] >= MIN_QUERIES and ends[1]["new_queries"] == 1, ends
+    # The second training came after the second update, not the first.
+    assert said.index(ends[1]) > [i for i, m in enumerate(said) if m["op"] == "update"][-1]

@@ -10,7 +10,7 @@ from pathlib import Path
 import git
 import pytest
 
-from swe_lsp.workspace import RepoIndex, retrieve
+from swe_lsp.workspace import RepoIndex, learning, retrieve
 from swe_lsp.workspace.bm25 import BM25
 from swe_lsp.workspace.history import Commit, History, load_history, read_history
 from swe_lsp.workspace.learning import RETRAIN_AFTER, choose, model_path, reorder_for, train_workspace
@@ -177,6 +177,37 @@ def test_idle_training_decides_on_held_out_commits_then_goes_on_incrementally(tm
     assert grown.new_queries > 0 and grown.queries > report.queries
     decided = json.loads(model_path(cache, str(root)).with_suffix(".json").read_text())
     assert decided["head"] == repo.head.commit.hexsha and decided["queries"] == grown.queries
+
+
+def test_a_full_model_keeps_up_with_new_commits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once TRAIN_QUERIES are known, new commits still come in (newest first) and push the oldest
+    queries out, and enough of them train the model again: it never freezes on its first commits."""
+    monkeypatch.setattr(learning, "TRAIN_QUERIES", MIN_QUERIES + 4)
+    root, cache = tmp_path / "shop", tmp_path / "cache"
+    repo = make_shop(root, MIN_QUERIES + 10)
+    index = RepoIndex.build_or_load(root, cache, key=str(root))
+    first = train_workspace(root, index, cache, str(root))
+    assert first.queries == MIN_QUERIES + 4, first
+    oldest_kept = _rows(cache, root).queries
+    for n in range(RETRAIN_AFTER + 2):
+        path = list(TOPICS)[n % 4]
+        text = (root / path).read_text() + f"\n\ndef later_{n}():\n    return {n}\n"
+        _commit(repo, root, path, text, f"Fix {TOPICS[path][1]} {TOPICS[path][3]} later, case {n}")
+    index = RepoIndex.build_or_load(root, cache, key=str(root))
+    later = train_workspace(root, index, cache, str(root))
+    assert later.new_queries == RETRAIN_AFTER + 2 and later.queries == MIN_QUERIES + 4, later
+    rows = _rows(cache, root)
+    newest = {c.hexsha for c in repo.iter_commits(max_count=RETRAIN_AFTER + 2)}
+    assert newest <= set(rows.queries) and len(set(oldest_kept) - set(rows.queries)) == RETRAIN_AFTER + 2
+    decided = json.loads(model_path(cache, str(root)).with_suffix(".json").read_text())
+    assert decided["head"] == repo.head.commit.hexsha
+
+    again = train_workspace(root, index, cache, str(root))
+    assert again.new_queries == 0 and _rows(cache, root).queries == rows.queries
+
+
+def _rows(cache: Path, root: Path) -> TrainingSet:
+    return learning._read_rows(learning._rows_path(cache, str(root)))
 
 
 def _synthetic(groups: int, informative: str) -> TrainingSet:
