@@ -8,8 +8,14 @@ cannot hold one sequence of `max_model_len` tokens. The plan does the same arith
 the engine starts with a context that fits instead of failing minutes into a load:
 
     usable   = gpu_memory x gpu_memory_utilization                  (per GPU)
-    kv cache = usable - weights/tp - LoRA slots/tp - reserve
+    kv cache = usable - weights/tp - LoRA slots/tp - reserve - states
     tokens   = kv cache / (kv layers x kv heads/tp x head_dim x 2 (K,V) x kv dtype bytes)
+
+`states` is 0 for a plain transformer. A hybrid model's linear-attention layers (Qwen3.5/3.6's
+Gated DeltaNet) keep no K and V per token but a fixed recurrent state per running sequence, which
+vLLM holds in the same pool as the KV cache ("mamba" pages): the plan reserves one state for each of
+`MAX_NUM_SEQS` sequences, so that one stage's samples still decode as one batch, and only the rest
+counts as tokens.
 
 It prefers, in order: the manifest's context with the model's own KV dtype on the fewest GPUs; the
 same with an fp8 KV cache (half the bytes per token, a small accuracy cost); then a lowered context
@@ -164,6 +170,10 @@ class MemoryPlan:
     engine: EngineArgs
     fits: bool = True
     notes: tuple[str, ...] = field(default=())
+    state_bytes_per_sequence: int = 0
+    """A hybrid model's recurrent state for one sequence (0 for a plain transformer)."""
+    state_bytes: int = 0
+    """The recurrent states reserved: `state_bytes_per_sequence` x the engine's max_num_seqs."""
 
     @property
     def reserve_bytes(self) -> int:
@@ -196,6 +206,18 @@ class MemoryPlan:
                 f"{_gib(self.activation_bytes)} per GPU (one {MAX_NUM_BATCHED_TOKENS}-token pass)",
             ),
             ("overhead", f"{_gib(self.overhead_bytes)} per GPU (CUDA context, workspaces, graphs)"),
+            *(
+                [
+                    (
+                        "states",
+                        f"{_gib(self.state_bytes)} per GPU (recurrent state, "
+                        f"{self.state_bytes_per_sequence / 2**20:.1f} MiB x "
+                        f"{self.engine.max_num_seqs} sequences)",
+                    )
+                ]
+                if self.state_bytes
+                else []
+            ),
             (
                 "KV cache",
                 f"{_gib(self.kv_cache_bytes)} per GPU = {self.kv_tokens:,} tokens at "
@@ -254,7 +276,11 @@ def plan_memory(
         wanted = arch.max_position_embeddings
     floor = wanted if fixed.max_model_len else min(context_floor, wanted)
     tps = [fixed.tensor_parallel_size] if fixed.tensor_parallel_size else _tensor_parallel_sizes(arch, gpus)
-    kv_dtypes = [fixed.kv_cache_dtype] if fixed.kv_cache_dtype else ["auto", "fp8"]
+    # Never an fp8 cache on its own for a hybrid (linear-attention) model: its cache is a quarter of
+    # a dense model's already, so fp8 buys little, and fp8 KV with vLLM's hybrid kernels has been
+    # reported to corrupt output (vllm#26646); the user may still set it.
+    auto_kv = ["auto"] if arch.linear_layers else ["auto", "fp8"]
+    kv_dtypes = [fixed.kv_cache_dtype] if fixed.kv_cache_dtype else auto_kv
     candidates = [
         _candidate(arch, fmt, weights, adapters, gpu_bytes, util, tp, kv) for tp in tps for kv in kv_dtypes
     ]
@@ -318,6 +344,8 @@ def plan_memory(
         engine=engine,
         fits=fits,
         notes=tuple(notes),
+        state_bytes_per_sequence=chosen["state_per_sequence"],
+        state_bytes=chosen["states"],
     )
 
 
@@ -340,11 +368,14 @@ class EngineNeed:
 def engine_need(
     name: str, arch: Architecture, context: int, adapters: Adapters = Adapters(), dtype: str = "auto"
 ) -> EngineNeed:
-    """`arch`'s need on one GPU (no tensor parallelism: a split is planned per GPU)."""
+    """`arch`'s need on one GPU (no tensor parallelism: a split is planned per GPU); a hybrid
+    model's recurrent states for `MAX_NUM_SEQS` sequences count as fixed bytes."""
     fmt = WeightFormat.of(arch, dtype)
     slots = adapters.count * arch.lora_slot_params(adapters.rank) * 2
-    fixed = fmt.bytes(arch) + slots + activation_bytes(arch) + OVERHEAD_BYTES
-    per_token = arch.kv_bytes_per_token(4 if fmt.bits == 32 else 2)
+    model_bytes = 4 if fmt.bits == 32 else 2
+    states = MAX_NUM_SEQS * arch.state_bytes_per_sequence(model_bytes)
+    fixed = fmt.bytes(arch) + slots + activation_bytes(arch) + OVERHEAD_BYTES + states
+    per_token = arch.kv_bytes_per_token(model_bytes)
     wanted = min(context, arch.max_position_embeddings or context)
     return EngineNeed(name, fixed, per_token, wanted)
 
@@ -382,11 +413,12 @@ def share_gpu(needs: list[EngineNeed], gpu_bytes: int, utilization: float | None
 
 def activation_bytes(arch: Architecture, tp: int = 1) -> int:
     """The profiled forward pass's peak on one GPU: per token of a `MAX_NUM_BATCHED_TOKENS` pass,
-    the residual and normed hidden states (2 x hidden, not split), the q/k/v output, and the MLP's
+    the residual and normed hidden states (2 x hidden, not split), the token mixer's projection
+    output (q/k/v, or a hybrid's widest: Gated DeltaNet's qkv, z, b and a), and the MLP's
     gate-up output plus its activation (3 x intermediate), or for experts the fp32 router logits and
     each chosen expert's 3 x moe_intermediate plus its hidden-sized output; all 16-bit. Plus the
     sampler: fp32 logits and their log-softmax for `MAX_NUM_SEQS` sequences."""
-    per_token = 2 * 2 * arch.hidden_size + 2 * (arch.q_size + 2 * arch.kv_size) // tp
+    per_token = 2 * 2 * arch.hidden_size + 2 * arch.mixer_out_size // tp
     dense = 2 * 3 * arch.intermediate_size // tp if arch.dense_layers else 0
     moe = 0
     if arch.sparse_layers:
@@ -409,8 +441,12 @@ def _candidate(
     """One (tensor parallel, KV dtype) choice: its KV budget and tokens on one GPU."""
     adapter_bytes = adapters.count * arch.lora_slot_params(adapters.rank) * 2 // tp
     activation = activation_bytes(arch, tp)
-    kv_bytes = int(gpu_bytes * util) - weights // tp - adapter_bytes - activation - OVERHEAD_BYTES
     model_kv_bytes = 4 if fmt.bits == 32 else 2
+    # A recurrent state stays in the model's dtype (or its config's mamba_ssm_dtype) whatever the
+    # KV cache's: vLLM's mamba_cache_dtype defaults to the model's dtype, not kv_cache_dtype.
+    state = arch.state_bytes_per_sequence(model_kv_bytes, tp)
+    states = MAX_NUM_SEQS * state
+    kv_bytes = int(gpu_bytes * util) - weights // tp - adapter_bytes - activation - OVERHEAD_BYTES - states
     per_token = arch.kv_bytes_per_token(1 if kv.startswith("fp8") else model_kv_bytes, tp)
     return {
         "tp": tp,
@@ -420,12 +456,16 @@ def _candidate(
         "kv_bytes": max(kv_bytes, 0),
         "per_token": per_token,
         "kv_tokens": max(kv_bytes, 0) // per_token,
+        "state_per_sequence": state,
+        "states": states,
     }
 
 
 def _tensor_parallel_sizes(arch: Architecture, gpus: int) -> list[int]:
-    """The tensor-parallel sizes vLLM accepts for `arch` on `gpus` GPUs, fewest GPUs first."""
-    sizes = [t for t in TENSOR_PARALLEL_SIZES if t <= gpus and arch.num_heads % t == 0]
+    """The tensor-parallel sizes vLLM accepts for `arch` on `gpus` GPUs, fewest GPUs first: the
+    attention heads, and a hybrid's linear-attention key and value heads, split evenly."""
+    heads = (arch.num_heads, arch.linear_num_key_heads, arch.linear_num_value_heads)
+    sizes = [t for t in TENSOR_PARALLEL_SIZES if t <= gpus and all(n % t == 0 for n in heads)]
     return sizes or [1]
 
 

@@ -1,10 +1,11 @@
 """The memory planner against figures worked out by hand for two real models, and the paths that
 carry its arguments to vLLM (argument construction only: no engine starts here).
 
-Qwen2.5-Coder-32B-Instruct (dense, qwen2) and Qwen3-Coder-30B-A3B-Instruct (mixture of experts,
-qwen3_moe) are read from the config excerpts shipped in models/configs/; their parameter counts are
-checked against the checkpoints' own byte totals (safetensors index: 65,527,752,704 and
-61,064,245,248 bf16 bytes).
+Qwen2.5-Coder-32B-Instruct (dense, qwen2), Qwen3-Coder-30B-A3B-Instruct (mixture of experts,
+qwen3_moe) and Qwen3.6-27B (hybrid Gated DeltaNet + attention, qwen3_5, with a vision tower) are read
+from the config excerpts shipped in models/configs/; their parameter counts are checked against the
+checkpoints' own byte totals (safetensors index: 65,527,752,704, 61,064,245,248 and 55,562,855,904
+bf16 bytes).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from swe_lsp.llm.architecture import Architecture
+from swe_lsp.llm.architecture import Architecture, ArchitectureError
 from swe_lsp.llm.limits import Limits
 from swe_lsp.llm.local_server import serve_command
 from swe_lsp.llm.manifest import BUILTIN_DIR, get_manifest, load_manifest_file
@@ -46,6 +47,7 @@ def arch(name: str) -> Architecture:
 
 QWEN25 = "Qwen2.5-Coder-32B-Instruct"
 QWEN3_MOE = "Qwen3-Coder-30B-A3B-Instruct"
+QWEN36 = "Qwen3.6-27B"
 
 
 def test_qwen25_coder_32b_parameters_weights_and_kv_per_token() -> None:
@@ -155,6 +157,78 @@ def test_qwen3_coder_30b_a3b_moe_counts_every_expert_and_plans_its_context() -> 
     # 3 LoRA slots on 128 experts x 48 layers do not fit next to 57 GiB of weights
     with pytest.raises(PlanError, match=r"3 LoRA slot\(s\) of rank 64"):
         plan_memory(a, 80 * GIB, 1, context=32_768, context_floor=FLOOR, adapters=Adapters(3, 64))
+
+
+def test_qwen36_27b_hybrid_counts_each_layer_kind_the_vision_tower_and_the_states() -> None:
+    a = arch(QWEN36)
+    p = a.params()
+    assert (a.num_layers, a.linear_layers, a.kv_layers, a.attention_layers) == (64, 48, 16, 16)
+    # full attention (layers 3, 7, ..., 63): q 5120 x (24 x 256 x 2, the output gate rides in q_proj),
+    # k and v 5120 x (4 x 256), o (24 x 256) x 5120; no bias
+    assert p.attention == 16 * (5_120 * 12_288 + 2 * 5_120 * 1_024 + 6_144 * 5_120) == 1_677_721_600
+    # Gated DeltaNet: in_proj_qkv 5120 x (2 x 16 x 128 + 48 x 128 = 10,240), in_proj_z 5120 x 6144,
+    # in_proj_b and in_proj_a 5120 x 48 each, out_proj 6144 x 5120
+    assert p.linear_attention == 48 * (5_120 * 10_240 + 5_120 * 6_144 + 2 * 5_120 * 48 + 6_144 * 5_120)
+    assert p.linear_attention == 5_560_074_240
+    # conv1d 10,240 channels x kernel 4, A_log and dt_bias 48 each, gated norm over one 128-dim head
+    assert p.deltanet_small == 48 * (10_240 * 4 + 2 * 48 + 128) == 1_976_832
+    assert p.mlp == 64 * 3 * 5_120 * 17_408 == 17_112_760_320  # dense MLP in every layer
+    # two RMSNorms per layer, q/k norms of 256 in the 16 attention layers, the final norm
+    assert p.norms == 64 * 2 * 5_120 + 16 * 2 * 256 + 5_120 == 668_672
+    assert p.embedding == p.lm_head == 248_320 * 5_120 == 1_271_398_400  # not tied
+    assert p.total - p.vision == 26_895_998_464
+    # vision tower: Conv3d 3 x 2 x 16 x 16 -> 1152 (+ bias) = 1,770,624; 2304 x 1152 position
+    # embeddings = 2,654,208; 27 blocks of 2 LayerNorms (4 x 1152), qkv 1152 x 3456 + 3456,
+    # proj 1152^2 + 1152, fc1 1152 x 4304 + 4304, fc2 4304 x 1152 + 1152 = 15,239,504 each;
+    # merger: LayerNorm 2 x 1152, 4608^2 + 4608, 4608 x 5120 + 5120 = 44,838,656
+    assert p.vision == 1_770_624 + 2_654_208 + 27 * 15_239_504 + 44_838_656 == 460_730_096
+    # 27,356,728,560 loaded + the MTP head's 424,699,392 (not loaded) = 27,781,427,952 parameters,
+    # 55,562,855,904 bf16 bytes: the checkpoint's safetensors index total
+    assert p.total == 27_356_728_560
+    assert (p.total + 424_699_392) * 2 == 55_562_855_904
+    assert WeightFormat.of(a).bytes(a) == 54_713_457_120
+    # KV cache from the 16 full-attention layers only: 16 x 4 KV heads x 256 x (K, V) x 2 bytes
+    assert a.kv_bytes_per_token(2) == 16 * 4 * 256 * 2 * 2 == 65_536
+    # recurrent state per sequence, per linear layer: conv 10,240 channels x 3 past tokens x 2 bytes
+    # (bf16) = 61,440 + delta rule 48 heads x 128 x 128 x 4 bytes (mamba_ssm_dtype float32) =
+    # 3,145,728; x 48 layers
+    assert a.state_bytes_per_sequence(2) == 48 * (10_240 * 3 * 2 + 48 * 128 * 128 * 4) == 153_944_064
+    assert a.state_bytes_per_sequence(2, tensor_parallel=2) == 153_944_064 // 2
+    # activations: 8192 x [2 x (2 x 5120) + 2 x 16,480 (DeltaNet's qkv 10,240 + z 6144 + b, a 96,
+    # wider than attention's 12,288 + 2048) + 2 x 3 x 17,408] = 8192 x 157,888; sampler
+    # 64 x 248,320 x 8
+    assert activation_bytes(a) == 8_192 * 157_888 + 64 * 248_320 * 8 == 1_420_558_336
+
+
+def test_qwen36_27b_on_one_80gib_gpu_reserves_64_states_and_holds_two_64k_samples() -> None:
+    a = arch(QWEN36)
+    floor = 32_768 + 600 * 12 + 1_024  # the manifest's patch turn + a patch prompt: 40,992
+    plan = plan_memory(a, 80 * GIB, 1, context=65_536, context_floor=floor)
+    assert plan.state_bytes_per_sequence == 153_944_064
+    assert plan.state_bytes == 64 * 153_944_064 == 9_852_420_096  # max_num_seqs states
+    kv = int(80 * GIB * 0.9) - 54_713_457_120 - 1_420_558_336 - int(1.5 * GIB) - 9_852_420_096
+    assert plan.kv_cache_bytes == kv == 9_712_363_040
+    assert plan.kv_tokens == kv // 65_536 == 148_198
+    assert (plan.engine.max_model_len, plan.engine.kv_cache_dtype) == (65_536, "auto")
+    assert plan.concurrent_full_length == 2  # 148,198 // 65,536
+    assert "states" in plan.as_text() and "146.8 MiB x 64 sequences" in plan.as_text()
+    # the bf16 weights alone (51.0 GiB) do not fit 48 GiB; two 48 GiB GPUs split them
+    with pytest.raises(PlanError, match=r"the weights \(51\.0 GiB, bfloat16\) leave no room"):
+        plan_memory(a, 48 * GIB, 1, context=65_536, context_floor=floor)
+    two = plan_memory(a, 48 * GIB, 2, context=65_536, context_floor=floor)
+    assert two.engine.tensor_parallel_size == 2 and two.kv_bytes_per_token == 65_536 // 2
+    assert two.state_bytes == 64 * 153_944_064 // 2
+
+
+def test_hybrid_layers_follow_the_full_attention_interval_without_layer_types() -> None:
+    config = json.loads((CONFIGS / f"{QWEN36}.json").read_text())
+    text = {k: v for k, v in config["text_config"].items() if k != "layer_types"}
+    a = Architecture.from_config({**config, "text_config": text})
+    assert a.params().total == arch(QWEN36).params().total  # every 4th layer full, as listed
+    assert (a.linear_layers, a.kv_layers) == (48, 16)
+    broken = {**text, "linear_num_value_heads": None}
+    with pytest.raises(ArchitectureError, match="linear_num_value_heads"):
+        Architecture.from_config({**config, "text_config": broken})
 
 
 def test_settings_win_over_the_plan() -> None:

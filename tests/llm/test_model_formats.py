@@ -19,7 +19,13 @@ POLICY_OUTPUT = {
     "qwen3-coder-30b-a3b-instruct": "qwen3-coder-understand.txt",
     "qwen3-coder-30b-a3b+swe-lego-verifier-8b": "qwen3-coder-understand.txt",
     "qwen3-coder-30b-a3b+deepswe-verifier": "qwen3-coder-understand.txt",
+    # Qwen3.5/3.6's thinking turn: `<think>\n...\n</think>\n\n`, then the answer.
+    "qwen3.6-27b": "qwen3.6-thinking-understand.txt",
+    "qwen3.6-27b+swe-lego-verifier-8b": "qwen3.6-thinking-understand.txt",
 }
+# Qwen3.5/3.6's chat template opens an assistant turn with thinking off as `<think>\n\n</think>\n\n`
+# (`enable_thinking` false); its judges answer after that, so the next token is the verdict.
+QWEN35_THINKING_OFF = "<think>\n\n</think>\n\n"
 
 
 def chatml(messages: list[tuple[str, str]]) -> str:
@@ -45,6 +51,24 @@ def test_policy_output_parses(name: str) -> None:
     assert files == ("statsmini/core.py",) and not problems
 
 
+def test_qwen36_judges_answer_after_the_thinking_off_opening() -> None:
+    manifest = get_manifest("qwen3.6-27b")
+    system, user = Message("system", JUDGE_SYSTEM), Message("user", "Is this step right?")
+    for role in ("prm", "orm"):
+        spec = manifest.role(role)
+        assert (spec.kind, spec.prefix, spec.labels) == ("judge", QWEN35_THINKING_OFF, ("Yes", "No"))
+        rendered = ChatTemplate(manifest.template_text()).render((system, user)) + spec.prefix
+        assert rendered == chatml([("system", JUDGE_SYSTEM), ("user", "Is this step right?")]) + (
+            "<think>\n\n</think>\n\n"
+        )
+
+
+def test_qwen36_thinking_turn_keeps_its_reasoning_apart() -> None:
+    turn = split_turn((OUTPUTS / "qwen3.6-thinking-understand.txt").read_text())
+    assert turn.think.startswith("The user reports that `mean([])` raises ZeroDivisionError.")
+    assert "</think>" not in turn.answer and turn.answer == '["statsmini/core.py"]'
+
+
 def test_qwen3_thinking_output_parses() -> None:
     # Qwen3's own reasoning form (the verifiers' base family): `<think>` ... `</think>`, blank line.
     turn = split_turn((OUTPUTS / "qwen3-thinking-understand.txt").read_text())
@@ -57,6 +81,7 @@ def test_qwen3_thinking_output_parses() -> None:
     [
         ("qwen3-coder-30b-a3b+swe-lego-verifier-8b", "swe-lego"),
         ("qwen3-coder-30b-a3b+deepswe-verifier", "r2egym"),
+        ("qwen3.6-27b+swe-lego-verifier-8b", "swe-lego"),
     ],
 )
 def test_verifier_prompt_and_answer_agree_with_the_manifest(name: str, form: str) -> None:

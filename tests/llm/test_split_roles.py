@@ -60,6 +60,19 @@ def test_split_manifests_put_the_orm_on_its_own_endpoint() -> None:
     assert orm_spec.scoring("orm") == "yes_no"  # a verifier adapter scores P(YES), not a DPO ratio
 
 
+def test_qwen36_manifests_one_engine_with_judges_or_the_verifier_on_an_endpoint() -> None:
+    one = get_manifest("qwen3.6-27b")
+    (group,) = one.engine_groups()
+    assert group.roles == ("policy", "prm", "orm") and one.context_length == 65_536
+    assert one.role("prm").kind == one.role("orm").kind == "judge"
+    split = get_manifest("qwen3.6-27b+swe-lego-verifier-8b")
+    policy, orm = split.engine_groups()
+    assert (policy.roles, orm.roles) == (("policy",), ("orm",)) and not split.has_role("prm")
+    assert policy.manifest.base.config == "configs/Qwen3.6-27B.json"
+    assert orm.manifest.base.kind == "endpoint" and orm.manifest.context_length == 32_768
+    assert split.limits == one.limits  # the same policy, the same per-stage limits
+
+
 def test_one_base_manifests_are_one_engine_as_before() -> None:
     for name in ("smollm2-135m", "swe-reasoner-32b", "qwen2.5-coder-32b-instruct"):
         manifest = get_manifest(name)
