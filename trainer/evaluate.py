@@ -7,7 +7,11 @@ ranked candidate is the prediction. Outputs in `OUT/eval/`:
 - `predictions-n<N>.jsonl` per budget and `predictions.jsonl` (the largest budget), in the
   SWE-bench harness format: `{"instance_id", "model_name_or_path", "model_patch"}`;
 - `results.jsonl`: per instance and budget, the patch, whether it resolved (null: not scored, and
-  `unscored` says why), the cost;
+  `unscored` says why), whether its environment built (`environment`), the cost, and the `model`
+  evaluated. Each instance's rows are appended as it finishes (`trainer.resume`), so a rerun into
+  the same OUT resumes: what is already there is not run again (the same model only; another
+  model's file is an error). `--ray` runs the instances as Ray tasks (`trainer.fanout`) into the
+  same file;
 - `report.json`: resolve rate per budget (the per-budget curve), cost per instance (tokens in and
   out, model calls, wall seconds), how many were scored, and per instance whether its environment
   built.
@@ -31,7 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,12 +47,14 @@ from swe_lsp.search.runtime import Roles
 from swe_lsp.search.verification import SandboxVerifier, Verifier
 from swe_lsp.settings import Settings
 from trainer import provenance
-from trainer.instances import Instance, read_instances, write_jsonl
+from trainer.instances import DataError, Instance, read_instances, write_jsonl
 from trainer.repos import checkout_repo, file_at, instance_git_dir
+from trainer.resume import ResultLog
 from trainer.runs import Runner, all_tests_pass, failed_summary, patched_texts
 from trainer.swebench_env import LOG_BYTES, test_command
 
 STEP = "eval"
+RESULTS = "results.jsonl"
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,83 @@ def verifier_factory(
     return make
 
 
+def evaluate_instance(
+    inst: Instance,
+    backend: Any,
+    settings: Settings,
+    folder: Path,
+    budgets: Sequence[int],
+    runner: Runner,
+    mirrors: Path | None = None,
+    advance: Callable[[str], None] = lambda _m: None,
+    roles: Roles | None = None,
+) -> list[dict[str, Any]]:
+    """Resolve one instance at each of `budgets` and score the top candidate; returns its rows of
+    `results.jsonl` (one per budget). Its checkout and job folders go under `folder`. The one
+    function both the sequential loop and a Ray task (`trainer.fanout`) run per instance."""
+    git_dir = instance_git_dir(inst, mirrors)
+    tree = checkout_repo(git_dir, inst.base_commit, folder / ".work" / inst.instance_id / "tree")
+    advance(f"{inst.instance_id} environment")
+    scoring = prepare_scoring(inst, tree, git_dir, runner)
+    environment = "builds" if scoring.environment_ok else scoring.why
+    rows = []
+    for n in budgets:
+        advance(f"{inst.instance_id} n={n}")
+        job_id = f"{inst.instance_id}-n{n}"
+        job = ResolveRequest(
+            job_id, tree, Issue(inst.problem_statement), budget=n, out_dir=folder / "jobs" / job_id
+        )
+        report = resolve(
+            job,
+            backend,
+            settings,
+            lambda _p: None,
+            threading.Event(),
+            roles=roles,
+            verifier_factory=verifier_factory(runner, scoring, settings, job_id),
+        )
+        patch = report.candidates[0].diff if report.candidates else ""
+        total = report.cost.total
+        resolved = score(inst, patch, scoring, git_dir, runner)
+        rows.append(
+            {
+                "instance_id": inst.instance_id,
+                "budget": n,
+                "state": report.state,
+                "error": report.error,
+                "model_patch": patch,
+                "resolved": resolved,
+                "unscored": scoring.why if resolved is None else None,
+                "environment": environment,
+                "prompt_tokens": total.prompt_tokens,
+                "completion_tokens": total.completion_tokens,
+                "model_calls": total.model_calls,
+                "sandbox_seconds": total.sandbox_seconds,
+                "wall_seconds": report.cost.wall_seconds,
+            }
+        )
+    return rows
+
+
+def open_results(out: Path, model_name: str) -> ResultLog:
+    """`OUT/eval/results.jsonl` as a `ResultLog` keyed by (instance, budget), each row stamped
+    with the model it evaluated. Rows of another model are an error rather than reused: a rerun
+    resumes one model's evaluation, it never mixes two."""
+    log = ResultLog(out / STEP / RESULTS, lambda r: (r["instance_id"], r["budget"]))
+    others = sorted({str(r.get("model")) for r in log.rows()} - {model_name})
+    if others:
+        raise DataError(
+            f"{log.path} holds results of {', '.join(others)}, not {model_name}: "
+            "evaluate into another --out, or delete the file to start over"
+        )
+    return log
+
+
+def missing_budgets(log: ResultLog, inst: Instance, budgets: Sequence[int]) -> list[int]:
+    """The budgets `inst` has no row for yet (all of them on a fresh run)."""
+    return [n for n in budgets if (inst.instance_id, n) not in log]
+
+
 def evaluate(
     instances: list[Instance],
     backend: Any,
@@ -134,56 +217,38 @@ def evaluate(
     runner: Runner,
     model_name: str,
     mirrors: Path | None = None,
-    advance: Any = lambda _m: None,
+    advance: Callable[[str], None] = lambda _m: None,
     roles: Roles | None = None,
 ) -> dict[str, Any]:
-    """Resolve every instance at every budget, score, write the step's files; returns the report.
-    `roles` replaces the backend's policy, PRM and ORM (as in `resolve`; tests script them)."""
+    """Resolve and score every instance at every budget not yet in `results.jsonl` (appending
+    each instance's rows as it finishes, so a rerun resumes), then write the step's files from it
+    (`finish`); returns the report. `roles` replaces the backend's policy, PRM and ORM (as in
+    `resolve`; tests script them)."""
     folder = out / STEP
-    results = []
-    environment: dict[str, str] = {}
+    log = open_results(out, model_name)
     for inst in instances:
-        git_dir = instance_git_dir(inst, mirrors)
-        work = folder / ".work" / inst.instance_id
-        tree = checkout_repo(git_dir, inst.base_commit, work / "tree")
-        advance(f"{inst.instance_id} environment")
-        scoring = prepare_scoring(inst, tree, git_dir, runner)
-        environment[inst.instance_id] = "builds" if scoring.environment_ok else scoring.why
-        for n in budgets:
-            advance(f"{inst.instance_id} n={n}")
-            job_id = f"{inst.instance_id}-n{n}"
-            job = ResolveRequest(
-                job_id, tree, Issue(inst.problem_statement), budget=n, out_dir=folder / "jobs" / job_id
-            )
-            report = resolve(
-                job,
-                backend,
-                settings,
-                lambda _p: None,
-                threading.Event(),
-                roles=roles,
-                verifier_factory=verifier_factory(runner, scoring, settings, job_id),
-            )
-            patch = report.candidates[0].diff if report.candidates else ""
-            total = report.cost.total
-            resolved = score(inst, patch, scoring, git_dir, runner)
-            results.append(
-                {
-                    "instance_id": inst.instance_id,
-                    "budget": n,
-                    "state": report.state,
-                    "error": report.error,
-                    "model_patch": patch,
-                    "resolved": resolved,
-                    "unscored": scoring.why if resolved is None else None,
-                    "prompt_tokens": total.prompt_tokens,
-                    "completion_tokens": total.completion_tokens,
-                    "model_calls": total.model_calls,
-                    "sandbox_seconds": total.sandbox_seconds,
-                    "wall_seconds": report.cost.wall_seconds,
-                }
-            )
-    write_jsonl(folder / "results.jsonl", results)
+        todo = missing_budgets(log, inst, budgets)
+        if not todo:
+            for _ in range(len(budgets) + 1):  # the progress bar counts the steps it skips
+                advance(f"{inst.instance_id} done before")
+            continue
+        rows = evaluate_instance(inst, backend, settings, folder, todo, runner, mirrors, advance, roles)
+        log.add({**r, "model": model_name} for r in rows)
+    return finish(log, instances, budgets, model_name, runner.enabled)
+
+
+def finish(
+    log: ResultLog, instances: Sequence[Instance], budgets: Sequence[int], model_name: str, sandbox: bool
+) -> dict[str, Any]:
+    """The step's files from the merged `results.jsonl`: the file itself in instance and budget
+    order, the predictions per budget, and `report.json` over `instances` (an instance with no row
+    yet, e.g. one whose Ray task failed, is left out of the curve). Returns the report."""
+    folder = log.path.parent
+    position = {inst.instance_id: i for i, inst in enumerate(instances)}
+    log.rewrite(lambda r: (position.get(r["instance_id"], len(position)), r["instance_id"], r["budget"]))
+    results = [
+        row for inst in instances for n in budgets if (row := log.get((inst.instance_id, n))) is not None
+    ]
     for n in budgets:
         rows = [
             {
@@ -201,8 +266,8 @@ def evaluate(
         "model": model_name,
         "instances": len(instances),
         "budgets": {str(n): budget_row([r for r in results if r["budget"] == n]) for n in budgets},
-        "environment": environment,
-        "sandbox": runner.enabled,
+        "environment": {r["instance_id"]: r["environment"] for r in results},
+        "sandbox": sandbox,
     }
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
@@ -242,6 +307,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, default=None, help="seconds per sandbox run")
     p.add_argument("--mirrors", type=Path, default=None, help="folder of git mirrors")
     p.add_argument("--limit", type=int, default=None, help="only the first N instances")
+    from trainer.fanout import add_ray_arguments
+
+    add_ray_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -273,17 +341,24 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Open the model and sandbox, evaluate with a progress bar, print the curve."""
+    """Open the model and sandbox, evaluate with a progress bar (here, or as Ray tasks with
+    `--ray`/`--ray-address`: `trainer.fanout`), print the curve."""
     from rich.progress import Progress
 
     from swe_lsp.llm import get_manifest, open_backend
     from swe_lsp.sandbox import open_sandbox
     from swe_lsp.settings import load_settings
+    from trainer.fanout import EndpointModel, ray_options
+    from trainer.ray_steps import evaluate_on_ray
 
     budgets = sorted({int(b) for b in args.budgets.split(",") if b.strip()})
     settings = load_settings(None, _overrides(args)).settings
     instances = read_instances(args.instances or args.out / "collect" / "instances.jsonl")[: args.limit]
     manifest = get_manifest(args.model, settings.models_dirs)
+    options = ray_options(args)
+    model = None
+    if options is not None:  # refused before anything starts when each task would load the model
+        model = EndpointModel.of(manifest, settings.model, settings.cache_path(), options.address is not None)
     provenance.record(
         args.out,
         STEP,
@@ -293,23 +368,40 @@ def run(args: argparse.Namespace) -> int:
             "search": settings.search.model_dump(),
             "sandbox": args.sandbox,
             "seed": settings.model.seed,
+            **({"ray": options.address or "local", "workers": options.workers} if options else {}),
         },
     )
-    with ExitStack() as stack, Progress() as bar:
-        box = stack.enter_context(open_sandbox(settings.sandbox)) if args.sandbox != "none" else None
-        backend = stack.enter_context(open_backend(manifest, settings.model, settings.cache_path()))
-        task = bar.add_task("eval", total=len(instances) * (len(budgets) + 1))
-        report = evaluate(
-            instances,
-            backend,
-            settings,
-            args.out,
-            budgets,
-            Runner(box, settings.sandbox.timeout_s),
-            manifest.name,
-            args.mirrors,
-            lambda m: bar.update(task, advance=1, description=m),
-        )
+    if options is not None and model is not None:
+        with Progress() as bar:
+            task = bar.add_task("eval", total=len(instances))
+            report = evaluate_on_ray(
+                instances,
+                model,
+                settings,
+                args.out,
+                budgets,
+                manifest.name,
+                options,
+                args.mirrors,
+                lambda m: bar.update(task, advance=1, description=m),
+                sandbox=args.sandbox != "none",
+            )
+    else:
+        with ExitStack() as stack, Progress() as bar:
+            box = stack.enter_context(open_sandbox(settings.sandbox)) if args.sandbox != "none" else None
+            backend = stack.enter_context(open_backend(manifest, settings.model, settings.cache_path()))
+            task = bar.add_task("eval", total=len(instances) * (len(budgets) + 1))
+            report = evaluate(
+                instances,
+                backend,
+                settings,
+                args.out,
+                budgets,
+                Runner(box, settings.sandbox.timeout_s),
+                manifest.name,
+                args.mirrors,
+                lambda m: bar.update(task, advance=1, description=m),
+            )
     for n, row in report["budgets"].items():
         print(
             f"n={n:>3}  resolved {row['resolved']}/{row['scored']} scored of {row['instances']}  "

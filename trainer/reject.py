@@ -21,7 +21,13 @@ Outputs in `OUT/reject/`:
   positives (source "gold"; `--no-gold-steps` leaves them out);
 - `pairs.jsonl`: ORM pairs (`instance_id, issue, chosen, rejected, source`): the gold patch and the
   patches that passed over the patches that failed;
-- `report.json`: per check, how many outputs were checked and passed.
+- `report.json`: per check, how many outputs were checked and passed;
+- `instances.jsonl`: each instance's judgment (its rows and tallies), appended as it finishes, which
+  the files above are made from. A rerun reuses a judgment whose inputs are unchanged (the
+  instance's trajectories, the sandbox on or off, the gold-steps option, its one-shot attempts:
+  `judgment_key`) and judges the rest, so it resumes (delete the file to judge everything again,
+  e.g. after the checks themselves changed); `--ray` judges one instance per Ray task
+  (`trainer.fanout`).
 
 Every diff that becomes a PRM step or an ORM completion, the gold patch first, is written by the
 server's own diff writer (`trainer.gold.served_diff`): a gold patch's section headers and context
@@ -32,6 +38,7 @@ to its base commit gives no pair and no positive (counted as `gold_unrenderable`
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -60,6 +67,7 @@ from trainer.checks import (
 from trainer.gold import Gold, gold_of, served_diff
 from trainer.instances import Instance, read_instances, read_jsonl, write_jsonl
 from trainer.repos import checkout_repo, file_at, instance_git_dir
+from trainer.resume import ResultLog
 from trainer.runs import Runner, all_tests_pass, failed_summary, patched_texts
 from trainer.swebench_env import LOG_BYTES, test_command
 from trainer.synth import STEP as SYNTH
@@ -68,6 +76,7 @@ STEP = "reject"
 CHECKS = ("environment", "complexity", "understanding", "localization", "reproduction", "patch")
 _REFINED = re.compile(r"(\.r\d+)+$")
 NOT_CHECKED = "not checked"
+JUDGED = "instances.jsonl"
 
 
 @dataclass
@@ -319,6 +328,80 @@ class InstanceJudge:
         ]
 
 
+def judge_instance(
+    inst: Instance,
+    out: Path,
+    runner: Runner,
+    mirrors: Path | None = None,
+    gold_steps: bool = True,
+    attempts: Sequence[OneShot] | None = None,
+) -> dict[str, Any]:
+    """Judge one instance's trajectories (under `out/synth`; its checkout goes under
+    `out/reject/.work`): its rows of `sft.jsonl`, `labels.jsonl` and `pairs.jsonl`, and its share
+    of the report's `checks` and `counts`. `attempts` None: no complexity check. The one function
+    both the sequential loop and a Ray task (`trainer.fanout`) run per instance."""
+    tally = Tally()
+    row: dict[str, Any] = {"instance_id": inst.instance_id, "sft": [], "labels": [], "pairs": []}
+    samples = sorted((out / SYNTH / inst.instance_id).glob("*/trajectory.jsonl"))
+    if not samples:
+        tally.count("instances_without_trajectories")
+        return {**row, "checks": tally.checks, "counts": tally.counts}
+    git_dir = instance_git_dir(inst, mirrors)
+    tree = out / STEP / ".work" / inst.instance_id
+    if runner.enabled:
+        checkout_repo(git_dir, inst.base_commit, tree)
+    judge = InstanceJudge(inst, tree, git_dir, runner, tally)
+    if judge.gold_diff is None:
+        tally.count("gold_unrenderable")
+    elif judge.gold_diff != inst.patch:
+        tally.count("gold_rerendered")
+    if not judge.environment_ok():
+        tally.count("instances_dropped_environment")
+        return {**row, "checks": tally.checks, "counts": tally.counts}
+    if attempts is not None:
+        verdict = tally.add("complexity", judge.complexity(attempts))
+        if not verdict.passed and not verdict.reason.startswith(NOT_CHECKED):
+            tally.count("instances_dropped_complexity")
+            return {**row, "checks": tally.checks, "counts": tally.counts}
+    for path in samples:
+        judge.judge(read_trajectory(path))
+        tally.count("trajectories")
+    if gold_steps:
+        judge.gold_steps()
+    tally.count("instances")
+    row.update(sft=judge.sft, labels=judge.labels, pairs=judge.pairs())
+    return {**row, "checks": tally.checks, "counts": tally.counts}
+
+
+def judgment_key(
+    inst: Instance, trajectories: Mapping[str, bytes], sandbox: bool, gold_steps: bool, attempts: Any
+) -> str:
+    """What an instance's judgment depends on, as a digest: its trajectories' bytes (by sample
+    path), whether a sandbox ran, the gold-steps option and its one-shot attempts. A judgment on
+    disk with the same key is reused; a new sample from `synth`, or other options, redo it. (The
+    sandbox's kind and timeout are not in it: a rerun with another sandbox reuses the verdicts.)"""
+    digest = hashlib.sha256()
+    for name in sorted(trajectories):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(trajectories[name]).digest())
+    options = [inst.instance_id, sandbox, gold_steps, attempts]
+    digest.update(json.dumps(options, default=lambda a: [a.patch, a.resolved]).encode())
+    return digest.hexdigest()
+
+
+def trajectories_of(out: Path, inst: Instance) -> dict[str, bytes]:
+    """The instance's `trajectory.jsonl` files under `out/synth`, by path relative to its folder."""
+    folder = out / SYNTH / inst.instance_id
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.glob("*/trajectory.jsonl"))
+    }
+
+
+def open_judgments(out: Path) -> ResultLog:
+    """`OUT/reject/instances.jsonl`: one judged instance per line (its rows, its tallies, its
+    `key`), appended as each finishes; the step's files are made from it (`finish`)."""
+    return ResultLog(out / STEP / JUDGED, lambda r: r["instance_id"])
+
+
 def reject(
     instances: Sequence[Instance],
     out: Path,
@@ -328,43 +411,40 @@ def reject(
     advance: Callable[[str], None] = lambda _m: None,
     one_shot: Mapping[str, Sequence[OneShot]] | None = None,
 ) -> dict[str, Any]:
-    """Judge every instance's trajectories; write the step's files; returns the report. With
-    `one_shot` (instance id -> the base model's attempts), instances it solves are dropped."""
+    """Judge every instance not yet judged with the same inputs (`judgment_key`), appending each
+    to `instances.jsonl`; write the step's files from it; returns the report. With `one_shot`
+    (instance id -> the base model's attempts), instances it solves are dropped."""
+    log = open_judgments(out)
+    for inst in instances:
+        advance(inst.instance_id)
+        attempts = None if one_shot is None else list(one_shot.get(inst.instance_id, ()))
+        key = judgment_key(inst, trajectories_of(out, inst), runner.enabled, gold_steps, attempts)
+        done = log.get(inst.instance_id)
+        if done is not None and done.get("key") == key:
+            continue
+        row = judge_instance(inst, out, runner, mirrors, gold_steps, attempts)
+        log.add([{**row, "key": key}])
+    return finish(log, instances, runner.enabled)
+
+
+def finish(log: ResultLog, instances: Sequence[Instance], sandbox: bool) -> dict[str, Any]:
+    """The step's files from the judged instances of `instances` (in their order): the rows
+    concatenated, the checks and counts summed. Returns the report."""
     tally = Tally()
     sft, labels, pairs = [], [], []
     for inst in instances:
-        advance(inst.instance_id)
-        samples = sorted((out / SYNTH / inst.instance_id).glob("*/trajectory.jsonl"))
-        if not samples:
-            tally.count("instances_without_trajectories")
+        row = log.get(inst.instance_id)
+        if row is None:  # its Ray task failed: left out until a rerun judges it
             continue
-        git_dir = instance_git_dir(inst, mirrors)
-        tree = out / STEP / ".work" / inst.instance_id
-        if runner.enabled:
-            checkout_repo(git_dir, inst.base_commit, tree)
-        judge = InstanceJudge(inst, tree, git_dir, runner, tally)
-        if judge.gold_diff is None:
-            tally.count("gold_unrenderable")
-        elif judge.gold_diff != inst.patch:
-            tally.count("gold_rerendered")
-        if not judge.environment_ok():
-            tally.count("instances_dropped_environment")
-            continue
-        if one_shot is not None:
-            verdict = tally.add("complexity", judge.complexity(one_shot.get(inst.instance_id, ())))
-            if not verdict.passed and not verdict.reason.startswith(NOT_CHECKED):
-                tally.count("instances_dropped_complexity")
-                continue
-        for path in samples:
-            judge.judge(read_trajectory(path))
-            tally.count("trajectories")
-        if gold_steps:
-            judge.gold_steps()
-        sft += judge.sft
-        labels += judge.labels
-        pairs += judge.pairs()
-        tally.count("instances")
-    folder = out / STEP
+        for check, c in row["checks"].items():
+            tally.checks[check]["checked"] += c["checked"]
+            tally.checks[check]["passed"] += c["passed"]
+        for key, n in row["counts"].items():
+            tally.count(key, n)
+        sft += row["sft"]
+        labels += row["labels"]
+        pairs += row["pairs"]
+    folder = log.path.parent
     report = {
         "checks": tally.checks,
         "counts": tally.counts,
@@ -372,7 +452,7 @@ def reject(
         "prm_labels": write_jsonl(folder / "labels.jsonl", labels),
         "prm_positive": sum(bool(r["label"]) for r in labels),
         "orm_pairs": write_jsonl(folder / "pairs.jsonl", pairs),
-        "sandbox": runner.enabled,
+        "sandbox": sandbox,
     }
     (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
@@ -392,36 +472,61 @@ def register(subparsers: Any) -> None:
         default=None,
         help="the base model's one-shot attempts (predictions or eval results JSONL): drop what it solves",
     )
+    from trainer.fanout import add_ray_arguments
+
+    add_ray_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Open the sandbox, judge with a progress bar, print the per-check counts."""
+    """Open the sandbox, judge with a progress bar (here, or as Ray tasks with
+    `--ray`/`--ray-address`: `trainer.fanout`), print the per-check counts."""
     from contextlib import ExitStack
 
     from rich.progress import Progress
 
     from swe_lsp.sandbox import open_sandbox
     from swe_lsp.settings import load_settings
+    from trainer.fanout import ray_options
+    from trainer.ray_steps import reject_on_ray
 
     instances = read_instances(args.out / "collect" / "instances.jsonl")
+    options = ray_options(args)
+    box_settings = None
+    if args.sandbox != "none":
+        # The tests are graded per test from their whole log.
+        box = {"kind": args.sandbox, "max_output_bytes": LOG_BYTES}
+        box_settings = load_settings(None, {"sandbox": box}).settings.sandbox
+    one_shot = read_one_shot(args.one_shot) if args.one_shot else None
     with ExitStack() as stack, Progress() as bar:
-        sandbox = None
-        if args.sandbox != "none":
-            # The tests are graded per test from their whole log.
-            box = {"kind": args.sandbox, "max_output_bytes": LOG_BYTES}
-            settings = load_settings(None, {"sandbox": box}).settings
-            sandbox = stack.enter_context(open_sandbox(settings.sandbox))
         task = bar.add_task("reject", total=len(instances))
-        report = reject(
-            instances,
-            args.out,
-            Runner(sandbox, args.timeout),
-            args.mirrors,
-            not args.no_gold_steps,
-            lambda m: bar.update(task, advance=1, description=m),
-            read_one_shot(args.one_shot) if args.one_shot else None,
-        )
+
+        def advance(message: str) -> None:
+            bar.update(task, advance=1, description=message)
+
+        if options is not None:  # each task opens its own sandbox on its node
+            report = reject_on_ray(
+                instances,
+                args.out,
+                box_settings,
+                args.timeout,
+                options,
+                args.mirrors,
+                not args.no_gold_steps,
+                advance,
+                one_shot,
+            )
+        else:
+            sandbox = stack.enter_context(open_sandbox(box_settings)) if box_settings is not None else None
+            report = reject(
+                instances,
+                args.out,
+                Runner(sandbox, args.timeout),
+                args.mirrors,
+                not args.no_gold_steps,
+                advance,
+                one_shot,
+            )
     provenance.record(
         args.out,
         STEP,
@@ -429,6 +534,7 @@ def run(args: argparse.Namespace) -> int:
             "sandbox": args.sandbox,
             "timeout_s": args.timeout,
             "one_shot": str(args.one_shot) if args.one_shot else None,
+            **({"ray": options.address or "local", "workers": options.workers} if options else {}),
         },
     )
     for name, c in report["checks"].items():

@@ -18,8 +18,9 @@ generation the engine stopped at that limit is counted: the summary reports the 
 Output, per sample, `OUT/synth/<instance_id>/<k>/`: `trajectory.jsonl` (the `swe_lsp.search.records`
 schema), `cost.json`, and `report.json` (state, error, candidates with diff, the server's `verified`,
 the instance's tests' `resolved`, score; `generations` and `cut` at the token limit). A sample whose
-`report.json` exists is not run again, so an interrupted run resumes. `OUT/synth/summary.json`:
-the `SynthSummary` of the last run, over every sample on disk.
+`report.json` exists is not run again, so an interrupted run resumes. `--ray` runs one Ray task
+per instance (`trainer.fanout`), each sample's files written here as its task comes back.
+`OUT/synth/summary.json`: the `SynthSummary` of the last run, over every sample on disk.
 """
 
 from __future__ import annotations
@@ -132,6 +133,63 @@ def summarize(out: Path, counts: Mapping[str, int], max_tokens: int) -> SynthSum
     )
 
 
+def todo_samples(out: Path, inst: Instance, samples: int) -> list[int]:
+    """The samples of `inst` with no `report.json` under `out` yet (the ones a run still owes)."""
+    return [k for k in range(samples) if not (sample_dir(out, inst.instance_id, k) / REPORT).is_file()]
+
+
+def synthesize_instance(
+    inst: Instance,
+    todo: Sequence[int],
+    backend: Backend,
+    settings: Settings,
+    out: Path,
+    max_tokens: int,
+    sandbox: Sandbox | None,
+    mirrors: Path | None = None,
+    advance: Callable[[str], None] = lambda _m: None,
+) -> int:
+    """Run samples `todo` of one instance, each written to `sample_dir(out, ...)` with its
+    `report.json` last; returns how many of them failed. The one function both the sequential
+    loop and a Ray task (`trainer.fanout`) run per instance. `sandbox` None: nothing is verified."""
+    manifest = get_manifest(settings.model.name, settings.models_dirs)
+    served = roles_for(backend, manifest)
+    git_dir = instance_git_dir(inst, mirrors)
+    tree = checkout_repo(git_dir, inst.base_commit, out / STEP / ".work" / inst.instance_id)
+    tests = instance_test_files(inst, git_dir)
+    failed = 0
+    for k in todo:
+        advance(f"{inst.instance_id} sample {k}")
+        seed = (settings.model.seed or 0) + k
+        overrides = {"model": {"seed": seed}, "search": {"max_tokens": max_tokens}}
+        run_settings = settings.with_overrides(overrides)
+        dest = sample_dir(out, inst.instance_id, k)
+        job_id = f"{inst.instance_id}-s{k}"
+        request = ResolveRequest(job_id, tree, Issue(inst.problem_statement), out_dir=dest)
+        cancel = threading.Event()
+        counter = CutCounter()
+        labels: dict[str, TestLabel] = {}
+        report = resolve(
+            request,
+            backend,
+            run_settings,
+            lambda _p: None,
+            cancel,
+            roles=Roles(CountingPolicy(served.policy, counter), served.prm, served.orm),
+            verifier_factory=instance_verifier(sandbox, inst, tests, settings, cancel, job_id, labels),
+        )
+        failed += report.state != "done"
+        summary = _summary(report, labels, counter)
+        (dest / REPORT).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return failed
+
+
+def synth_max_tokens(settings: Settings) -> int:
+    """The teacher's tokens per turn: `search.max_tokens` when set, else `teacher_max_tokens`."""
+    manifest = get_manifest(settings.model.name, settings.models_dirs)
+    return settings.search.max_tokens or teacher_max_tokens(manifest)
+
+
 def synthesize(
     instances: Sequence[Instance],
     backend: Backend,
@@ -146,51 +204,20 @@ def synthesize(
     verification (no reproduction scripts are written then). The teacher's turns get
     `teacher_max_tokens` unless the settings set `search.max_tokens`."""
     counts = {"run": 0, "skipped": 0, "failed": 0}
-    work = out / STEP / ".work"
-    manifest = get_manifest(settings.model.name, settings.models_dirs)
-    max_tokens = settings.search.max_tokens or teacher_max_tokens(manifest)
-    served = roles_for(backend, manifest)
+    max_tokens = synth_max_tokens(settings)
     with ExitStack() as stack:
         sandbox: Sandbox | None = None
         for inst in instances:
-            todo = [
-                k for k in range(samples) if not (sample_dir(out, inst.instance_id, k) / REPORT).is_file()
-            ]
+            todo = todo_samples(out, inst, samples)
             counts["skipped"] += samples - len(todo)
             if not todo:
                 continue
-            git_dir = instance_git_dir(inst, mirrors)
-            tree = checkout_repo(git_dir, inst.base_commit, work / inst.instance_id)
             if sandbox is None and not no_sandbox:  # opened once, on the first sample to run
                 sandbox = stack.enter_context(open_sandbox(settings.sandbox))
-            tests = instance_test_files(inst, git_dir)
-            for k in todo:
-                advance(f"{inst.instance_id} sample {k}")
-                seed = (settings.model.seed or 0) + k
-                run_settings = settings.with_overrides(
-                    {"model": {"seed": seed}, "search": {"max_tokens": max_tokens}}
-                )
-                dest = sample_dir(out, inst.instance_id, k)
-                job_id = f"{inst.instance_id}-s{k}"
-                request = ResolveRequest(job_id, tree, Issue(inst.problem_statement), out_dir=dest)
-                cancel = threading.Event()
-                counter = CutCounter()
-                labels: dict[str, TestLabel] = {}
-                report = resolve(
-                    request,
-                    backend,
-                    run_settings,
-                    lambda _p: None,
-                    cancel,
-                    roles=Roles(CountingPolicy(served.policy, counter), served.prm, served.orm),
-                    verifier_factory=instance_verifier(
-                        sandbox, inst, tests, settings, cancel, job_id, labels
-                    ),
-                )
-                counts["run"] += 1
-                counts["failed"] += report.state != "done"
-                summary = _summary(report, labels, counter)
-                (dest / REPORT).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+            counts["failed"] += synthesize_instance(
+                inst, todo, backend, settings, out, max_tokens, sandbox, mirrors, advance
+            )
+            counts["run"] += len(todo)
     return summarize(out, counts, max_tokens)
 
 
@@ -253,15 +280,21 @@ def register(subparsers: Any) -> None:
     p.add_argument("--mirrors", type=Path, default=None, help="folder of git mirrors (SWE-bench instances)")
     p.add_argument("--limit", type=int, default=None, help="only the first N instances")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    from trainer.fanout import add_ray_arguments
+
+    add_ray_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Open the teacher, run the samples with a progress bar, record versions and sampling."""
+    """Open the teacher, run the samples with a progress bar (here, or as Ray tasks with
+    `--ray`/`--ray-address`: `trainer.fanout`), record versions and sampling."""
     from rich.progress import Progress
 
     from swe_lsp.llm import open_backend
     from swe_lsp.settings import load_settings
+    from trainer.fanout import EndpointModel, ray_options
+    from trainer.ray_steps import synthesize_on_ray
 
     search = {
         k: v
@@ -283,6 +316,10 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(None, {"model": model, "search": search, "sandbox": sandbox}).settings
     instances = read_instances(args.out / "collect" / "instances.jsonl")[: args.limit]
     manifest = get_manifest(args.model, settings.models_dirs)
+    options = ray_options(args)
+    model = None
+    if options is not None:  # refused before anything starts when each task would load the model
+        model = EndpointModel.of(manifest, settings.model, settings.cache_path(), options.address is not None)
     provenance.record(
         args.out,
         STEP,
@@ -294,8 +331,24 @@ def run(args: argparse.Namespace) -> int:
             "search": settings.search.model_dump(),
             "sandbox": args.sandbox,
             "seed": settings.model.seed,
+            **({"ray": options.address or "local", "workers": options.workers} if options else {}),
         },
     )
+    if options is not None and model is not None:
+        with Progress() as bar:
+            task = bar.add_task("synth", total=len(instances))
+            summary = synthesize_on_ray(
+                instances,
+                model,
+                settings,
+                args.out,
+                args.samples,
+                options,
+                args.mirrors,
+                lambda m: bar.update(task, advance=1, description=m),
+                args.sandbox == "none",
+            )
+        return _report(args, summary)
     with open_backend(manifest, settings.model, settings.cache_path()) as backend, Progress() as bar:
         task = bar.add_task("synth", total=len(instances) * args.samples)
 
@@ -312,6 +365,11 @@ def run(args: argparse.Namespace) -> int:
             advance,
             args.sandbox == "none",
         )
+    return _report(args, summary)
+
+
+def _report(args: argparse.Namespace, summary: SynthSummary) -> int:
+    """Write `summary.json` and print the summary."""
     (args.out / STEP / SUMMARY).write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
     print(json.dumps(summary.to_json(), indent=2) if args.json else summary.line())
     return 0
