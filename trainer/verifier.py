@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from swe_lsp.sandbox import RunResult, Sandbox, verify_candidate
+from swe_lsp.sandbox import RunResult, Sandbox
 from swe_lsp.search.model import PatchCandidate, Reproduction, Verification
 from swe_lsp.search.verification import SandboxVerifier
 from trainer.instances import Instance
@@ -106,17 +106,7 @@ class InstanceVerifier(SandboxVerifier):
         if not argv:
             return None
         changed = {**self._tests, **{p: t.encode() for p, t in patch.new_texts.items()}}
-        runs = verify_candidate(
-            self.sandbox,
-            self.tree,
-            changed,
-            None,
-            argv,
-            self.timeout_s,
-            self.cancel,
-            self.job_id,
-            test_env=self.runner.env,
-        )
+        runs = self.run_in_sandbox(changed, None, argv)
         failing, broken = still_failing(self.inst, runs.tests)
         ran = runs.tests is not None
         return TestLabel(

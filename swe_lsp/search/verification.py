@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -97,20 +97,32 @@ class SandboxVerifier:
             self.runner.name, tuple(argv), self.runner.parse(result.stdout + "\n" + result.stderr), result
         )
 
+    def run_in_sandbox(
+        self,
+        changed: Mapping[str, bytes | None],
+        script: str | None,
+        argv: Sequence[str],
+        repro_before: bool = True,
+    ) -> CandidateRuns:
+        """`verify_candidate` in this verifier's sandbox, snapshot, time limit, job and test
+        environment: `changed` written over the snapshot, `script` and `argv` run."""
+        return verify_candidate(
+            self.sandbox,
+            self.tree,
+            changed,
+            script,
+            argv,
+            self.timeout_s,
+            self.cancel,
+            self.job_id,
+            repro_before=repro_before,
+            test_env=self.runner.env,
+        )
+
     def baseline(self, argv: tuple[str, ...], files: dict[str, bytes | None] | None = None) -> TestRun | None:
         """The tests `argv` on the original tree (with `files` written, e.g. a test patch), once."""
         if argv not in self._baseline:
-            runs = verify_candidate(
-                self.sandbox,
-                self.tree,
-                files or {},
-                None,
-                argv,
-                self.timeout_s,
-                self.cancel,
-                self.job_id,
-                test_env=self.runner.env,
-            )
+            runs = self.run_in_sandbox(files or {}, None, argv)
             run = self.test_run(argv, runs.tests)
             if run is None or run.result.cancelled:
                 return run
@@ -144,18 +156,7 @@ class SandboxVerifier:
         with the seconds they took."""
         before = self.baseline(argv, files) if argv else None
         changed = {**(files or {}), **{p: t.encode() for p, t in patch.new_texts.items()}}
-        runs = verify_candidate(
-            self.sandbox,
-            self.tree,
-            changed,
-            reproduction.script,
-            argv,
-            self.timeout_s,
-            self.cancel,
-            self.job_id,
-            repro_before=False,
-            test_env=self.runner.env,
-        )
+        runs = self.run_in_sandbox(changed, reproduction.script, argv, repro_before=False)
         seconds = runs.sandbox_seconds + (before.result.duration_s if before else 0.0)
         return runs, self.test_run(argv, runs.tests), before, seconds
 
