@@ -205,3 +205,13 @@ def test_an_expected_request_error_is_logged_as_one_line_without_traceback() -> 
     other = record_of(ValueError("a bug"))
     assert ExpectedErrors().filter(other)
     assert other.exc_info is not None and other.levelname == "ERROR"
+
+
+def test_resolve_prints_the_reports_notes(capsys: pytest.CaptureFixture[str]) -> None:
+    """A search that ran differently from the method (no PRM: the beam kept by vote) says so in the
+    human report too, not only in --json."""
+    from swe_lsp.cli.resolve_cmd import _print_report
+    from swe_lsp.search.job import JobReport
+
+    _print_report(JobReport("j1", "done", notes=("prm: none, beam kept by vote",)))
+    assert "note: prm: none, beam kept by vote" in capsys.readouterr().out

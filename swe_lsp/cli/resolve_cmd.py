@@ -197,6 +197,8 @@ def _print_report(report: Any) -> None:
         out.print(f"[red]error:[/] {report.error}")
     if report.why_none:
         out.print(f"[yellow]why no candidate:[/] {report.why_none}")
+    for note in report.notes:  # how the search ran differently from the method (e.g. no PRM)
+        out.print(f"[yellow]note:[/] {note}")
     costs = Table("stage", "tokens in", "tokens out", "calls", "sandbox s", "wall s", title="cost")
     for name, c in report.cost.stages.items():
         costs.add_row(

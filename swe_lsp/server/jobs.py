@@ -222,6 +222,8 @@ class JobManager:
             "cancelled": "cancelled",
             "failed": report.error or "failed",
         }.get(report.state, report.state)
+        if report.state == "done" and report.notes:  # e.g. "prm: none, beam kept by vote": the user sees it
+            message += " (" + "; ".join(report.notes) + ")"
         if pending.cancel_requested:
             self._store.update_job(job_id, message="cancelled")
             self._changed(job_id)

@@ -8,6 +8,7 @@ does is steered by markers in the issue text.
   space), built by the real patch package from the snapshot's text (the open buffer, else the
   file), so that review and apply are exercised for real.
 - `[ignore-cancel]`: with `[block]`, ignore the cancel (the server must kill the worker).
+- `[note TEXT]`: the report carries TEXT (`_` for a space) as a note, as a search without a PRM does.
 - `[slow]`: burn CPU for about two seconds per stage, and while blocked (the latency bench's job).
 - `[child]`: start a child process first, as vLLM starts its engine core, that sleeps (and ignores
   SIGTERM, as a busy one may); its pid ends every progress message (`... child PID`).
@@ -89,7 +90,8 @@ def resolve(
             )
         )
     cost = Cost({"patch": StageCost(10, 20, 1, 0.0, 0.1)}, wall_seconds=0.5)
-    return JobReport(request.job_id, "done", tuple(candidates), cost)
+    notes = tuple(n.replace("_", " ") for n in re.findall(r"\[note (\S+)\]", text))
+    return JobReport(request.job_id, "done", tuple(candidates), cost, notes=notes)
 
 
 resolve.needs_backend = False  # type: ignore[attr-defined]

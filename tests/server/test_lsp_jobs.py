@@ -178,6 +178,14 @@ async def test_client_created_token_is_honoured(workspace: Path) -> None:
         assert f"swe-lsp/job/{started['jobId']}" not in ed.client.progress_reports
 
 
+async def test_a_finished_jobs_message_carries_the_reports_notes(workspace: Path) -> None:
+    """How the search ran differently from the method (no PRM: kept by vote) reaches the editor."""
+    async with editor_session(workspace, "vscode") as ed:
+        started = await ed.command("swe-lsp.resolveIssue", {"issue": "x [note prm:_none,_kept_by_vote]"})
+        job = await ed.wait_job(started["jobId"], ("done",))
+        assert job["message"] == "0 candidate(s) (prm: none, kept by vote)", job
+
+
 @pytest.mark.parametrize("how", ["command", "progress-cancel"])
 async def test_cancel_mid_stage_keeps_the_worker(workspace: Path, how: str) -> None:
     async with editor_session(workspace, "vscode") as ed:
