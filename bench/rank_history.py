@@ -58,6 +58,7 @@ from swe_lsp.workspace.ranker import (  # noqa: E402
     training_set,
 )
 from swe_lsp.workspace.retrieval import first_stage, retrieve  # noqa: E402
+from swe_lsp.workspace.semantic import load_semantic  # noqa: E402
 
 RESULTS = HERE / "results" / "rank_history.json"
 STORE = CACHE / "rank"
@@ -65,8 +66,10 @@ STORE = CACHE / "rank"
 # on its held-out newest commits, else `prior`; `product+symbols`: that, with the symbol prior
 # (leave-one-repository-out) ordering the symbols.
 # Bumped when the hand-weighted symbol stage changes, so `--refresh-symbols` ranks functions again:
-# 2 = the issue naming the class a symbol is nested in counts (`retrieval.OWNER_NAMED`).
-SYMBOL_STAGE = 2
+# 2 = the issue naming the class a symbol is nested in counts (`retrieval.OWNER_NAMED`); 3 = the best
+# candidates' similarity to the issue under the embedding model (`semantic.py`), in `product` only
+# (`product_hand`: the same files, its symbols without that signal, to show what it adds).
+SYMBOL_STAGE = 3
 SYSTEMS = ("ours", "prior", "workspace", "workspace+prior", "product")
 
 
@@ -203,6 +206,7 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
             record["bm25_fair_files"], record["bm25_fair_symbols"] = fair_files[: max(FILE_KS)], fair_symbols
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(record))
+        record = refresh_symbols(repo, row, record, loaded, out)  # the current symbol stage's functions
         records.append(record)
         print(f"{row['instance_id']}: gold {gold_files} ours {record['ours_files'][:1]} "
               f"ws+prior {record.get('workspace+prior_files', [''])[:1]}", flush=True)  # fmt: skip
@@ -212,7 +216,10 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
 def refresh_symbols(repo: str, row: dict, record: dict, loaded: dict[str, Ranker | None], out: Path) -> dict:
     """`record` with the functions of every system that uses the hand-weighted symbol stage ranked
     again by the current code (files unchanged: the same first stage and models' scores of the cached
-    pool rows). `product+symbols` (the learned symbol order, not served) keeps what it had."""
+    pool rows). The semantic signal (embedding every instance's best 200 symbols takes 10-60 s on this
+    machine) is measured on the product's file order only: `product` with it, `product_hand` without
+    it; the other systems rank functions by the hand weights. `product+symbols` (the learned symbol
+    order, not served) keeps what it had."""
     tree = materialize(repo, row["base_commit"], CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
     index = RepoIndex.build_or_load(tree, CACHE / "index", key=f"rank-{repo}")
     issue = row["problem_statement"]
@@ -229,9 +236,18 @@ def refresh_symbols(repo: str, row: dict, record: dict, loaded: dict[str, Ranker
 
         loc = retrieve(index, issue, max(FILE_KS), max(SYMBOL_KS), reorder, stage=stage)
         record[f"{name}_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
+        if name == "product":
+            record["product_hand_files"] = record["product_files"]
+            record["product_hand_symbols"] = record["product_symbols"]
+            started = time.perf_counter()
+            semantic = load_semantic(cache_dir=CACHE)
+            loc = retrieve(index, issue, max(FILE_KS), max(SYMBOL_KS), reorder, stage=stage,
+                           semantic=semantic)  # fmt: skip
+            record["semantic_s"] = round(time.perf_counter() - started, 3)
+            record["product_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
     record["symbols_refreshed"] = SYMBOL_STAGE
     out.write_text(json.dumps(record))
-    print(f"{row['instance_id']}: functions ranked again", flush=True)
+    print(f"{row['instance_id']}: functions ranked again ({record['semantic_s']} s semantic)", flush=True)
     return record
 
 
@@ -306,7 +322,7 @@ def write_prior(sets: dict[str, dict], queries: int) -> Path:
 
 
 def summarize(records: list[dict], sets: dict[str, dict]) -> dict:
-    systems = (*SYSTEMS, "product+symbols", "bm25_fair")
+    systems = (*SYSTEMS, "product_hand", "product+symbols", "bm25_fair")
     summary: dict = {
         "dataset": "shared/swebench/lite_dev.jsonl",
         "instances": len(records),

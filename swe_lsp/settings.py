@@ -145,6 +145,17 @@ class SearchSettings(_Section):
         "trained from its git history while the editor is idle (off: no idle training), else the "
         "shipped prior. Off: the first stage's order.",
     )
+    semantic_ranker: bool = Field(
+        True,
+        description="Re-rank the best symbols by their similarity to the issue under a small local "
+        "embedding model (all-MiniLM-L6-v2, installed with swe-lsp; nothing is downloaded). Off, or "
+        "when the model is not installed: the hand-weighted symbol order.",
+    )
+    embedding_model: str | None = Field(
+        None,
+        description="A local sentence-transformers model folder to use for semantic_ranker instead of "
+        "the bundled all-MiniLM-L6-v2 (e.g. a code retrieval model you trust).",
+    )
 
 
 class SandboxSettings(_Section):
@@ -215,6 +226,7 @@ TRUSTED_ONLY: dict[tuple[str, ...], str] = {
     ("sandbox", "kind"): "it can run model-written code outside the sandbox (`local`)",
     ("sandbox", "test_command"): "it is a command run on every candidate",
     ("models_dirs",): "it loads model manifests, and the weights and templates they name, from the folder",
+    ("search", "embedding_model"): "it loads an embedding model's weights and settings from that folder",
     ("cache_dir",): "it chooses where snapshots of your code are written",
     ("trusted_folders",): "only your own settings can trust a folder",
 }

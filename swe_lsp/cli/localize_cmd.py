@@ -5,7 +5,8 @@ ignored files; the index is cached under the workspace's key, so a second run st
 ordered by the learned ranker as a job's are (the workspace's model when the server trained one in
 idle time, else the shipped prior; `search.history_ranker = false` keeps the first stage's order),
 with the git history read (once, then incrementally) for its features; `--explain` prints each
-candidate's score and features.
+candidate's score and features. The best symbols are re-ranked by their similarity to the issue
+under the local embedding model, as a job's are (`search.semantic_ranker`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help='print {"files": [...], "symbols": [{"file", "name"}], "ranker": ...} only',
+        help='print {"files": [...], "symbols": [{"file", "name"}], "ranker": ..., "semantic": ...} only',
     )
     parser.add_argument(
         "--explain", action="store_true", help="also show the learned ranker's score and features per file"
@@ -58,20 +59,26 @@ def run(args: argparse.Namespace) -> int:
 
         history = load_history(workspace, cache_dir, key=str(workspace))
         ranker = ranker_for(cache_dir, str(workspace))
+    semantic, semantic_name = _semantic(settings)
     with make_snapshot(workspace, {}, cache_dir) as snapshot:
         index = RepoIndex.build_or_load(snapshot.root, cache_dir, key=str(workspace))
         reorder = ranker.reorder(history) if ranker is not None else None
-        found = retrieve(index, issue, args.top, args.symbols or 2 * args.top, reorder)
+        found = retrieve(index, issue, args.top, args.symbols or 2 * args.top, reorder, semantic=semantic)
         if args.explain and ranker is not None:
             explained = ranker.explain(first_stage(index, issue), history)[: args.top]
     which = _ranker_name(ranker, history)
     if args.json:
-        out: dict[str, Any] = {**found.to_json(), "ranker": which}
+        out: dict[str, Any] = {
+            **found.to_json(),
+            "ranker": which,
+            "semantic": semantic.source.name if semantic is not None else None,
+        }
         if explained is not None:
             out["explain"] = [{"file": f, "score": round(s, 4), "features": v} for f, s, v in explained]
         print(json.dumps(out))
         return 0
     print(f"Ranked by: {which}")
+    print(f"Symbols also ranked by: {semantic_name}")
     if explained is not None:
         print("Learned ranker (score: features):")
         for path, score, values in explained:
@@ -84,6 +91,19 @@ def run(args: argparse.Namespace) -> int:
     for n, sym in enumerate(found.symbols, 1):
         print(f"{n:>3}. {sym.file}:{sym.start}-{sym.end} {sym.name} [{sym.kind}]  ({sym.score:.3f})")
     return 0
+
+
+def _semantic(settings: Any) -> tuple[Any, str]:
+    """The embedding model for the symbols (or None) and what it is, in words."""
+    if not settings.search.semantic_ranker:
+        return None, "nothing else (search.semantic_ranker is off)"
+    from swe_lsp.workspace.semantic import SemanticUnavailable, load_semantic
+
+    try:
+        model = load_semantic(settings.search.embedding_model, settings.cache_path())
+    except SemanticUnavailable as e:
+        return None, f"nothing else (no embedding model: {e})"
+    return model, f"similarity to the issue under {model.source.name}"
 
 
 def _ranker_name(ranker: Any, history: Any) -> str:

@@ -14,6 +14,7 @@ from swe_lsp.workspace import RepoIndex, Tools, compressed_tree, retrieve, skele
 
 if TYPE_CHECKING:
     from swe_lsp.workspace.learning import LearnedOrder
+    from swe_lsp.workspace.semantic import SemanticModel
 
 # The compressed tree and the skeletons shown at understanding and localization: about 1k tokens
 # and 80 lines per file, whatever the model (the ranked list and the tools carry the detail).
@@ -123,17 +124,23 @@ class JobContext:
     """The snapshot a job reads (never writes), indexed, with the issue's retrieval done once.
     `limits` (the model's) say how many files and symbols the model may choose among; `learned`
     (the learned ranker, `workspace.learning.reorder_for`) orders retrieval's files, hence the
-    understanding stage's choices and what the tool calls list first."""
+    understanding stage's choices and what the tool calls list first; `semantic` (an embedding model,
+    `workspace.semantic`) re-ranks the best symbols by their similarity to the issue."""
 
     def __init__(
-        self, issue: str, index: RepoIndex, limits: Limits | None = None, learned: LearnedOrder | None = None
+        self,
+        issue: str,
+        index: RepoIndex,
+        limits: Limits | None = None,
+        learned: LearnedOrder | None = None,
+        semantic: SemanticModel | None = None,
     ) -> None:
         self.issue = issue
         self.index = index
         self.limits = limits or Limits()
         self.root: Path = index.root
         top = max(self.limits.files_listed, self.limits.file_choices or 0)
-        found = retrieve(index, issue, top=top, reorder=learned.files if learned else None)
+        found = retrieve(index, issue, top=top, reorder=learned.files if learned else None, semantic=semantic)
         self.hits = found.files
         self.symbol_hits = found.symbols
         self.tools = Tools(index, [h.path for h in found.files])

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swe_lsp.errors import SweLspError
 from swe_lsp.llm import Backend, GenerationInterrupted, Manifest, get_manifest
@@ -26,6 +27,9 @@ from swe_lsp.search.roles import BackendORM, BackendPolicy, backend_prm
 from swe_lsp.search.runtime import Cancelled, Roles, Runtime
 from swe_lsp.search.verification import SandboxVerifier, Verifier
 from swe_lsp.settings import Settings
+
+if TYPE_CHECKING:
+    from swe_lsp.workspace.semantic import SemanticModel
 
 log = logging.getLogger(__name__)
 TRAJECTORY_FILE = "trajectory.jsonl"
@@ -131,8 +135,21 @@ def _prepare(
 
             learned = reorder_for(cache, key)
             log.info("job %s: files ranked by the %s ranker", request.job_id, learned.name)
-        ctx = JobContext(request.issue.model_text(), index, cfg.limits, learned)
+        ctx = JobContext(request.issue.model_text(), index, cfg.limits, learned, _semantic(settings))
     return ctx, snapshot.base_commit
+
+
+def _semantic(settings: Settings) -> SemanticModel | None:
+    """The embedding model that re-ranks the best symbols, or None (off, or not installed: logged once
+    by `load_semantic`, and the job goes on with the hand-weighted order)."""
+    if not settings.search.semantic_ranker:
+        return None
+    from swe_lsp.workspace.semantic import SemanticUnavailable, load_semantic
+
+    try:
+        return load_semantic(settings.search.embedding_model, settings.cache_path())
+    except SemanticUnavailable:
+        return None
 
 
 def _verifier(

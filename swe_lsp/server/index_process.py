@@ -22,6 +22,16 @@ wait for it (the process does one thing at a time). A folder that learns is trai
 update finds its git HEAD moved (a pull, a checkout, a commit: `train_workspace` then computes only
 the new commits), checked at most once a HEAD_CHECK_S per folder.
 
+Embedding ahead: a build task with `"semantic": {"model": M}` (`search.semantic_ranker`; M is
+`search.embedding_model`, null for the bundled model) then has the folder's symbols embedded and
+stored for the jobs (`workspace.embed_ahead`), on the CPU with one thread (the GPU is the engine's),
+one batch at a time, and only while no task waits: a task that arrives is answered after the batch
+at hand. It says `{"op": "embed", "root": ..., "done": n, "total": m}` (symbols, at most twice a
+second) and, when the folder's queue is empty or its budget spent, `{"op": "embed", "root": ...,
+"embedded": N, "stored": N, "total": N, "seconds": S, "stopped": "done" | "budget"}`, or `{"op":
+"embed", "root": ..., "error": ...}` (the model could not be loaded: nothing else changes). A saved
+file's symbols are embedded next.
+
     python -m swe_lsp.server.index_process --out-fd N
 """
 
@@ -31,6 +41,7 @@ import argparse
 import contextlib
 import json
 import os
+import select
 import sys
 import time
 from collections.abc import Callable
@@ -49,18 +60,34 @@ HEAD_CHECK_S = 60.0
 
 def serve(tasks: IO[str], results: IO[str]) -> None:
     """Answer tasks until `tasks` closes; the indexes stay in memory between tasks, so an update
-    re-reads only the saved files."""
+    re-reads only the saved files. Between tasks, folders' symbols are embedded ahead, a batch at a
+    time (only when `tasks` is a file whose waiting input can be seen; an iterator is all tasks)."""
     from swe_lsp.workspace import RepoIndex
 
     indexes: dict[Path, Any] = {}
     # Folders that learn: the cache dir, the HEAD their last training saw, and when it was read.
     learning: dict[Path, tuple[Path, str | None, float]] = {}
+    # Folders that embed ahead: their queue (None once it is over), and its last progress line.
+    ahead: dict[Path, Any] = {}
+    embed_said: dict[Path, float] = {}
+    reader = _TaskReader(tasks)
 
     def say(message: dict[str, object]) -> None:
         results.write(json.dumps(message) + "\n")
         results.flush()
 
-    for line in tasks:
+    while True:
+        waiting = [root for root, job in ahead.items() if job is not None]
+        line = reader.next_line(wait=not waiting)
+        if line is _EOF:
+            return
+        if line is None:  # no task waits: one batch of the first folder's embedding
+            root = waiting[0]
+            job = ahead[root]
+            more = _embed_step(root, job, say, embed_said)
+            if not more:
+                ahead[root] = None
+            continue
         task = json.loads(line)
         if task["op"] == "build":
             root = Path(task["root"]).resolve()
@@ -73,6 +100,8 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
             if task.get("learn"):
                 learning[root] = (Path(task["cache"]), git_head(root), time.monotonic())
                 learn(root, indexes[root], Path(task["cache"]), say)
+            if task.get("semantic") is not None:
+                ahead[root] = embed_ahead(root, indexes[root], Path(task["cache"]), task["semantic"], say)
         elif task["op"] == "update":
             paths = [Path(p).resolve() for p in task["paths"]]
             for root, index in indexes.items():
@@ -85,6 +114,8 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
                     say({"op": "update", "root": str(root), "error": f"{exc}"})
                     continue
                 say({"op": "update", "root": str(root), "files": len(index)})
+                if ahead.get(root) is not None:
+                    ahead[root].front(p.relative_to(root).as_posix() for p in mine)
             for root in [r for r in learning if any(p.is_relative_to(r) for p in paths)]:
                 cache, head, checked = learning[root]
                 if time.monotonic() - checked < HEAD_CHECK_S:
@@ -93,6 +124,91 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
                 learning[root] = (cache, now, time.monotonic())
                 if now is not None and now != head:
                     learn(root, indexes[root], cache, say)
+
+
+class _EOFType:
+    pass
+
+
+_EOF = _EOFType()
+
+
+class _TaskReader:
+    """Task lines from a file, read through its descriptor so that `next_line(wait=False)` can tell
+    that none is waiting (a buffered text file cannot: a line already in its buffer is invisible to
+    select); from any other iterable, simply the next line."""
+
+    def __init__(self, tasks: Any) -> None:
+        try:
+            self._fd: int | None = tasks.fileno()
+        except (AttributeError, OSError, ValueError):
+            self._fd = None
+        self._lines = iter(tasks)
+        self._buffer = b""
+        self._closed = False
+
+    def next_line(self, wait: bool) -> str | _EOFType | None:
+        """The next task line; None when `wait` is false and no whole line has arrived; _EOF at
+        the end."""
+        if self._fd is None:
+            return next(self._lines, _EOF)
+        while True:
+            if b"\n" in self._buffer:
+                line, _, self._buffer = self._buffer.partition(b"\n")
+                return line.decode("utf-8")
+            if self._closed:
+                if self._buffer:
+                    line, self._buffer = self._buffer, b""
+                    return line.decode("utf-8")
+                return _EOF
+            if not select.select([self._fd], [], [], None if wait else 0)[0]:
+                return None
+            chunk = os.read(self._fd, 1 << 16)
+            if chunk:
+                self._buffer += chunk
+            else:
+                self._closed = True
+
+
+Say = Callable[[dict[str, object]], None]
+
+
+def embed_ahead(root: Path, index: Any, cache_dir: Path, semantic: dict[str, Any], say: Say) -> Any:
+    """`root`'s embedding queue (`workspace.embed_ahead.EmbedAhead`), or None when the model cannot
+    be loaded (said once as the folder's embed error)."""
+    try:
+        import torch
+
+        from swe_lsp.workspace.embed_ahead import EmbedAhead, files_in_order
+        from swe_lsp.workspace.history import cached_history
+        from swe_lsp.workspace.semantic import load_semantic
+
+        torch.set_num_threads(1)  # one core, as the ranker's training: the machine stays the user's
+        model = load_semantic(semantic.get("model"), cache_dir, device="cpu")
+        history = cached_history(cache_dir, str(root))
+        return EmbedAhead(index, model, files_in_order(index, history))
+    except Exception as exc:  # not installed, weights refused, torch missing: the index goes on
+        say({"op": "embed", "root": str(root), "error": f"{type(exc).__name__}: {exc}"})
+        return None
+
+
+def _embed_step(root: Path, job: Any, say: Say, said: dict[Path, float]) -> bool:
+    """One batch of `root`'s queue, with its progress line (at most one per PROGRESS_INTERVAL_S) and
+    its end; False once it is over (failed included: never raises)."""
+    try:
+        more = job.step()
+    except Exception as exc:
+        say({"op": "embed", "root": str(root), "error": f"{type(exc).__name__}: {exc}"})
+        return False
+    now = time.monotonic()
+    if more and now - said.get(root, 0.0) >= PROGRESS_INTERVAL_S:
+        said[root] = now
+        say({"op": "embed", "root": str(root), "done": job.done, "total": job.total})
+    if not more:
+        report = job.report()
+        say({"op": "embed", "root": str(root), "embedded": report.embedded, "stored": report.stored,
+             "total": report.total, "seconds": report.seconds, "stopped": report.stopped})  # fmt: skip
+    return more
 
 
 def git_head(root: Path) -> str | None:

@@ -13,8 +13,11 @@ A build asked to `learn` (`search.history_ranker`) is followed, in the indexer p
 the folder's file ranker from its git history (`learning.train_workspace`). What the process says
 of it is kept per folder (`ranker`: its state and last report, for debugInfo) and handed to
 `on_train` for the progress bar; a failed training is logged, and shown once per server.
-`on_error` and `on_train` are called on the event loop that sent the builds (the reader thread
-hands them over), directly when there was none.
+A build asked to embed (`search.semantic_ranker`) then has the folder's symbols embedded ahead for
+the jobs (`workspace.embed_ahead`), between the indexer's other tasks; what the process says of it is
+kept per folder (`semantic`, for debugInfo) and handed to `on_embed` for the progress bar.
+`on_error`, `on_train` and `on_embed` are called on the event loop that sent the builds (the reader
+thread hands them over), directly when there was none.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ logger = logging.getLogger(__name__)
 # its index build failed (nothing to learn with).
 RANKER_STATES = ("off", "waiting", "training", "workspace", "prior", "none", "failed", "skipped")
 _REPORT_KEYS = ("model", "queries", "new_queries", "seconds", "note", "error", "done", "total")
+_EMBED_KEYS = ("embedded", "stored", "total", "done", "seconds", "stopped", "error")
 
 
 class Indexer:
@@ -50,9 +54,12 @@ class Indexer:
         self,
         on_error: Callable[[str], None],
         on_train: Callable[[str, Mapping[str, Any]], None] | None = None,
+        on_embed: Callable[[str, Mapping[str, Any]], None] | None = None,
     ) -> None:
         self._on_error = on_error
         self._on_train = on_train
+        self._on_embed = on_embed
+        self._semantic: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[str] | None = None
         self._files: dict[str, int] = {}
@@ -77,14 +84,30 @@ class Indexer:
             return {root: dict(state) for root, state in self._ranker.items()}
 
     @property
+    def semantic(self) -> dict[str, dict[str, Any]]:
+        """Per folder (resolved path): how embedding its symbols ahead goes (`state`: off, waiting,
+        embedding, done, budget, failed, or skipped when its build failed; and the last report:
+        done/total, embedded, stored, seconds, error)."""
+        with self._lock:
+            return {root: dict(state) for root, state in self._semantic.items()}
+
+    @property
     def pid(self) -> int | None:
         """The indexer process's pid while it runs (for debugInfo and tests)."""
         proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
 
-    def build(self, root: Path, cache_dir: Path, learn: bool = False) -> None:
+    def build(
+        self,
+        root: Path,
+        cache_dir: Path,
+        learn: bool = False,
+        embed: bool = False,
+        embedding_model: str | None = None,
+    ) -> None:
         """Build (or load and refresh) the index of `root` in the indexer process, then, with
-        `learn`, train its ranker from its history there."""
+        `learn`, train its ranker from its history there, and with `embed`, embed its symbols ahead
+        (with `embedding_model`, None for the bundled one)."""
         resolved = str(root.resolve())
         with contextlib.suppress(RuntimeError):  # no loop: the callbacks run on the reader thread
             self._loop = asyncio.get_running_loop()
@@ -92,7 +115,11 @@ class Indexer:
             self._pending += 1
             self.state = "building"
             self._ranker[resolved] = {"state": "waiting" if learn else "off"}
-        self._send({"op": "build", "root": resolved, "cache": str(cache_dir), "learn": learn})
+            self._semantic[resolved] = {"state": "waiting" if embed else "off"}
+        task: dict[str, object] = {"op": "build", "root": resolved, "cache": str(cache_dir), "learn": learn}
+        if embed:
+            task["semantic"] = {"model": embedding_model}
+        self._send(task)
 
     def update(self, paths: Iterable[Path]) -> None:
         """Re-index saved files (after the builds already sent)."""
@@ -154,11 +181,18 @@ class Indexer:
             cut = [root for root, st in self._ranker.items() if st["state"] in ("waiting", "training")]
             for root in cut:
                 self._ranker[root] = {"state": "failed", "error": f"the indexer process exited ({code})"}
-            if code == 0 and not lost and not cut:
+            cut_embed = [r for r, st in self._semantic.items() if st["state"] in ("waiting", "embedding")]
+            for root in cut_embed:
+                self._semantic[root] = {"state": "failed", "error": f"the indexer process exited ({code})"}
+            if code == 0 and not lost and not cut and not cut_embed:
                 return
             self.state = "failed"
         for root in cut:
             self._deliver_train(root, {"op": "train", "root": root, "error": "the indexer process exited"})
+        for root in cut_embed:
+            if self._on_embed is not None:
+                message = {"op": "embed", "root": root, "error": "the indexer process exited"}
+                self._deliver(self._on_embed, root, message)
         logger.warning("the indexer process exited with %s", code)
         self._deliver(
             self._on_error,
@@ -171,11 +205,16 @@ class Indexer:
         if message["op"] == "train":
             self._trained(root, message)
             return
+        if message["op"] == "embed":
+            self._embedded(root, message)
+            return
         with self._lock:
             if message["op"] == "build":
                 self._pending = max(0, self._pending - 1)
                 if self._ranker.get(root, {}).get("state") == "waiting":
                     self._ranker[root] = {"state": "training" if error is None else "skipped"}
+                if error is not None and self._semantic.get(root, {}).get("state") == "waiting":
+                    self._semantic[root] = {"state": "skipped"}
             if error is None:
                 self._files[root] = int(message["files"])  # type: ignore[call-overload]
                 self.state = "building" if self._pending else "ready"
@@ -206,6 +245,25 @@ class Indexer:
         self._deliver_train(root, message)
         if show:
             self._deliver(self._on_error, f"swe-lsp: learning the ranker from the history failed: {error}")
+
+    def _embedded(self, root: str, message: Mapping[str, Any]) -> None:
+        """Embedding ahead's progress or end: keep it, pass it on (a failure is logged: the jobs then
+        embed what they need themselves, or go on without the signal)."""
+        report = {k: message[k] for k in _EMBED_KEYS if k in message}
+        if "error" in message:
+            state = "failed"
+        elif "stopped" in message:
+            state = str(message["stopped"])
+        else:
+            state = "embedding"
+        with self._lock:
+            self._semantic[root] = {"state": state, **report}
+        if state == "failed":
+            logger.warning("embedding the symbols of %s ahead failed: %s", root, message["error"])
+        elif state != "embedding":
+            logger.info("symbols of %s embedded ahead: %s", root, report)
+        if self._on_embed is not None:
+            self._deliver(self._on_embed, root, message)
 
     def _deliver_train(self, root: str, message: Mapping[str, Any]) -> None:
         if self._on_train is not None:

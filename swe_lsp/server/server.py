@@ -35,6 +35,7 @@ from swe_lsp.server.worker import Started
 logger = logging.getLogger(__name__)
 
 LEARNING_TITLE = "Learning from the history"
+EMBEDDING_TITLE = "Embedding the symbols"
 
 
 class SweLspServer(LanguageServer):
@@ -51,7 +52,9 @@ class SweLspServer(LanguageServer):
         self.startup_errors: list[str] = []
         self.reporter = ProgressReporter(self, lambda: self.session.client.work_done_progress)
         self.indexer = Indexer(
-            on_error=lambda msg: self.show(msg, types.MessageType.Warning), on_train=self._learning
+            on_error=lambda msg: self.show(msg, types.MessageType.Warning),
+            on_train=self._learning,
+            on_embed=self._embedding,
         )
         self.env_checks = EnvChecks(self)
         self.worker_pid: int | None = None
@@ -130,9 +133,15 @@ class SweLspServer(LanguageServer):
 
     def index_folder(self, folder: Path) -> None:
         """Index a workspace folder in the background (and learn its ranker from its history when
-        `search.history_ranker` is on)."""
+        `search.history_ranker` is on, and embed its symbols ahead when `search.semantic_ranker` is)."""
         settings = self.session.settings
-        self.indexer.build(folder, settings.cache_path(), learn=settings.search.history_ranker)
+        self.indexer.build(
+            folder,
+            settings.cache_path(),
+            learn=settings.search.history_ranker,
+            embed=settings.search.semantic_ranker,
+            embedding_model=settings.search.embedding_model,
+        )
 
     def _learning(self, root: str, message: Mapping[str, Any]) -> None:
         """The indexer's word on learning a folder's ranker from its history: a progress bar from
@@ -148,6 +157,20 @@ class SweLspServer(LanguageServer):
             self.reporter.end_bar(key, f"the ranker learned from {message.get('queries')} commits")
         else:
             self.reporter.end_bar(key, f"the shipped ranker serves: {message.get('note') or 'no model'}")
+
+    def _embedding(self, root: str, message: Mapping[str, Any]) -> None:
+        """The indexer's word on embedding a folder's symbols ahead: a progress bar while it runs."""
+        key = f"embed:{root}"
+        if "done" in message:
+            done, total = int(message["done"]), int(message["total"])
+            self.reporter.open_bar(key, f"{EMBEDDING_TITLE} of {Path(root).name}")
+            self.reporter.report_bar(key, f"{done}/{total} symbols", done * 100 // max(total, 1))
+        elif "error" in message:
+            self.reporter.end_bar(key, f"failed: {message['error']}")
+        else:
+            left = "" if message.get("stopped") == "done" else "; the rest when a job needs them"
+            counts = f"{message.get('embedded')} symbols embedded, {message.get('stored')} already stored"
+            self.reporter.end_bar(key, counts + left)
 
     def new_job_id(self) -> str:
         """A short, unique job id."""

@@ -104,3 +104,45 @@ def test_a_clean_exit_leaves_no_traceback(workspace: Path, tmp_path: Path) -> No
     log = done.stderr.decode(errors="replace")
     assert done.returncode == 0, log
     assert "Traceback" not in log, log
+
+
+async def _semantic_state(ed: Any, root: Path) -> dict[str, Any]:
+    """debugInfo's embedding-ahead state of `root` once it is over (bounded wait)."""
+    for _ in range(1200):
+        state = (await ed.command("swe-lsp.debugInfo"))["server"]["index"]["semantic"].get(
+            str(root.resolve()), {}
+        )
+        if state.get("state") not in (None, "waiting", "embedding"):
+            return state
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"embedding ahead never ended: {state}")
+
+
+async def test_symbols_are_embedded_ahead_with_progress(workspace: Path, tmp_path: Path) -> None:
+    """After the build, the indexer embeds the folder's symbols for the jobs (the semantic signal),
+    with a progress bar, and stores them under the cache for every later process."""
+    functions = "".join(f"def step_{i}(x):\n    return x + {i}\n\n\n" for i in range(40))
+    (workspace / "steps.py").write_text(functions)
+    cache = tmp_path / "cache"
+    async with editor_session(workspace, env=server_env(SWE_LSP_CACHE_DIR=str(cache))) as ed:
+        state = await _semantic_state(ed, workspace)
+        assert state["state"] == "done" and state["embedded"] == state["total"] >= 40, state
+        bars = {t: r for t, r in ed.client.progress_reports.items() if str(t).startswith("swe-lsp/embed:")}
+        (begin, *reports, end), *others = bars.values()
+        assert not others
+        assert begin.title == f"Embedding the symbols of {workspace.name}"
+        assert reports and all(r.message.endswith(" symbols") for r in reports), reports
+        assert end.message == f"{state['embedded']} symbols embedded, 0 already stored"
+    assert list((cache / "semantic").glob("*.sqlite3"))
+    # The next session finds them stored.
+    async with editor_session(workspace, env=server_env(SWE_LSP_CACHE_DIR=str(cache))) as ed:
+        again = await _semantic_state(ed, workspace)
+        assert again["state"] == "done" and again["embedded"] == 0 and again["stored"] == state["total"]
+
+
+async def test_semantic_ranker_off_embeds_nothing(workspace: Path, tmp_path: Path) -> None:
+    env = server_env(SWE_LSP_CACHE_DIR=str(tmp_path / "cache"), SWE_LSP_SEARCH__SEMANTIC_RANKER="false")
+    async with editor_session(workspace, env=env) as ed:
+        await _index_state(ed, len([p for p in workspace.iterdir() if p.is_file()]))
+        assert await _semantic_state(ed, workspace) == {"state": "off"}
+    assert not (tmp_path / "cache" / "semantic").exists()

@@ -73,7 +73,8 @@ def test_localize_cli_json(fixture_repo: Path, tmp_path: Path, capsys: pytest.Ca
     code = main(["localize", "--workspace", str(fixture_repo), "--issue", str(issue), "--top", "2", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"files", "symbols", "ranker"}
+    assert set(out) == {"files", "symbols", "ranker", "semantic"}
+    assert out["semantic"] == "all-MiniLM-L6-v2"  # installed with swe-lsp, on by default
     assert out["ranker"].startswith("prior model trained on") and out["ranker"].endswith("no git history")
     assert out["files"][0] == "pkg/query.py" and len(out["files"]) == 2
     assert out["symbols"][0] == {"file": "pkg/query.py", "name": "QuerySet.filter"}

