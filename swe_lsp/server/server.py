@@ -147,13 +147,9 @@ class SweLspServer(LanguageServer):
         """The indexer's word on learning a folder's ranker from its history: a progress bar from
         its first commit to its end (none when there was nothing new to learn from)."""
         key = f"learn:{root}"
-        if "done" in message:
-            done, total = int(message["done"]), int(message["total"])
-            self.reporter.open_bar(key, f"{LEARNING_TITLE} of {Path(root).name}")
-            self.reporter.report_bar(key, f"{done}/{total} commits", done * 100 // max(total, 1))
-        elif "error" in message:
-            self.reporter.end_bar(key, f"failed: {message['error']}")
-        elif message.get("model") == "workspace":
+        if self._background_bar(key, f"{LEARNING_TITLE} of {Path(root).name}", message, "commits"):
+            return
+        if message.get("model") == "workspace":
             self.reporter.end_bar(key, f"the ranker learned from {message.get('queries')} commits")
         else:
             self.reporter.end_bar(key, f"the shipped ranker serves: {message.get('note') or 'no model'}")
@@ -161,16 +157,24 @@ class SweLspServer(LanguageServer):
     def _embedding(self, root: str, message: Mapping[str, Any]) -> None:
         """The indexer's word on embedding a folder's symbols ahead: a progress bar while it runs."""
         key = f"embed:{root}"
+        if self._background_bar(key, f"{EMBEDDING_TITLE} of {Path(root).name}", message, "symbols"):
+            return
+        left = "" if message.get("stopped") == "done" else "; the rest when a job needs them"
+        counts = f"{message.get('embedded')} symbols embedded, {message.get('stored')} already stored"
+        self.reporter.end_bar(key, counts + left)
+
+    def _background_bar(self, key: str, title: str, message: Mapping[str, Any], unit: str) -> bool:
+        """An indexer's progress line (`done`/`total` `unit`) or error on the bar `key`: True when
+        the message was one of those, False when it is the work's end, for the caller to word."""
         if "done" in message:
             done, total = int(message["done"]), int(message["total"])
-            self.reporter.open_bar(key, f"{EMBEDDING_TITLE} of {Path(root).name}")
-            self.reporter.report_bar(key, f"{done}/{total} symbols", done * 100 // max(total, 1))
-        elif "error" in message:
+            self.reporter.open_bar(key, title)
+            self.reporter.report_bar(key, f"{done}/{total} {unit}", done * 100 // max(total, 1))
+            return True
+        if "error" in message:
             self.reporter.end_bar(key, f"failed: {message['error']}")
-        else:
-            left = "" if message.get("stopped") == "done" else "; the rest when a job needs them"
-            counts = f"{message.get('embedded')} symbols embedded, {message.get('stored')} already stored"
-            self.reporter.end_bar(key, counts + left)
+            return True
+        return False
 
     def new_job_id(self) -> str:
         """A short, unique job id."""
