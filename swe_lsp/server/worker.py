@@ -280,7 +280,6 @@ class Worker:
             return JobReport(job_id, "cancelled")
         try:
             engine = load_engine(self._engine_spec)
-            _preload_semantic(job.settings)
             started = time.monotonic()
             backend = self._load_backend(job) if getattr(engine, "needs_backend", True) else None
             loaded_s = time.monotonic() - started
@@ -326,21 +325,6 @@ class Worker:
         self._backend_key = key
         loading(f"model {name} loaded", 1.0)
         return self._backend
-
-
-def _preload_semantic(settings: Any) -> None:
-    """Start loading the symbol stage's embedding model beside the policy's load (once per process:
-    `load_semantic` keeps it), so a first job does not wait for both one after the other."""
-    if not settings.search.semantic_ranker:
-        return
-    from swe_lsp.workspace.semantic import SemanticUnavailable, load_semantic
-
-    def load() -> None:
-        # A failure is logged once by load_semantic; the job's own call gets the same answer.
-        with contextlib.suppress(SemanticUnavailable):
-            load_semantic(settings.search.embedding_model, settings.cache_path())
-
-    threading.Thread(target=load, name="semantic-load", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
