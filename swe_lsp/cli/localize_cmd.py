@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{n:>3}. {hit.path}  ({hit.score:.3f}: {', '.join(hit.reasons)})")
     print("Symbols:")
     for n, sym in enumerate(found.symbols, 1):
-        print(f"{n:>3}. {sym.file}:{sym.start}-{sym.end} {sym.name} [{sym.kind}]  ({sym.score:.3f})")
+        why = ", ".join(sym.reasons)
+        print(f"{n:>3}. {sym.file}:{sym.start}-{sym.end} {sym.name} [{sym.kind}]  ({sym.score:.3f}: {why})")
     return 0
 
 

@@ -96,6 +96,11 @@ def test_localize_cli_explains_the_learned_ranking(fixture_repo: Path, tmp_path:
     assert main([*args, "--explain"]) == 0
     text = capsys.readouterr().out
     assert "Learned ranker (score: features):" in text and "pkg/query.py: first_score=" in text
+    assert "Symbols also ranked by: similarity to the issue under all-MiniLM-L6-v2" in text
+    assert "QuerySet.filter [method]" in text and "in traceback" in text  # each symbol says why
+    monkeypatch.setenv("SWE_LSP_SEARCH__SEMANTIC_RANKER", "false")
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["semantic"] is None
     monkeypatch.setenv("SWE_LSP_SEARCH__HISTORY_RANKER", "false")
     assert main([*args, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ranker"] == "the first stage (no learned ranker)"
