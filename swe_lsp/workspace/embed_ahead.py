@@ -23,11 +23,13 @@ from swe_lsp.workspace.index import RepoIndex
 from swe_lsp.workspace.ranker import is_target
 from swe_lsp.workspace.semantic import SemanticModel, symbol_text
 
-# Work per folder each time it is built: ten minutes of one core at the indexer's low priority, the
-# symbols of the 100-200 most changed files of a django-sized repository on this 2-core machine (one
-# thread embeds about four long functions a second). The rest is embedded by the jobs that need it
-# (and stored for the next), or by the next session's build.
-EMBED_AHEAD_S = 600.0
+# Work per folder each time it is built: twenty minutes of one core at the indexer's low priority.
+# Measured on django (bench/results/rank_cost.json): 9,178 symbols in its code files, one thread
+# embeds 8.3 a second, so the whole repository fits once (then only what changed, at the cost of a
+# lookup); with 1,008 of them stored (120 s) a job still had to embed a median 93 of its 200
+# candidates (5.8 s), with all of them stored it adds a median 0.07 s. A larger repository gets its
+# most changed files first and the jobs (or the next session's build) embed the rest.
+EMBED_AHEAD_S = 1200.0
 # Texts embedded per step: about 4 s of one core for long functions, so a saved file's update waits
 # at most that long behind the embedding.
 BATCH = 16
