@@ -10,8 +10,11 @@ is measured leave-one-repository-out (trained on the eleven other repositories' 
 user's private repository is not among the shipped prior's. Systems, all in the same run on the same
 indexes: the first stage (`ours`), the fair BM25 (`bm25_fair`), the LOO prior (`prior`), the
 workspace model alone (`workspace`), and the workspace model boosted on top of the LOO prior
-(`workspace+prior`, what the product trains). Files and functions (the symbol stage over each
-system's file order). Per-instance records and training sets are cached under bench/.cache/rank/.
+(`workspace+prior`, what the product trains), and what the product serves (`product`: per
+repository the model `learning.choose` picks, its symbols re-weighed by the embedding model, and
+`product_hand`, the same without that signal). Files and functions (the symbol stage over each
+system's file order; the semantic signal only in `product`, where its cost is paid once).
+Per-instance records and training sets are cached under bench/.cache/rank/.
 Summary: bench/results/rank_history.json.
 """
 

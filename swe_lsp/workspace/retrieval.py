@@ -49,8 +49,11 @@ OWNER_NAMED = 0.4
 # 0.76 of the issues (top 100: 0.70; every candidate: 0.91), and re-ranking 200 rather than 100 lifts
 # all-gold-functions@20 by 3 points more (the first 110 instances); a weight of 0.5 is best or
 # within a point on both halves (@10 0.458 -> 0.542, @20 0.535 -> 0.613 on the first 142), 0.3 and
-# 0.7 a point or two below, 1.0 lets the model's own errors through. Costs: 200 texts of up to 256
-# tokens are about 30 s on this 2-core CPU when none is stored (hence `embed_ahead`).
+# 0.7 a point or two below, 1.0 lets the model's own errors through. That analysis took the files
+# after the product's top 10 from the first stage; on the product's own candidates, all 207 instances
+# (`bench/rank_history.py`, `product` against `product_hand`), the lift is about half: @10 0.455 ->
+# 0.475, @20 0.540 -> 0.581. Costs: 200 texts of up to 256 tokens are about 30 s on this 2-core CPU
+# when none is stored (hence `embed_ahead`).
 SEMANTIC_TOP = 200
 SEMANTIC_WEIGHT = 0.5
 _CODE_LANGUAGES = frozenset({"python", "cython", "c", "cpp", "javascript", "typescript", "go", "rust", "java",
