@@ -54,6 +54,7 @@ from swe_lsp.server.worker import (
     StatusRequest,
     StopEngine,
     WorkerExited,
+    WorkerGone,
     read_message,
     write_message,
 )
@@ -273,6 +274,8 @@ class EngineService:
 
     def _worker_exited(self, code: int | None, why: str | None = None) -> None:
         self._worker_pid = None
+        for each in self._clients:
+            each.send(WorkerGone())
         if self._running is not None:
             client, job = self._running
             client.send(WorkerExited(job.request.job_id, code))
@@ -304,7 +307,7 @@ def request(path: Path, message: object, timeout_s: float = 10.0) -> object | No
             write_message(stream, message)
             while True:
                 answer = read_message(stream)
-                if answer is None or not isinstance(answer, Started):
+                if answer is None or not isinstance(answer, Started | WorkerGone):
                     return answer
 
 

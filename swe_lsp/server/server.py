@@ -30,7 +30,7 @@ from swe_lsp.server.review import current_documents
 from swe_lsp.server.session import Session
 from swe_lsp.server.shared_engine import SharedEngine, shared_engine_supported
 from swe_lsp.server.store import JobStore
-from swe_lsp.server.worker import Started
+from swe_lsp.server.worker import Started, WorkerGone
 
 logger = logging.getLogger(__name__)
 
@@ -93,17 +93,30 @@ class SweLspServer(LanguageServer):
                 )
             else:
                 return lambda on_message, on_exit: SharedEngine(
-                    loop, self._spy(on_message), on_exit, self.engine_spec
+                    loop, self._spy(on_message), self._spy_exit(on_exit), self.engine_spec
                 )
         return lambda on_message, on_exit: EngineWorker(
-            loop, self._spy(on_message), on_exit, self.engine_spec
+            loop, self._spy(on_message), self._spy_exit(on_exit), self.engine_spec
         )
 
     def _spy(self, on_message):  # type: ignore[no-untyped-def]
+        """`on_message`, keeping `worker_pid` (debugInfo) to the worker that is up, if any."""
+
         def handle(message: object) -> None:
             if isinstance(message, Started):
                 self.worker_pid = message.pid
+            elif isinstance(message, WorkerGone):
+                self.worker_pid = None
             on_message(message)
+
+        return handle
+
+    def _spy_exit(self, on_exit):  # type: ignore[no-untyped-def]
+        """`on_exit`, forgetting the worker that ended."""
+
+        def handle(code: int | None, why: str | None = None) -> None:
+            self.worker_pid = None
+            on_exit(code, why)
 
         return handle
 

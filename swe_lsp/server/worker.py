@@ -153,6 +153,13 @@ class WorkerExited:
 
 
 @dataclass(frozen=True)
+class WorkerGone:
+    """The shared engine's worker process ended (closed when idle, killed, crashed): nothing is
+    loaded until a job starts the next one (every window hears it, so its debugInfo stops naming
+    a worker that is gone)."""
+
+
+@dataclass(frozen=True)
 class EngineStatus:
     """What `swe-lsp engine status` shows."""
 

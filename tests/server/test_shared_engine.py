@@ -187,6 +187,7 @@ def test_an_idle_engine_unloads_its_model_and_stops_when_no_window_is_left(
     from swe_lsp.search import Issue, ResolveRequest
     from swe_lsp.server.engine_service import socket_path
     from swe_lsp.server.shared_engine import run_job
+    from swe_lsp.server.worker import Started, WorkerGone, read_message
     from swe_lsp.settings import Settings
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", runtime["XDG_RUNTIME_DIR"])
@@ -205,6 +206,11 @@ def test_an_idle_engine_unloads_its_model_and_stops_when_no_window_is_left(
         worker = _engine_cli(runtime, "status", "--json")["worker_pid"]
         assert worker is not None
         assert wait_until_pid_gone(worker, 30), "the idle worker kept its model"
+        # The attached window hears it (its debugInfo then names no worker).
+        window.settimeout(30)
+        with window.makefile("rb") as stream:
+            heard = [read_message(stream), read_message(stream)]
+        assert heard == [Started(worker), WorkerGone()]
         status = _engine_cli(runtime, "status", "--json")
         assert status["up"] and status["worker_pid"] is None and status["clients"] == 1
         window.close()
