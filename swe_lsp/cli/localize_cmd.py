@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from swe_lsp.cli.common import load_workspace_settings, positive_int, read_issue
+from swe_lsp.cli.common import load_workspace_settings, positive_int, progress_bar, read_issue
 
 
 def register(subparsers: Any) -> None:
@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help='print {"files": [...], "symbols": [{"file", "name"}], "ranker": ..., "semantic": ...} only',
+        help='print {"files", "symbols": [{"file", "name"}], "ranker", "semantic", "notes"} only',
     )
     parser.add_argument(
         "--explain", action="store_true", help="also show the learned ranker's score and features per file"
@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     """Snapshot, index, retrieve, print."""
     from swe_lsp.workspace import RepoIndex, WorkspaceError, make_snapshot, retrieve
     from swe_lsp.workspace.retrieval import first_stage
+    from swe_lsp.workspace.semantic import configured_semantic
 
     issue = read_issue(args.issue)
     workspace = args.workspace.resolve()
@@ -53,32 +54,48 @@ def run(args: argparse.Namespace) -> int:
     settings = load_workspace_settings(workspace).settings
     cache_dir = settings.cache_path()
     ranker, history, explained = None, None, None
-    if settings.search.history_ranker:
-        from swe_lsp.workspace.history import load_history
-        from swe_lsp.workspace.learning import ranker_for
+    # On a repository seen for the first time this takes a while (django: the history and the index
+    # a few seconds each, the embedding model's load and its 200 best symbols half a minute on a CPU).
+    with progress_bar("localize") as update:
+        if settings.search.history_ranker:
+            from swe_lsp.workspace.history import load_history
+            from swe_lsp.workspace.learning import ranker_for
 
-        history = load_history(workspace, cache_dir, key=str(workspace))
-        ranker = ranker_for(cache_dir, str(workspace))
-    semantic, semantic_name = _semantic(settings)
-    with make_snapshot(workspace, {}, cache_dir) as snapshot:
-        index = RepoIndex.build_or_load(snapshot.root, cache_dir, key=str(workspace))
-        reorder = ranker.reorder(history) if ranker is not None else None
-        found = retrieve(index, issue, args.top, args.symbols or 2 * args.top, reorder, semantic=semantic)
-        if args.explain and ranker is not None:
-            explained = ranker.explain(first_stage(index, issue), history)[: args.top]
+            update("reading the git history", 0.05)
+            history = load_history(workspace, cache_dir, key=str(workspace))
+            ranker = ranker_for(cache_dir, str(workspace))
+        update("loading the embedding model", 0.2)
+        semantic, why_not = configured_semantic(
+            settings.search.semantic_ranker, settings.search.embedding_model, cache_dir
+        )
+        with make_snapshot(workspace, {}, cache_dir) as snapshot:
+            update("indexing", 0.3)
+            index = RepoIndex.build_or_load(snapshot.root, cache_dir, key=str(workspace))
+            reorder = ranker.reorder(history) if ranker is not None else None
+            update("ranking", 0.5)
+
+            def embedded(done: int, total: int) -> None:
+                update(f"embedding symbols ({done}/{total})", 0.5 + 0.5 * done / total)
+
+            symbols = args.symbols or 2 * args.top
+            found = retrieve(index, issue, args.top, symbols, reorder, semantic=semantic, on_embed=embedded)
+            if args.explain and ranker is not None:
+                explained = ranker.explain(first_stage(index, issue), history)[: args.top]
+        update("done", 1.0)
     which = _ranker_name(ranker, history)
     if args.json:
         out: dict[str, Any] = {
             **found.to_json(),
             "ranker": which,
             "semantic": semantic.source.name if semantic is not None else None,
+            "notes": [n for n in (why_not, *found.notes) if n],
         }
         if explained is not None:
             out["explain"] = [{"file": f, "score": round(s, 4), "features": v} for f, s, v in explained]
         print(json.dumps(out))
         return 0
     print(f"Ranked by: {which}")
-    print(f"Symbols also ranked by: {semantic_name}")
+    print(f"Symbols also ranked by: {_semantic_name(settings, semantic, why_not, found.notes)}")
     if explained is not None:
         print("Learned ranker (score: features):")
         for path, score, values in explained:
@@ -94,17 +111,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _semantic(settings: Any) -> tuple[Any, str]:
-    """The embedding model for the symbols (or None) and what it is, in words."""
+def _semantic_name(settings: Any, semantic: Any, why_not: str | None, notes: tuple[str, ...]) -> str:
+    """What else ordered the symbols, in words (and why nothing, when nothing did)."""
     if not settings.search.semantic_ranker:
-        return None, "nothing else (search.semantic_ranker is off)"
-    from swe_lsp.workspace.semantic import SemanticUnavailable, load_semantic
-
-    try:
-        model = load_semantic(settings.search.embedding_model, settings.cache_path())
-    except SemanticUnavailable as e:
-        return None, f"nothing else (no embedding model: {e})"
-    return model, f"similarity to the issue under {model.source.name}"
+        return "nothing else (search.semantic_ranker is off)"
+    failed = why_not or next(iter(notes), None)
+    if semantic is None or failed:
+        return f"nothing else ({failed})"
+    return f"similarity to the issue under {semantic.source.name}"
 
 
 def _ranker_name(ranker: Any, history: Any) -> str:

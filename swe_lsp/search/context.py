@@ -14,7 +14,7 @@ from swe_lsp.workspace import RepoIndex, Tools, compressed_tree, retrieve, skele
 
 if TYPE_CHECKING:
     from swe_lsp.workspace.learning import LearnedOrder
-    from swe_lsp.workspace.semantic import SemanticModel
+    from swe_lsp.workspace.semantic import EmbedProgress, SemanticModel
 
 # The compressed tree and the skeletons shown at understanding and localization: about 1k tokens
 # and 80 lines per file, whatever the model (the ranked list and the tools carry the detail).
@@ -125,7 +125,10 @@ class JobContext:
     `limits` (the model's) say how many files and symbols the model may choose among; `learned`
     (the learned ranker, `workspace.learning.reorder_for`) orders retrieval's files, hence the
     understanding stage's choices and what the tool calls list first; `semantic` (an embedding model,
-    `workspace.semantic`) re-ranks the best symbols by their similarity to the issue."""
+    `workspace.semantic`) re-ranks the best symbols by their similarity to the issue. `notes`: what
+    the user should know about how the code was ranked (the job's report carries them), with
+    retrieval's own (an embedding model that failed); `on_embed` hears how far the embedding of the
+    best symbols not stored ahead has got (and may stop it: a cancel)."""
 
     def __init__(
         self,
@@ -134,15 +137,19 @@ class JobContext:
         limits: Limits | None = None,
         learned: LearnedOrder | None = None,
         semantic: SemanticModel | None = None,
+        notes: tuple[str, ...] = (),
+        on_embed: EmbedProgress | None = None,
     ) -> None:
         self.issue = issue
         self.index = index
         self.limits = limits or Limits()
         self.root: Path = index.root
         top = max(self.limits.files_listed, self.limits.file_choices or 0)
-        found = retrieve(index, issue, top=top, reorder=learned.files if learned else None, semantic=semantic)
+        reorder = learned.files if learned else None
+        found = retrieve(index, issue, top=top, reorder=reorder, semantic=semantic, on_embed=on_embed)
         self.hits = found.files
         self.symbol_hits = found.symbols
+        self.notes = (*notes, *found.notes)
         self.tools = Tools(index, [h.path for h in found.files])
         self.tree = compressed_tree(index, TREE_CHARS)
         self._lines: dict[str, list[str] | None] = {}

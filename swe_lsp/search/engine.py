@@ -85,6 +85,7 @@ def resolve(
     rt = Runtime(request.job_id, roles, cancel, progress, cfg.token_ceiling)
     out = job_dir(request, settings)
     state, error, result, commit = "done", None, SearchResult(), None
+    ctx: JobContext | None = None
     searched = False
     try:
         with ExitStack() as stack:
@@ -112,7 +113,7 @@ def resolve(
     trajectory = _persist(out, rt, cost, cfg, state, result)
     why = why_no_candidate(rt.recorder.records) if state == "done" and not candidates else ""
     rt.finish(f"{state}: {len(candidates)} candidate(s)" + (f" ({why})" if why else ""))
-    notes = (result.beam_rule,) if result.beam_rule else ()
+    notes = (*(ctx.notes if ctx is not None else ()), *((result.beam_rule,) if result.beam_rule else ()))
     return JobReport(request.job_id, state, candidates, cost, trajectory, commit, error, why, notes)  # type: ignore[arg-type]
 
 
@@ -135,21 +136,25 @@ def _prepare(
 
             learned = reorder_for(cache, key)
             log.info("job %s: files ranked by the %s ranker", request.job_id, learned.name)
-        ctx = JobContext(request.issue.model_text(), index, cfg.limits, learned, _semantic(settings))
+        semantic, why_not = _semantic(settings)
+        notes = (why_not,) if why_not else ()
+
+        def embedding(done: int, total: int) -> None:  # symbols the idle time did not embed yet
+            rt.checkpoint()
+            rt.report(f"embedding the best symbols ({done}/{total})", done / total)
+
+        ctx = JobContext(request.issue.model_text(), index, cfg.limits, learned, semantic, notes, embedding)
     return ctx, snapshot.base_commit
 
 
-def _semantic(settings: Settings) -> SemanticModel | None:
-    """The embedding model that re-ranks the best symbols, or None (off, or not installed: logged once
-    by `load_semantic`, and the job goes on with the hand-weighted order)."""
-    if not settings.search.semantic_ranker:
-        return None
-    from swe_lsp.workspace.semantic import SemanticUnavailable, load_semantic
+def _semantic(settings: Settings) -> tuple[SemanticModel | None, str | None]:
+    """The embedding model that re-ranks the best symbols, or None and, when it is on but cannot
+    load, why (a note of the job's: it goes on with the hand-weighted order)."""
+    from swe_lsp.workspace.semantic import configured_semantic
 
-    try:
-        return load_semantic(settings.search.embedding_model, settings.cache_path())
-    except SemanticUnavailable:
-        return None
+    return configured_semantic(
+        settings.search.semantic_ranker, settings.search.embedding_model, settings.cache_path()
+    )
 
 
 def _verifier(

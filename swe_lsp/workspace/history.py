@@ -241,6 +241,8 @@ def _read_cache(path: Path) -> History | None:
             for c in data["commits"]
         )
         return History(data["head"], commits)
+    except FileNotFoundError:  # not read yet: nothing to say
+        return None
     except (OSError, ValueError, EOFError, KeyError, IndexError, TypeError, AttributeError) as exc:
         logger.warning("the cached history %s is unreadable (%s); it is read again from git", path, exc)
         return None

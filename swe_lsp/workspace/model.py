@@ -81,10 +81,12 @@ class SymbolHit:
 
 @dataclass(frozen=True, slots=True)
 class Localization:
-    """Retrieval's answer for one issue: files and symbols, best first."""
+    """Retrieval's answer for one issue: files and symbols, best first; `notes`: what went wrong on
+    the way that the user should hear (an embedding model that failed: the hand order stands)."""
 
     files: tuple[RetrievalHit, ...]
     symbols: tuple[SymbolHit, ...]
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, list]:
         """The shape `swe-lsp localize --json` prints: paths and `Class.method` names only."""

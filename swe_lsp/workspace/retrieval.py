@@ -13,6 +13,7 @@ must score each commit's files as they were before it, or the fix's own text wou
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import weakref
@@ -26,11 +27,13 @@ from swe_lsp.workspace.files import read_text
 from swe_lsp.workspace.index import RepoIndex
 from swe_lsp.workspace.mentions import Mentions, find_mentions
 from swe_lsp.workspace.model import FileIndex, Localization, RetrievalHit, Symbol, SymbolHit
-from swe_lsp.workspace.semantic import symbol_text
+from swe_lsp.workspace.semantic import EmbedProgress, SemanticUnavailable, symbol_text
 from swe_lsp.workspace.tokens import code_terms, split_identifier
 
 if TYPE_CHECKING:
     from swe_lsp.workspace.semantic import SemanticModel
+
+logger = logging.getLogger(__name__)
 
 PATH_WEIGHT = 2  # each path term counts as this many occurrences in its file
 FILES_FOR_SYMBOLS = 30
@@ -196,6 +199,7 @@ def retrieve(
     reorder_symbols: SymbolReorder | None = None,
     stage: FirstStage | None = None,
     semantic: SemanticModel | None = None,
+    on_embed: EmbedProgress | None = None,
 ) -> Localization:
     """The `top` files and `top_symbols` symbols most likely to need a change for `issue`.
 
@@ -204,7 +208,9 @@ def retrieve(
     stage, which weighs a symbol's file by its score, sees the same scale either way).
     `reorder_symbols` scores the symbols of the best files in place of the hand weights. `stage` is
     the first stage's result for this index and issue when the caller has it already. `semantic`
-    (an embedding model, `semantic.load_semantic`) adds the best symbols' similarity to the issue."""
+    (an embedding model, `semantic.load_semantic`) adds the best symbols' similarity to the issue;
+    `on_embed` hears its progress when it must embed symbols not stored ahead; when it fails, the
+    hand order stands and the answer's notes say why."""
     stage = stage or first_stage(index, issue)
     ranked = stage.ranked()
     scores = dict(stage.scores)
@@ -223,8 +229,10 @@ def retrieve(
         RetrievalHit(p, round(scores[p], 4), tuple(dict.fromkeys(reasons.get(p, ())))) for p in ranked[:top]
     )
     best_files = ranked[: max(top, FILES_FOR_SYMBOLS)]
-    symbols = _rank_symbols(index, stage, best_files, scores, top_symbols, reorder_symbols, semantic)
-    return Localization(files, symbols)
+    symbols, notes = _rank_symbols(
+        index, stage, best_files, scores, top_symbols, reorder_symbols, semantic, on_embed
+    )
+    return Localization(files, symbols, notes)
 
 
 def _prior(view: _View, path: str) -> float:
@@ -403,8 +411,10 @@ def hand_score(c: SymbolCandidate) -> tuple[float, list[str]]:
 
 
 def _rank_symbols(index: RepoIndex, stage: FirstStage, files: list[str], file_scores: dict[str, float],
-                  top: int, reorder: SymbolReorder | None,
-                  semantic: SemanticModel | None = None) -> tuple[SymbolHit, ...]:  # fmt: skip
+                  top: int, reorder: SymbolReorder | None, semantic: SemanticModel | None = None,
+                  on_embed: EmbedProgress | None = None
+                  ) -> tuple[tuple[SymbolHit, ...], tuple[str, ...]]:  # fmt: skip
+    """The `top` symbols of `files`, best first, and notes (an embedding model that failed)."""
     candidates = symbol_candidates(index, stage.mentions, files, file_scores)
     hits = []
     for c in candidates:
@@ -418,13 +428,22 @@ def _rank_symbols(index: RepoIndex, stage: FirstStage, files: list[str], file_sc
             for h, score in zip(hits, learned, strict=True)
         ]
     hits.sort(key=lambda h: (-h.score, h.file, h.start))
+    notes: tuple[str, ...] = ()
     if semantic is not None and hits:
-        hits = _add_semantic(index, stage.issue, hits, semantic)
-    return tuple(hits[:top])
+        try:
+            hits = _add_semantic(index, stage.issue, hits, semantic, on_embed)
+        except SemanticUnavailable as e:
+            logger.warning("symbols keep the hand-weighted order: %s", e)
+            notes = (f"symbols ranked without the embedding model: {e}",)
+    return tuple(hits[:top]), notes
 
 
 def _add_semantic(
-    index: RepoIndex, issue: str, hits: list[SymbolHit], semantic: SemanticModel
+    index: RepoIndex,
+    issue: str,
+    hits: list[SymbolHit],
+    semantic: SemanticModel,
+    on_embed: EmbedProgress | None,
 ) -> list[SymbolHit]:
     """`hits` (best first) with the SEMANTIC_TOP best re-scored by their similarity to the issue."""
     head, rest = hits[:SEMANTIC_TOP], hits[SEMANTIC_TOP:]
@@ -432,7 +451,7 @@ def _add_semantic(
     for h in head:
         if h.file not in lines:
             lines[h.file] = (read_text(index.root, h.file) or "").splitlines()
-    sims = semantic.similarities(issue, [symbol_text(h, lines[h.file]) for h in head])
+    sims = semantic.similarities(issue, [symbol_text(h, lines[h.file]) for h in head], on_embed)
     mean = sum(sims) / len(sims)
     spread = math.sqrt(sum((s - mean) ** 2 for s in sims) / len(sims)) or 1.0
     scored = []

@@ -21,13 +21,14 @@ this 2-core CPU 200 long functions take about 30 s to embed, then a few millisec
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -51,6 +52,10 @@ MAX_WINDOWS = 8
 # re-embeds only what changed. 20,000 vectors of 384 floats are 30 MiB, more than the candidates of
 # any one issue (200) times the jobs a session runs on one repository.
 CACHE_VECTORS = 20_000
+# Texts embedded per call to the model when a request must embed: small enough that a progress
+# callback moves every second or two on a 2-core CPU (about 8 long functions a second), large
+# enough that a GPU still batches.
+ENCODE_CHUNK = 16
 
 
 # Vectors kept on disk per model: 200,000 of 384 float32 are about 300 MiB, the code symbols of about
@@ -60,7 +65,12 @@ STORE_VECTORS = 200_000
 
 
 class SemanticUnavailable(RuntimeError):
-    """No embedding model can be used (not installed, weights not the published ones, no folder)."""
+    """No embedding model can be used (not installed, weights not the published ones, no folder, a
+    folder the library cannot load), or it failed while embedding (out of memory)."""
+
+
+# What a request's embedding reports: (texts embedded so far, texts to embed).
+EmbedProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -209,23 +219,37 @@ class SemanticModel:
             ) from e
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.source = source
-        self._model = SentenceTransformer(str(source.path), device=device, local_files_only=True)
+        try:
+            with _quiet_loading():
+                self._model = SentenceTransformer(str(source.path), device=device, local_files_only=True)
+        except (OSError, ValueError, KeyError, RuntimeError) as e:  # a folder the library cannot read
+            raise SemanticUnavailable(f"cannot load the embedding model in {source.path}: {e}") from e
         self.store = store
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def similarities(self, issue: str, texts: Sequence[str]) -> list[float]:
-        """Each text's cosine similarity to the issue's closest window."""
+    def similarities(
+        self, issue: str, texts: Sequence[str], progress: EmbedProgress | None = None
+    ) -> list[float]:
+        """Each text's cosine similarity to the issue's closest window; `progress` hears how many of
+        the texts not stored yet are embedded (nothing when all are stored). Raises
+        SemanticUnavailable when the model fails (out of memory)."""
         import numpy as np
 
         if not texts:
             return []
-        windows = self._model.encode_query(
-            self._windows(issue), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
+        try:
+            windows = self._model.encode_query(
+                self._windows(issue),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        except RuntimeError as e:
+            raise SemanticUnavailable(f"embedding the issue failed: {e}") from e
         keys = [_key(t) for t in texts]
         with self._lock:
-            self._fill(keys, texts)
+            self._fill(keys, texts, progress)
             code = np.stack([self._cache[k] for k in keys])
             while len(self._cache) > CACHE_VECTORS:
                 self._cache.popitem(last=False)
@@ -245,7 +269,7 @@ class SemanticModel:
                 self.store.put([(k, v.tobytes()) for k, v in zip(missing, vectors, strict=True)])
         return len(missing)
 
-    def _fill(self, keys: list[str], texts: Sequence[str]) -> None:
+    def _fill(self, keys: list[str], texts: Sequence[str], progress: EmbedProgress | None = None) -> None:
         """Put every key's vector in the memory cache: from there, the store, or the model."""
         import numpy as np
 
@@ -256,7 +280,7 @@ class SemanticModel:
             missing = [k for k in missing if k not in self._cache]
         if missing:
             first = {k: t for k, t in zip(keys, texts, strict=True)}
-            vectors = self._encode([first[k] for k in missing])
+            vectors = self._encode([first[k] for k in missing], progress)
             for key, vector in zip(missing, vectors, strict=True):
                 self._cache[key] = vector
             if self.store is not None:
@@ -264,13 +288,26 @@ class SemanticModel:
         for key in keys:
             self._cache.move_to_end(key)
 
-    def _encode(self, texts: list[str]) -> Any:
+    def _encode(self, texts: list[str], progress: EmbedProgress | None = None) -> Any:
+        """The texts' vectors, ENCODE_CHUNK at a time so that `progress` moves."""
         import numpy as np
 
-        vectors = self._model.encode_document(
-            texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
-        return vectors.astype(np.float32)
+        parts = []
+        for start in range(0, len(texts), ENCODE_CHUNK):
+            try:
+                parts.append(
+                    self._model.encode_document(
+                        texts[start : start + ENCODE_CHUNK],
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                )
+            except RuntimeError as e:  # torch's out-of-memory errors are RuntimeErrors
+                raise SemanticUnavailable(f"embedding the code failed: {e}") from e
+            if progress is not None:
+                progress(min(start + ENCODE_CHUNK, len(texts)), len(texts))
+        return np.concatenate(parts).astype(np.float32)
 
     def _windows(self, issue: str) -> list[str]:
         tokenizer = self._model.tokenizer
@@ -278,6 +315,21 @@ class SemanticModel:
         starts = range(0, max(len(ids) - (WINDOW_TOKENS - WINDOW_STRIDE), 1), WINDOW_STRIDE)
         windows = [tokenizer.decode(ids[i : i + WINDOW_TOKENS]) for i in starts][:MAX_WINDOWS]
         return [w for w in windows if w.strip()] or [issue or " "]
+
+
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """Without transformers' "Loading weights" bar: it would land in the middle of `swe-lsp
+    localize`'s own output and in every worker's log."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def _key(text: str) -> str:
@@ -308,3 +360,17 @@ def load_semantic(
     if isinstance(loaded, SemanticUnavailable):
         raise loaded
     return loaded
+
+
+def configured_semantic(
+    enabled: bool, setting: str | None, cache_dir: Path | None
+) -> tuple[SemanticModel | None, str | None]:
+    """What a request's settings (`search.semantic_ranker`, `search.embedding_model`) give the
+    symbol stage: the model, or None and why not when it is on but cannot load (None when the user
+    turned it off). Jobs put that reason in their notes and `swe-lsp localize` prints it."""
+    if not enabled:
+        return None, None
+    try:
+        return load_semantic(setting, cache_dir), None
+    except SemanticUnavailable as e:
+        return None, f"symbols ranked without the embedding model: {e}"

@@ -1,5 +1,6 @@
-"""Without a PRM (`prm = "none"`), the beam keeps each stage's k candidates by vote, and the job's
-report and cost file say so."""
+"""What a job's report notes say of how it ran: without a PRM (`prm = "none"`), the beam keeps each
+stage's k candidates by vote (the cost file says so too); an embedding model that cannot load leaves
+the symbols in the hand-weighted order, and the job goes on."""
 
 from __future__ import annotations
 
@@ -43,3 +44,28 @@ def test_with_a_prm_the_report_has_no_beam_note(workspace: Path, tmp_path: Path)
     assert run.report.notes == ()
     assert json.loads((run.out / "cost.json").read_text())["beam_rule"] is None
     assert run.prm.calls  # the PRM scored the stages
+
+
+def test_an_embedding_model_that_cannot_load_is_a_note_not_a_failure(workspace: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "my-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{ not json")
+    run = run_job(workspace, tmp_path, embedding_model=str(broken))
+    assert run.report.state == "done", run.report.error
+    (note,) = run.report.notes
+    assert note.startswith(
+        f"symbols ranked without the embedding model: cannot load the embedding model in {broken}"
+    )
+    assert run.report.candidates  # the search went on
+
+
+def test_symbols_not_embedded_ahead_are_embedded_with_progress(workspace: Path, tmp_path: Path) -> None:
+    run = run_job(workspace, tmp_path)  # a fresh cache: nothing was embedded ahead
+    said = [p.message for p in run.progress if p.stage == "index"]
+    assert any(m.startswith("embedding the best symbols (") for m in said), said
+    last = [m for m in said if m.startswith("embedding")][-1]
+    done, total = last.removeprefix("embedding the best symbols (").rstrip(")").split("/")
+    assert done == total and int(total) > 0
+    again = run_job(workspace, tmp_path)  # the same cache: the vectors are kept
+    assert again.report.state == "done", again.report.error
+    assert not any(p.message.startswith("embedding") for p in again.progress)

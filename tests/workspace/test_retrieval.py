@@ -73,8 +73,9 @@ def test_localize_cli_json(fixture_repo: Path, tmp_path: Path, capsys: pytest.Ca
     code = main(["localize", "--workspace", str(fixture_repo), "--issue", str(issue), "--top", "2", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"files", "symbols", "ranker", "semantic"}
+    assert set(out) == {"files", "symbols", "ranker", "semantic", "notes"}
     assert out["semantic"] == "all-MiniLM-L6-v2"  # installed with swe-lsp, on by default
+    assert out["notes"] == []
     assert out["ranker"].startswith("prior model trained on") and out["ranker"].endswith("no git history")
     assert out["files"][0] == "pkg/query.py" and len(out["files"]) == 2
     assert out["symbols"][0] == {"file": "pkg/query.py", "name": "QuerySet.filter"}
@@ -98,9 +99,26 @@ def test_localize_cli_explains_the_learned_ranking(fixture_repo: Path, tmp_path:
     assert "Learned ranker (score: features):" in text and "pkg/query.py: first_score=" in text
     assert "Symbols also ranked by: similarity to the issue under all-MiniLM-L6-v2" in text
     assert "QuerySet.filter [method]" in text and "in traceback" in text  # each symbol says why
+    # An embedding model the user named that cannot load: the hand order, and the reason, in both forms.
+    broken = tmp_path / "my-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{ not json")
+    monkeypatch.setenv("SWE_LSP_SEARCH__EMBEDDING_MODEL", str(broken))
+    assert main(args) == 0
+    assert (
+        "Symbols also ranked by: nothing else (symbols ranked without the embedding model: cannot load"
+        in (capsys.readouterr().out)
+    )
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["semantic"] is None and out["notes"][0].startswith(
+        "symbols ranked without the embedding model"
+    )
+    monkeypatch.delenv("SWE_LSP_SEARCH__EMBEDDING_MODEL")
     monkeypatch.setenv("SWE_LSP_SEARCH__SEMANTIC_RANKER", "false")
     assert main([*args, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["semantic"] is None
+    out = json.loads(capsys.readouterr().out)
+    assert out["semantic"] is None and out["notes"] == []
     monkeypatch.setenv("SWE_LSP_SEARCH__HISTORY_RANKER", "false")
     assert main([*args, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ranker"] == "the first stage (no learned ranker)"

@@ -33,9 +33,16 @@ class KeywordModel:
         self.keyword = keyword
         self.texts: list[str] = []
 
-    def similarities(self, issue: str, texts: Sequence[str]) -> list[float]:
+    def similarities(self, issue: str, texts: Sequence[str], progress: object = None) -> list[float]:
         self.texts = list(texts)
         return [1.0 if self.keyword in t else 0.0 for t in texts]
+
+
+class FailingModel:
+    """A test double for a model that fails while embedding (a GPU out of memory)."""
+
+    def similarities(self, issue: str, texts: Sequence[str], progress: object = None) -> list[float]:
+        raise SemanticUnavailable("embedding the code failed: CUDA out of memory")
 
 
 def test_a_symbol_like_the_issue_moves_up_with_a_reason(fixture_repo: Path) -> None:
@@ -59,6 +66,17 @@ def test_equal_similarities_change_nothing(fixture_repo: Path) -> None:
     plain = retrieve(index, ISSUE, top=3, top_symbols=10).symbols
     same = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=KeywordModel("no such text")).symbols  # type: ignore[arg-type]
     assert [(s.name, s.score) for s in same] == [(s.name, s.score) for s in plain]
+
+
+def test_a_model_that_fails_leaves_the_hand_order_and_says_why(fixture_repo: Path) -> None:
+    index = RepoIndex.build_or_load(fixture_repo, None)
+    plain = retrieve(index, ISSUE, top=3, top_symbols=10)
+    failed = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=FailingModel())  # type: ignore[arg-type]
+    assert failed.symbols == plain.symbols and failed.files == plain.files
+    assert plain.notes == ()
+    assert failed.notes == (
+        "symbols ranked without the embedding model: embedding the code failed: CUDA out of memory",
+    )
 
 
 def test_only_the_best_candidates_are_re_weighed(fixture_repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,6 +111,36 @@ def test_weights_other_than_the_published_ones_are_refused() -> None:
     forged = EmbeddingSource(source.path, source.name, "0" * 64)
     with pytest.raises(SemanticUnavailable, match="is not the published all-MiniLM-L6-v2"):
         SemanticModel(forged)
+
+
+def test_embedding_reports_progress_only_for_what_it_must_embed(tmp_path: Path) -> None:
+    source = default_source()
+    model = SemanticModel(source, VectorStore(store_path(tmp_path, source)))
+    code = [f"pkg/m.py f{i}\ndef f{i}(x):\n    return x + {i}" for i in range(20)]
+    heard: list[tuple[int, int]] = []
+    model.similarities("adding numbers", code[:3], lambda done, total: heard.append((done, total)))
+    assert heard == [(3, 3)]
+    heard.clear()
+    model.similarities("adding numbers", code, lambda done, total: heard.append((done, total)))
+    assert heard == [(16, 17), (17, 17)]  # the three already embedded are not counted
+    heard.clear()
+    model.similarities("adding numbers", code, lambda done, total: heard.append((done, total)))
+    assert heard == []
+
+
+def test_a_folder_the_library_cannot_load_is_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{ not json")
+    with pytest.raises(SemanticUnavailable, match="cannot load the embedding model in"):
+        SemanticModel(source_for(str(tmp_path)))
+    model, why_not = semantic_module.configured_semantic(True, str(tmp_path), None)
+    assert model is None and why_not is not None
+    assert why_not.startswith(
+        "symbols ranked without the embedding model: cannot load the embedding model in"
+    )
+    assert semantic_module.configured_semantic(False, str(tmp_path), None) == (
+        None,
+        None,
+    )  # off: nothing to say
 
 
 def test_an_embedding_model_setting_must_name_a_model_folder(tmp_path: Path) -> None:
@@ -147,9 +195,10 @@ def test_a_job_uses_the_model_unless_the_setting_is_off(tmp_path: Path) -> None:
     from swe_lsp.settings import Settings
 
     on = Settings().with_overrides({"cache_dir": str(tmp_path)})
-    model = _semantic(on)
-    assert model is not None and model.store is not None
+    model, why_not = _semantic(on)
+    assert model is not None and model.store is not None and why_not is None
     assert model.store.path.parent == tmp_path / "semantic"
-    assert _semantic(on.with_overrides({"search": {"semantic_ranker": False}})) is None
-    # A model folder that is not one: the job goes on with the hand-weighted order.
-    assert _semantic(on.with_overrides({"search": {"embedding_model": str(tmp_path)}})) is None
+    assert _semantic(on.with_overrides({"search": {"semantic_ranker": False}})) == (None, None)
+    # A model folder that is not one: the job goes on with the hand-weighted order, and says why.
+    model, why_not = _semantic(on.with_overrides({"search": {"embedding_model": str(tmp_path)}}))
+    assert model is None and why_not is not None and "not a sentence-transformers model folder" in why_not
