@@ -343,12 +343,11 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Open the model and sandbox, evaluate with a progress bar (here, or as Ray tasks with
     `--ray`/`--ray-address`: `trainer.fanout`), print the curve."""
-    from rich.progress import Progress
-
+    from swe_lsp.cli.common import counting_bar
     from swe_lsp.llm import get_manifest, open_backend
     from swe_lsp.sandbox import open_sandbox
     from swe_lsp.settings import load_settings
-    from trainer.fanout import EndpointModel, ray_options
+    from trainer.fanout import ray_model, ray_options, ray_provenance
     from trainer.ray_steps import evaluate_on_ray
 
     budgets = sorted({int(b) for b in args.budgets.split(",") if b.strip()})
@@ -356,9 +355,7 @@ def run(args: argparse.Namespace) -> int:
     instances = read_instances(args.instances or args.out / "collect" / "instances.jsonl")[: args.limit]
     manifest = get_manifest(args.model, settings.models_dirs)
     options = ray_options(args)
-    model = None
-    if options is not None:  # refused before anything starts when each task would load the model
-        model = EndpointModel.of(manifest, settings.model, settings.cache_path(), options.address is not None)
+    model = ray_model(options, manifest, settings)
     provenance.record(
         args.out,
         STEP,
@@ -368,12 +365,11 @@ def run(args: argparse.Namespace) -> int:
             "search": settings.search.model_dump(),
             "sandbox": args.sandbox,
             "seed": settings.model.seed,
-            **({"ray": options.address or "local", "workers": options.workers} if options else {}),
+            **ray_provenance(options),
         },
     )
     if options is not None and model is not None:
-        with Progress() as bar:
-            task = bar.add_task("eval", total=len(instances))
+        with counting_bar("eval", len(instances)) as advance:
             report = evaluate_on_ray(
                 instances,
                 model,
@@ -383,14 +379,13 @@ def run(args: argparse.Namespace) -> int:
                 manifest.name,
                 options,
                 args.mirrors,
-                lambda m: bar.update(task, advance=1, description=m),
+                advance,
                 sandbox=args.sandbox != "none",
             )
     else:
-        with ExitStack() as stack, Progress() as bar:
+        with ExitStack() as stack, counting_bar("eval", len(instances) * (len(budgets) + 1)) as advance:
             box = stack.enter_context(open_sandbox(settings.sandbox)) if args.sandbox != "none" else None
             backend = stack.enter_context(open_backend(manifest, settings.model, settings.cache_path()))
-            task = bar.add_task("eval", total=len(instances) * (len(budgets) + 1))
             report = evaluate(
                 instances,
                 backend,
@@ -400,7 +395,7 @@ def run(args: argparse.Namespace) -> int:
                 Runner(box, settings.sandbox.timeout_s),
                 manifest.name,
                 args.mirrors,
-                lambda m: bar.update(task, advance=1, description=m),
+                advance,
             )
     for n, row in report["budgets"].items():
         print(

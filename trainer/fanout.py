@@ -50,7 +50,7 @@ from urllib.parse import urlparse
 
 from swe_lsp.errors import SweLspError
 from swe_lsp.llm import Backend, Manifest, open_backend
-from swe_lsp.settings import ModelSettings
+from swe_lsp.settings import ModelSettings, Settings
 
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
 
@@ -240,3 +240,16 @@ def ray_options(args: Any) -> RayOptions | None:
     if args.workers is not None and args.workers < 1:
         raise FanoutError("--workers must be at least 1")
     return RayOptions(address=args.ray_address, workers=args.workers)
+
+
+def ray_model(options: RayOptions | None, manifest: Manifest, settings: Settings) -> EndpointModel | None:
+    """The model the Ray tasks reach (`EndpointModel.of`), None for the sequential path; a run
+    whose every task would load the model is refused here, before anything starts."""
+    if options is None:
+        return None
+    return EndpointModel.of(manifest, settings.model, settings.cache_path(), options.address is not None)
+
+
+def ray_provenance(options: RayOptions | None) -> dict[str, Any]:
+    """What a step's provenance records of where it ran (nothing for the sequential path)."""
+    return {"ray": options.address or "local", "workers": options.workers} if options is not None else {}

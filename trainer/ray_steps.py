@@ -14,7 +14,7 @@ from typing import Any
 
 from swe_lsp.sandbox import open_sandbox
 from swe_lsp.settings import SandboxSettings, Settings
-from trainer import evaluate, reject, synth
+from trainer import evaluate, judge, reject, synth
 from trainer.fanout import RayOptions, WorkerModel, connect, fan_out, files_under, raise_failures, write_files
 from trainer.instances import Instance
 from trainer.runs import Runner
@@ -140,16 +140,16 @@ def reject_task(
     timeout_s: float,
     mirrors: Path | None,
     gold_steps: bool,
-    attempts: Sequence[reject.OneShot] | None,
+    attempts: Sequence[judge.OneShot] | None,
 ) -> dict[str, Any]:
     """One instance of `swe-train reject`, on a worker: its trajectories (sent by the driver) are
     written to a scratch run folder and judged there (`sandbox` None: nothing runs); returns its
     judgment, the row of `reject/instances.jsonl`."""
     with tempfile.TemporaryDirectory(prefix="swe-train-reject-") as scratch, ExitStack() as stack:
         out = Path(scratch)
-        write_files(out / reject.SYNTH / inst.instance_id, trajectories)
+        write_files(out / synth.STEP / inst.instance_id, trajectories)
         box = stack.enter_context(open_sandbox(sandbox)) if sandbox is not None else None
-        return reject.judge_instance(inst, out, Runner(box, timeout_s), mirrors, gold_steps, attempts)
+        return judge.judge_instance(inst, out, Runner(box, timeout_s), mirrors, gold_steps, attempts)
 
 
 def reject_on_ray(
@@ -161,7 +161,7 @@ def reject_on_ray(
     mirrors: Path | None = None,
     gold_steps: bool = True,
     advance: Callable[[str], None] = lambda _m: None,
-    one_shot: Mapping[str, Sequence[reject.OneShot]] | None = None,
+    one_shot: Mapping[str, Sequence[judge.OneShot]] | None = None,
 ) -> dict[str, Any]:
     """`reject.reject` with one Ray task per instance not yet judged with the same inputs
     (`reject.judgment_key`). Returns the report."""

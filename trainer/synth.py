@@ -289,11 +289,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Open the teacher, run the samples with a progress bar (here, or as Ray tasks with
     `--ray`/`--ray-address`: `trainer.fanout`), record versions and sampling."""
-    from rich.progress import Progress
-
+    from swe_lsp.cli.common import counting_bar
     from swe_lsp.llm import open_backend
     from swe_lsp.settings import load_settings
-    from trainer.fanout import EndpointModel, ray_options
+    from trainer.fanout import ray_model, ray_options, ray_provenance
     from trainer.ray_steps import synthesize_on_ray
 
     search = {
@@ -317,9 +316,7 @@ def run(args: argparse.Namespace) -> int:
     instances = read_instances(args.out / "collect" / "instances.jsonl")[: args.limit]
     manifest = get_manifest(args.model, settings.models_dirs)
     options = ray_options(args)
-    model = None
-    if options is not None:  # refused before anything starts when each task would load the model
-        model = EndpointModel.of(manifest, settings.model, settings.cache_path(), options.address is not None)
+    model = ray_model(options, manifest, settings)
     provenance.record(
         args.out,
         STEP,
@@ -331,12 +328,11 @@ def run(args: argparse.Namespace) -> int:
             "search": settings.search.model_dump(),
             "sandbox": args.sandbox,
             "seed": settings.model.seed,
-            **({"ray": options.address or "local", "workers": options.workers} if options else {}),
+            **ray_provenance(options),
         },
     )
     if options is not None and model is not None:
-        with Progress() as bar:
-            task = bar.add_task("synth", total=len(instances))
+        with counting_bar("synth", len(instances)) as advance:
             summary = synthesize_on_ray(
                 instances,
                 model,
@@ -345,16 +341,14 @@ def run(args: argparse.Namespace) -> int:
                 args.samples,
                 options,
                 args.mirrors,
-                lambda m: bar.update(task, advance=1, description=m),
+                advance,
                 args.sandbox == "none",
             )
         return _report(args, summary)
-    with open_backend(manifest, settings.model, settings.cache_path()) as backend, Progress() as bar:
-        task = bar.add_task("synth", total=len(instances) * args.samples)
-
-        def advance(message: str) -> None:
-            bar.update(task, advance=1, description=message)
-
+    with (
+        open_backend(manifest, settings.model, settings.cache_path()) as backend,
+        counting_bar("synth", len(instances) * args.samples) as advance,
+    ):
         summary = synthesize(
             instances,
             backend,

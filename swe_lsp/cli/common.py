@@ -63,24 +63,42 @@ def settings_from_args(args: argparse.Namespace) -> LoadedSettings:
     return load_workspace_settings(getattr(args, "workspace", None), overrides, getattr(args, "trust", False))
 
 
-@contextlib.contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[str, float], None]]:
-    """A rich progress bar driven by `(message, fraction)` callbacks, the shape every long step uses."""
-    with Progress(
+def _bar(amount: TextColumn) -> Progress:
+    """The command line's progress bar, on stderr: what, the bar, `amount`, the step, the time."""
+    return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
+        amount,
         TextColumn("{task.fields[step]}"),
         TimeElapsedColumn(),
         console=console,
         transient=False,
-    ) as bar:
+    )
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[str, float], None]]:
+    """A rich progress bar driven by `(message, fraction)` callbacks, the shape every long step uses."""
+    with _bar(TextColumn("{task.percentage:>3.0f}%")) as bar:
         task = bar.add_task(description, total=1.0, step="")
 
         def update(message: str, fraction: float) -> None:
             bar.update(task, completed=fraction, step=message)
 
         yield update
+
+
+@contextlib.contextmanager
+def counting_bar(description: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar of `total` steps; each call advances it one step and names the step
+    done (the trainer's per-instance steps)."""
+    with _bar(TextColumn("{task.completed}/{task.total}")) as bar:
+        task = bar.add_task(description, total=total, step="")
+
+        def advance(message: str) -> None:
+            bar.update(task, advance=1, step=message)
+
+        yield advance
 
 
 def read_issue(source: str) -> str:

@@ -17,7 +17,8 @@ from swe_lsp.settings import SandboxSettings
 from trainer.cli import main
 from trainer.gold import served_diff
 from trainer.instances import Instance, read_instances
-from trainer.reject import OneShot, read_one_shot, reject, resolve_labels
+from trainer.judge import OneShot, read_one_shot, resolve_labels
+from trainer.reject import reject
 from trainer.repos import file_at, git_dir_of
 from trainer.runs import Runner
 

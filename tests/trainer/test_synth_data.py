@@ -21,7 +21,8 @@ from trainer.checks import check_localization
 from trainer.cli import main
 from trainer.gold import gold_of, served_diff
 from trainer.instances import Instance, read_instances
-from trainer.reject import InstanceJudge, Tally, reject, resolve_labels
+from trainer.judge import InstanceJudge, Tally, resolve_labels
+from trainer.reject import reject
 from trainer.repos import checkout_repo, file_at, git_dir_of
 from trainer.runs import Runner
 from trainer.synth import synthesize
@@ -197,7 +198,7 @@ def test_the_synth_command_prints_and_records_the_cut_rate(
     capsys.readouterr()
     assert main([*argv, "--samples", "1", "--budget", "1", "--beam", "1", "--json"]) == 0
     out = capsys.readouterr().out
-    printed = json.loads(out[out.index("\n{") :])  # after the progress bar
+    printed = json.loads(out)  # the one document on stdout: the progress bar is on stderr
     assert printed == json.loads((run / "synth" / "summary.json").read_text())
     assert printed["max_tokens"] == 4096 and printed["cut"] == teacher.cut > 0
     assert printed["cut_rate"] == round(teacher.cut / len(teacher.asked), 4)
