@@ -30,7 +30,8 @@ at hand. It says `{"op": "embed", "root": ..., "done": n, "total": m}` (symbols,
 second) and, when the folder's queue is empty or its budget spent, `{"op": "embed", "root": ...,
 "embedded": N, "stored": N, "total": N, "seconds": S, "stopped": "done" | "budget"}`, or `{"op":
 "embed", "root": ..., "error": ...}` (the model could not be loaded: nothing else changes). A saved
-file's symbols are embedded next.
+file's symbols are embedded next; once the folder's queue is over, a save's are embedded by a queue
+of their own, which says nothing (seconds of work: no progress bar for each save).
 
     python -m swe_lsp.server.index_process --out-fd N
 """
@@ -67,9 +68,13 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
     indexes: dict[Path, Any] = {}
     # Folders that learn: the cache dir, the HEAD their last training saw, and when it was read.
     learning: dict[Path, tuple[Path, str | None, float]] = {}
-    # Folders that embed ahead: their queue (None once it is over), and its last progress line.
+    # Folders that embed ahead: their queue (None once it is over), and its last progress line;
+    # the queue that ended (its model and index: a save's symbols are embedded with them), and the
+    # folders whose queue at work holds saved files only (no progress bar for those).
     ahead: dict[Path, Any] = {}
     embed_said: dict[Path, float] = {}
+    ended: dict[Path, Any] = {}
+    quiet: set[Path] = set()
     reader = _TaskReader(tasks)
 
     def say(message: dict[str, object]) -> None:
@@ -84,9 +89,10 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
         if line is None:  # no task waits: one batch of the first folder's embedding
             root = waiting[0]
             job = ahead[root]
-            more = _embed_step(root, job, say, embed_said)
+            more = _embed_step(root, job, say, embed_said, root in quiet)
             if not more:
-                ahead[root] = None
+                ahead[root], ended[root] = None, job
+                quiet.discard(root)
             continue
         task = json.loads(line)
         if task["op"] == "build":
@@ -100,6 +106,8 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
             if task.get("learn"):
                 learning[root] = (Path(task["cache"]), git_head(root), time.monotonic())
                 learn(root, indexes[root], Path(task["cache"]), say)
+            ended.pop(root, None)
+            quiet.discard(root)
             if task.get("semantic") is not None:
                 ahead[root] = embed_ahead(root, indexes[root], Path(task["cache"]), task["semantic"], say)
         elif task["op"] == "update":
@@ -114,8 +122,12 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
                     say({"op": "update", "root": str(root), "error": f"{exc}"})
                     continue
                 say({"op": "update", "root": str(root), "files": len(index)})
+                saved = [p.relative_to(root).as_posix() for p in mine]
                 if ahead.get(root) is not None:
-                    ahead[root].front(p.relative_to(root).as_posix() for p in mine)
+                    ahead[root].front(saved)
+                elif root in ended and (again := ended[root].saved(saved)).total:
+                    ahead[root] = again
+                    quiet.add(root)
             for root in [r for r in learning if any(p.is_relative_to(r) for p in paths)]:
                 cache, head, checked = learning[root]
                 if time.monotonic() - checked < HEAD_CHECK_S:
@@ -192,14 +204,20 @@ def embed_ahead(root: Path, index: Any, cache_dir: Path, semantic: dict[str, Any
         return None
 
 
-def _embed_step(root: Path, job: Any, say: Say, said: dict[Path, float]) -> bool:
+def _embed_step(root: Path, job: Any, say: Say, said: dict[Path, float], quiet: bool = False) -> bool:
     """One batch of `root`'s queue, with its progress line (at most one per PROGRESS_INTERVAL_S) and
-    its end; False once it is over (failed included: never raises)."""
+    its end (none of those when `quiet`: a few saved files' symbols, a second or two, need no bar;
+    a failure then goes to the log); False once it is over (failed included: never raises)."""
     try:
         more = job.step()
     except Exception as exc:
-        say({"op": "embed", "root": str(root), "error": f"{type(exc).__name__}: {exc}"})
+        if quiet:
+            print(f"embedding the saved files' symbols of {root} failed: {exc!r}", file=sys.stderr)
+        else:
+            say({"op": "embed", "root": str(root), "error": f"{type(exc).__name__}: {exc}"})
         return False
+    if quiet:
+        return more
     now = time.monotonic()
     if more and now - said.get(root, 0.0) >= PROGRESS_INTERVAL_S:
         said[root] = now

@@ -6,7 +6,8 @@ The indexer process does it after a folder's build (and its ranker's training), 
 turning to any task that arrives between batches (`index_process`). Order: the code files (not tests)
 the git history changed most often first, since a file fixed often is the likeliest to be fixed
 again (the same count the history ranker weighs), then the others by path; a saved file's symbols go
-to the front, their text having changed. What is stored stays for the next session: a later build
+to the front, their text having changed (also once the queue is over: then in a queue of their
+own). What is stored stays for the next session: a later build
 skips it at the cost of a lookup, so the work resumes where it stopped.
 """
 
@@ -88,6 +89,13 @@ class EmbedAhead:
             else:
                 self.total += len(entry.symbols)
             self._files.appendleft(path)
+
+    def saved(self, paths: Iterable[str]) -> EmbedAhead:
+        """A queue of only these saved files' symbols, with this one's index and model (once this
+        one is over: a save's new text is embedded in idle time rather than by the next job)."""
+        queue = EmbedAhead(self.index, self.model, (), self.budget_s)
+        queue.front(paths)
+        return queue
 
     def step(self) -> bool:
         """Embed the next batch; False once the queue is empty or the budget is spent."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ import pytest
 
 from swe_lsp.server import index_process
 from swe_lsp.workspace import RepoIndex, retrieve
+from swe_lsp.workspace import semantic as semantic_module
 from swe_lsp.workspace.embed_ahead import EmbedAhead, files_in_order
 from swe_lsp.workspace.history import Commit, History
-from swe_lsp.workspace.semantic import SemanticModel, VectorStore, default_source, store_path
+from swe_lsp.workspace.semantic import SemanticModel, VectorStore, default_source, store_path, symbol_text
 
 ISSUE = "QuerySet.filter fails on a sliced query set"
 
@@ -123,6 +125,64 @@ def test_the_indexer_embeds_between_its_tasks(fixture_repo: Path, tmp_path: Path
     assert ops[:2] == ["build", "update"]  # the update waiting in the pipe came before any batch
     end = said[-1]
     assert end["stopped"] == "done" and end["embedded"] == end["total"] > 0, end
+
+
+def test_a_save_after_the_queue_is_over_is_embedded_without_a_word(
+    fixture_repo: Path, tmp_path: Path
+) -> None:
+    root, cache = fixture_repo.resolve(), tmp_path / "cache"
+    read_fd, write_fd = os.pipe()
+    said: list[dict[str, Any]] = []
+    heard = threading.Condition()
+
+    class Results:
+        def write(self, text: str) -> None:
+            with heard:
+                said.append(json.loads(text))
+                heard.notify_all()
+
+        def flush(self) -> None:
+            pass
+
+    def send(task: dict[str, Any]) -> None:
+        os.write(write_fd, (json.dumps(task) + "\n").encode())
+
+    def wait_for(test: Any) -> None:
+        with heard:
+            assert heard.wait_for(lambda: any(map(test, said)), 300), said
+
+    with os.fdopen(read_fd, "r") as tasks_file:
+        thread = threading.Thread(target=index_process.serve, args=(tasks_file, Results()), daemon=True)
+        thread.start()
+        send(
+            {
+                "op": "build",
+                "root": str(root),
+                "cache": str(cache),
+                "learn": False,
+                "semantic": {"model": None},
+            }
+        )
+        wait_for(lambda m: m["op"] == "embed" and m.get("stopped") == "done")
+        shapes = root / "pkg" / "shapes.py"
+        shapes.write_text(shapes.read_text() + "\n\ndef perimeter(r):\n    return 2 * 3.14159 * r\n")
+        send({"op": "update", "paths": [str(shapes)]})
+        wait_for(lambda m: m["op"] == "update")
+        entry = RepoIndex.build_or_load(root, None).file("pkg/shapes.py")
+        assert entry is not None
+        new = next(sym for sym in entry.symbols if sym.name == "perimeter")
+        key = semantic_module._key(symbol_text(new, shapes.read_text().splitlines()))
+        store = VectorStore(store_path(cache, default_source()))
+        for _ in range(600):
+            if store.get([key]):
+                break
+            time.sleep(0.1)
+        assert store.get([key]), "the saved file's new symbol was not embedded"
+        os.close(write_fd)
+        thread.join(60)
+    assert not thread.is_alive()
+    after = said[[m["op"] for m in said].index("update") :]
+    assert [m["op"] for m in after] == ["update"]  # no bar, no report for a save's few symbols
 
 
 def test_an_embedding_model_that_cannot_load_leaves_the_index_alone(
