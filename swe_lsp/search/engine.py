@@ -49,6 +49,13 @@ def job_dir(request: ResolveRequest, settings: Settings) -> Path:
     return request.out_dir or settings.cache_path() / "jobs" / request.job_id
 
 
+# A job's note when `search.history_ranker` is on and no learned model can serve.
+NO_LEARNED_RANKER = (
+    "files ranked without the learned ranker (no model could be loaded: LightGBM does not import here, "
+    "or the package's prior is missing; the log says which)"
+)
+
+
 def resolve(
     request: ResolveRequest,
     backend: Backend,
@@ -130,20 +137,24 @@ def _prepare(
         rt.checkpoint()
         key = str(Path(request.workspace).resolve())
         index = RepoIndex.build_or_load(snapshot.root, cache, key=key)
-        learned = None
+        learned, notes = None, []
         if settings.search.history_ranker:
             from swe_lsp.workspace.learning import reorder_for
 
             learned = reorder_for(cache, key)
             log.info("job %s: files ranked by the %s ranker", request.job_id, learned.name)
+            if learned.files is None:  # the cause (LightGBM, the package's prior) is in the log
+                notes.append(NO_LEARNED_RANKER)
         semantic, why_not = _semantic(settings)
-        notes = (why_not,) if why_not else ()
+        notes += [why_not] if why_not else []
 
         def embedding(done: int, total: int) -> None:  # symbols the idle time did not embed yet
             rt.checkpoint()
             rt.report(f"embedding the best symbols ({done}/{total})", done / total)
 
-        ctx = JobContext(request.issue.model_text(), index, cfg.limits, learned, semantic, notes, embedding)
+        ctx = JobContext(
+            request.issue.model_text(), index, cfg.limits, learned, semantic, tuple(notes), embedding
+        )
     return ctx, snapshot.base_commit
 
 

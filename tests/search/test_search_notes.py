@@ -1,15 +1,18 @@
 """What a job's report notes say of how it ran: without a PRM (`prm = "none"`), the beam keeps each
 stage's k candidates by vote (the cost file says so too); an embedding model that cannot load leaves
-the symbols in the hand-weighted order, and the job goes on."""
+the symbols in the hand-weighted order and no learned ranker leaves the first stage's file order,
+and the job goes on; the symbols the idle time did not embed are embedded with progress."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from scripted import GOOD_PATCH, GOOD_REPRO, LOCATE, answer, outcomes, read_trajectory, run_job
 
 from swe_lsp.search.controller import BEAM_WITHOUT_PRM
+from swe_lsp.search.engine import NO_LEARNED_RANKER
 
 CORE = answer('["statsmini/core.py"]')
 SPREAD = answer('["statsmini/spread.py"]')
@@ -69,3 +72,17 @@ def test_symbols_not_embedded_ahead_are_embedded_with_progress(workspace: Path, 
     again = run_job(workspace, tmp_path)  # the same cache: the vectors are kept
     assert again.report.state == "done", again.report.error
     assert not any(p.message.startswith("embedding") for p in again.progress)
+
+
+def test_no_learned_ranker_is_a_note(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swe_lsp.workspace.ranker import Ranker
+
+    monkeypatch.setattr(Ranker, "load", classmethod(lambda cls, path, names=(): None))  # as without LightGBM
+    run = run_job(workspace, tmp_path)
+    assert run.report.state == "done", run.report.error
+    assert run.report.notes == (NO_LEARNED_RANKER,)
+    assert run.report.candidates
+    off = run_job(workspace, tmp_path / "off", history_ranker=False)  # the user's choice: nothing to say
+    assert off.report.notes == ()
