@@ -234,10 +234,17 @@ class SemanticModel:
         """Each text's cosine similarity to the issue's closest window; `progress` hears how many of
         the texts not stored yet are embedded (nothing when all are stored). Raises
         SemanticUnavailable when the model fails (out of memory)."""
-        import numpy as np
-
         if not texts:
             return []
+        return [float(s) for s in self.window_similarities(issue, texts, progress).max(axis=1)]
+
+    def window_similarities(
+        self, issue: str, texts: Sequence[str], progress: EmbedProgress | None = None
+    ) -> Any:
+        """The texts' cosine similarities to each of the issue's windows (texts x windows), as
+        `similarities` takes its maximum from (and `bench/semantic_tune.py` weighs other ways)."""
+        import numpy as np
+
         try:
             windows = self._model.encode_query(
                 self._windows(issue),
@@ -253,7 +260,7 @@ class SemanticModel:
             code = np.stack([self._cache[k] for k in keys])
             while len(self._cache) > CACHE_VECTORS:
                 self._cache.popitem(last=False)
-        return [float(s) for s in (code @ windows.T).max(axis=1)]
+        return code @ windows.T
 
     def store_ahead(self, texts: Sequence[str]) -> int:
         """Embed and store those `texts` the store does not hold yet (idle-time work, `embed_ahead`);

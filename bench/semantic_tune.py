@@ -1,0 +1,166 @@
+"""Choose the semantic signal's parameters on the product's own candidates, by halves (issue 14).
+
+    SWE_LSP_BENCH_MIRRORS=/work/.mirror python bench/semantic_tune.py [--summary RANK_HISTORY_JSON]
+
+Reads what `bench/rank_history.py` cached per instance (the product's file-ranker pool and feature
+rows) and the models it trained, ranks each instance's functions with the product's file order and
+the hand weights, and keeps its best SEMANTIC_TOP candidates with their hand scores and their
+similarity to each of the issue's windows under the embedding model (`SemanticModel.
+window_similarities`; the vectors come from the bench's store, so a run after rank_history's is
+cheap). Dumped per instance under bench/.cache/semantic-tune/, then every setting of the grid
+(weight, how many candidates are re-weighed, how the windows are combined) re-ranks those
+candidates as `retrieval._add_semantic` does, scored on two halves of the instances (alternate
+instance ids): a setting is only worth serving if it wins on both. The served setting is checked to
+reproduce rank_history's `product` functions first. Summary: bench/results/semantic_tune.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from localize import CACHE, FILE_KS, SYMBOL_KS, add_selection_args, materialize, recall, selected_rows  # noqa: E402
+from rank_history import STORE  # noqa: E402
+
+from swe_lsp.workspace.files import read_text  # noqa: E402
+from swe_lsp.workspace.index import RepoIndex  # noqa: E402
+from swe_lsp.workspace.ranker import Ranker  # noqa: E402
+from swe_lsp.workspace.retrieval import SEMANTIC_TOP, SEMANTIC_WEIGHT, first_stage, retrieve  # noqa: E402
+from swe_lsp.workspace.semantic import load_semantic, symbol_text  # noqa: E402
+
+DUMPS = CACHE / "semantic-tune"
+RESULTS = HERE / "results" / "semantic_tune.json"
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+TOPS = (50, 100, 200)
+# How a candidate's similarities to the issue's windows become one number: the best window (served),
+# the first window only (the title and the start of the report), their mean.
+COMBINE = ("max", "first", "mean")
+
+
+def dump(row: dict, queries: int, product_model: Path) -> dict | None:
+    """The instance's best SEMANTIC_TOP functions in the product's hand order, with their window
+    similarities (cached); None when rank_history has not cached the instance."""
+    out = DUMPS / f"{row['instance_id']}.json"
+    if out.exists():
+        return json.loads(out.read_text())
+    cached_path = STORE / f"instances-q{queries}" / f"{row['instance_id']}.json"
+    if not cached_path.exists():
+        return None
+    record = json.loads(cached_path.read_text())
+    repo = row["repo"]
+    tree = materialize(repo, row["base_commit"], CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
+    index = RepoIndex.build_or_load(tree, CACHE / "index", key=f"rank-{repo}")
+    issue = row["problem_statement"]
+    model = Ranker.load(product_model)
+    assert model is not None, product_model
+
+    def reorder(_: object) -> dict[str, float]:
+        return dict(zip(record["pool"], model.scores(record["rows"]), strict=True))
+
+    head = retrieve(
+        index, issue, max(FILE_KS), SEMANTIC_TOP, reorder, stage=first_stage(index, issue)
+    ).symbols
+    lines = {h.file: (read_text(index.root, h.file) or "").splitlines() for h in head}
+    sims = load_semantic(cache_dir=CACHE).window_similarities(
+        issue, [symbol_text(h, lines[h.file]) for h in head]
+    )
+    data = {
+        "instance_id": row["instance_id"],
+        "gold_symbols": record["gold_symbols"],
+        "product_symbols": record["product_symbols"],
+        "names": [f"{h.file}::{h.name}" for h in head],
+        "files": [h.file for h in head],
+        "starts": [h.start for h in head],
+        "hand": [h.score for h in head],
+        "sims": [[round(float(x), 5) for x in r] for r in sims],
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data))
+    print(f"{row['instance_id']}: {len(head)} candidates, {sims.shape[1] if len(head) else 0} windows",
+          file=sys.stderr, flush=True)  # fmt: skip
+    return data
+
+
+def rerank(data: dict, weight: float, top: int, combine: str) -> list[str]:
+    """The functions in the order `retrieval._add_semantic` gives with these parameters."""
+    n = min(top, len(data["names"]))
+    if n == 0:
+        return []
+    sims = data["sims"][:n]
+    agg = [max(s) if combine == "max" else s[0] if combine == "first" else sum(s) / len(s) for s in sims]
+    mean = sum(agg) / n
+    spread = math.sqrt(sum((a - mean) ** 2 for a in agg) / n) or 1.0
+    scored = [
+        (round(data["hand"][i] + (weight * (agg[i] - mean) / spread if i < n else 0.0), 4), i)
+        for i in range(len(data["names"]))
+    ]
+    scored.sort(key=lambda t: (-t[0], data["files"][t[1]], data["starts"][t[1]]))
+    return [data["names"][i] for _, i in scored]
+
+
+def score(dumps: list[dict], weight: float, top: int, combine: str) -> dict[str, float | None]:
+    records = [{"gold": d["gold_symbols"], "ranked": rerank(d, weight, top, combine)} for d in dumps]
+    return {f"function@{k}": recall(records, "gold", "ranked", k) for k in SYMBOL_KS}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_selection_args(parser)
+    parser.add_argument("--queries", type=int, default=400, help="rank_history's training size")
+    parser.add_argument(
+        "--summary",
+        type=Path,
+        default=HERE / "results" / "rank_history.json",
+        help="rank_history's summary (which model the product serves per repository)",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    decisions = json.loads(args.summary.read_text())["decisions"]
+    models = STORE / f"models-q{args.queries}"
+    dumps = []
+    for row in selected_rows(args):
+        serves = decisions[row["repo"]]["serves"]
+        found = dump(row, args.queries, models / row["repo"].replace("/", "+") / f"{serves}.txt")
+        if found is not None:
+            dumps.append(found)
+    dumps.sort(key=lambda d: d["instance_id"])
+    served = [rerank(d, SEMANTIC_WEIGHT, SEMANTIC_TOP, "max")[: max(SYMBOL_KS)] for d in dumps]
+    same = sum(s == d["product_symbols"][: max(SYMBOL_KS)] for s, d in zip(served, dumps, strict=True))
+    halves = {"a": dumps[0::2], "b": dumps[1::2]}
+    grid = []
+    for combine in COMBINE:
+        for top in TOPS:
+            for weight in WEIGHTS:
+                grid.append({
+                    "combine": combine, "top": top, "weight": weight,
+                    **{half: score(part, weight, top, combine) for half, part in halves.items()},
+                    "all": score(dumps, weight, top, combine),
+                })  # fmt: skip
+    best = {
+        half: max(grid, key=lambda g, h=half: (g[h]["function@10"] or 0) + (g[h]["function@20"] or 0))
+        for half in halves
+    }
+    summary = {
+        "instances": len(dumps),
+        "served": {"combine": "max", "top": SEMANTIC_TOP, "weight": SEMANTIC_WEIGHT},
+        "served_reproduces_rank_history": f"{same} of {len(dumps)}",
+        "best_on_half": {h: {k: g[k] for k in ("combine", "top", "weight")} for h, g in best.items()},
+        "grid": grid,
+    }
+    args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    for g in grid:
+        shown = "  ".join(f"{h} {g[h]['function@10']}/{g[h]['function@20']}" for h in ("a", "b", "all"))
+        print(f"{g['combine']:>5} top {g['top']:>3} w {g['weight']:<4}  {shown}")
+    print(json.dumps({k: v for k, v in summary.items() if k != "grid"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
