@@ -8,6 +8,8 @@ reads package versions from metadata and never imports torch or vLLM.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
+import json
 import platform
 import shutil
 import subprocess
@@ -45,6 +47,7 @@ class Report:
     workspace_trusted: bool
     ignored: list[str]
     engine: str
+    ranker: str
     semantic: str
     memory_plan: str
 
@@ -61,6 +64,7 @@ class Report:
             f"docker        {self.docker}",
             f"model         {self.model} (backend: {self.backend})",
             f"engine        {self.engine}",
+            f"ranker        {self.ranker}",
             f"semantic      {self.semantic}",
             "models        " + ", ".join(f"{n}: {s}" for n, s in self.models.items()),
             "settings      " + (", ".join(self.settings_files) or "defaults only (no swe-lsp.toml)"),
@@ -120,6 +124,7 @@ def collect(loaded: LoadedSettings, docker_timeout_s: float = 3.0) -> Report:
         workspace_trusted=loaded.trusted,
         ignored=list(loaded.ignored),
         engine=_engine(settings.model.shared_engine),
+        ranker=_ranker(settings.search.history_ranker),
         semantic=_semantic(settings.search.semantic_ranker, settings.search.embedding_model),
         memory_plan=plan,
     )
@@ -179,6 +184,27 @@ def _engine(shared: bool) -> str:
         return f"shared, not answering on {path}"
     worker = f"worker pid {status.worker_pid}" if status.worker_pid else "no model loaded"
     return f"shared, running (pid {status.pid}, {worker}, {status.clients} window(s) attached)"
+
+
+def _ranker(enabled: bool) -> str:
+    """The learned file ranker: whether LightGBM is there and what the shipped prior was trained on,
+    read from its info file (LightGBM itself is not imported: the language server runs this too)."""
+    if not enabled:
+        return "off (search.history_ranker = false)"
+    if importlib.util.find_spec("lightgbm") is None:
+        return "unavailable: LightGBM is not installed (files keep the first stage's order)"
+    from swe_lsp.workspace.ranker import PRIOR
+
+    try:
+        info = json.loads(PRIOR.with_suffix(".json").read_text())
+        trained = f"{info['queries']:,} commit messages of {len(info['training'])} repositories"
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        why = f"the shipped prior {PRIOR} is unreadable ({e})"
+        return f"unavailable: {why}; files keep the first stage's order"
+    return (
+        f"prior trained on {trained} (LightGBM {_version('lightgbm')}); each workspace's own model "
+        "once the server has learned one from its history"
+    )
 
 
 def _semantic(enabled: bool, setting: str | None) -> str:
