@@ -67,7 +67,7 @@ lint: install
 bench: install
 	$(PY) bench/backends.py
 	$(PY) bench/verify.py
-	@echo "bench/localize.py and bench/ceiling.py need SWE-bench repository mirrors: see their docstrings"
+	@echo "bench/localize.py, rank_history.py, semantic_tune.py and ceiling.py need SWE-bench repository mirrors: see their docstrings"
 
 # What the editor tests need beyond the venv: the VS Code toolchain (npm packages, code-server,
 # apt chromium) and a second Neovim release (the venv's nvim is a 0.12-dev build). .ci/run runs it.
