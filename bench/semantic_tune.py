@@ -9,7 +9,8 @@ similarity to each of the issue's windows under the embedding model (`SemanticMo
 window_similarities`; the vectors come from the bench's store, so a run after rank_history's is
 cheap). Dumped per instance under bench/.cache/semantic-tune/, then every setting of the grid
 (weight, how many candidates are re-weighed, how the windows are combined) re-ranks those
-candidates as `retrieval._add_semantic` does, scored on two halves of the instances (alternate
+candidates as `retrieval._add_semantic` does (and, a variant not served, the product's top files by
+their best symbol's similarity), scored on two halves of the instances (alternate
 instance ids): a setting is only worth serving if it wins on both. The served setting is checked to
 reproduce rank_history's `product` functions first. Summary: bench/results/semantic_tune.json.
 """
@@ -64,17 +65,17 @@ def dump(row: dict, queries: int, product_model: Path) -> dict | None:
     def reorder(_: object) -> dict[str, float]:
         return dict(zip(record["pool"], model.scores(record["rows"]), strict=True))
 
-    head = retrieve(
-        index, issue, max(FILE_KS), SEMANTIC_TOP, reorder, stage=first_stage(index, issue)
-    ).symbols
+    found = retrieve(index, issue, max(FILE_KS), SEMANTIC_TOP, reorder, stage=first_stage(index, issue))
+    head = found.symbols
     lines = {h.file: (read_text(index.root, h.file) or "").splitlines() for h in head}
-    sims = load_semantic(cache_dir=CACHE).window_similarities(
-        issue, [symbol_text(h, lines[h.file]) for h in head]
-    )
+    texts = [symbol_text(h, lines[h.file]) for h in head]
+    sims = load_semantic(cache_dir=CACHE).window_similarities(issue, texts)
     data = {
         "instance_id": row["instance_id"],
         "gold_symbols": record["gold_symbols"],
         "product_symbols": record["product_symbols"],
+        "gold_files": record["gold_files"],
+        "top_files": [[h.path, h.score] for h in found.files],
         "names": [f"{h.file}::{h.name}" for h in head],
         "files": [h.file for h in head],
         "starts": [h.start for h in head],
@@ -103,6 +104,35 @@ def rerank(data: dict, weight: float, top: int, combine: str) -> list[str]:
     ]
     scored.sort(key=lambda t: (-t[0], data["files"][t[1]], data["starts"][t[1]]))
     return [data["names"][i] for _, i in scored]
+
+
+def rerank_files(data: dict, weight: float) -> list[str]:
+    """The product's top files re-weighed by their best symbol's similarity to the issue (the best
+    window), standardized over those files, as the symbol stage does for symbols: a file-level
+    variant, measured here, not served."""
+    best: dict[str, float] = {}
+    for name, sims in zip(data["names"], data["sims"], strict=True):
+        path = name.split("::", 1)[0]
+        best[path] = max(best.get(path, -1.0), max(sims))
+    files = data["top_files"]
+    known = [best[p] for p, _ in files if p in best]
+    if not known:
+        return [p for p, _ in files]
+    floor = min(known)
+    agg = [best.get(p, floor) for p, _ in files]
+    mean = sum(agg) / len(agg)
+    spread = math.sqrt(sum((a - mean) ** 2 for a in agg) / len(agg)) or 1.0
+    scored = [
+        (score + weight * (a - mean) / spread, i)
+        for i, ((_, score), a) in enumerate(zip(files, agg, strict=True))
+    ]
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    return [files[i][0] for _, i in scored]
+
+
+def file_score(dumps: list[dict], weight: float) -> dict[str, float | None]:
+    records = [{"gold": d["gold_files"], "ranked": rerank_files(d, weight)} for d in dumps]
+    return {f"file@{k}": recall(records, "gold", "ranked", k) for k in FILE_KS}
 
 
 def score(dumps: list[dict], weight: float, top: int, combine: str) -> dict[str, float | None]:
@@ -143,6 +173,14 @@ def main() -> int:
                     **{half: score(part, weight, top, combine) for half, part in halves.items()},
                     "all": score(dumps, weight, top, combine),
                 })  # fmt: skip
+    files = [
+        {
+            "weight": w,
+            **{half: file_score(part, w) for half, part in halves.items()},
+            "all": file_score(dumps, w),
+        }
+        for w in WEIGHTS
+    ]
     best = {
         half: max(grid, key=lambda g, h=half: (g[h]["function@10"] or 0) + (g[h]["function@20"] or 0))
         for half in halves
@@ -153,12 +191,18 @@ def main() -> int:
         "served_reproduces_rank_history": f"{same} of {len(dumps)}",
         "best_on_half": {h: {k: g[k] for k in ("combine", "top", "weight")} for h, g in best.items()},
         "grid": grid,
+        "files": files,
     }
     args.out.write_text(json.dumps(summary, indent=1) + "\n")
     for g in grid:
         shown = "  ".join(f"{h} {g[h]['function@10']}/{g[h]['function@20']}" for h in ("a", "b", "all"))
         print(f"{g['combine']:>5} top {g['top']:>3} w {g['weight']:<4}  {shown}")
-    print(json.dumps({k: v for k, v in summary.items() if k != "grid"}, indent=1))
+    for f in files:
+        shown = "  ".join(
+            f"{h} " + "/".join(str(f[h][f"file@{k}"]) for k in FILE_KS) for h in ("a", "b", "all")
+        )
+        print(f"files w {f['weight']:<4}  {shown}")
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("grid", "files")}, indent=1))
     return 0
 
 
