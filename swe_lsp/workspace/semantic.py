@@ -277,7 +277,9 @@ class SemanticModel:
         return len(missing)
 
     def _fill(self, keys: list[str], texts: Sequence[str], progress: EmbedProgress | None = None) -> None:
-        """Put every key's vector in the memory cache: from there, the store, or the model."""
+        """Put every key's vector in the memory cache: from there, the store, or the model, which
+        embeds ENCODE_CHUNK texts at a time, each chunk kept (and stored) before `progress` hears of
+        it, so a job cancelled from `progress` keeps what was embedded."""
         import numpy as np
 
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
@@ -285,36 +287,30 @@ class SemanticModel:
             for key, raw in self.store.get(missing).items():
                 self._cache[key] = np.frombuffer(raw, dtype=np.float32)
             missing = [k for k in missing if k not in self._cache]
-        if missing:
-            first = {k: t for k, t in zip(keys, texts, strict=True)}
-            vectors = self._encode([first[k] for k in missing], progress)
-            for key, vector in zip(missing, vectors, strict=True):
+        first = {k: t for k, t in zip(keys, texts, strict=True)}
+        for start in range(0, len(missing), ENCODE_CHUNK):
+            chunk = missing[start : start + ENCODE_CHUNK]
+            vectors = self._encode([first[k] for k in chunk])
+            for key, vector in zip(chunk, vectors, strict=True):
                 self._cache[key] = vector
             if self.store is not None:
-                self.store.put([(k, v.tobytes()) for k, v in zip(missing, vectors, strict=True)])
+                self.store.put([(k, v.tobytes()) for k, v in zip(chunk, vectors, strict=True)])
+            if progress is not None:
+                progress(start + len(chunk), len(missing))
         for key in keys:
             self._cache.move_to_end(key)
 
-    def _encode(self, texts: list[str], progress: EmbedProgress | None = None) -> Any:
-        """The texts' vectors, ENCODE_CHUNK at a time so that `progress` moves."""
+    def _encode(self, texts: list[str]) -> Any:
+        """The texts' vectors (unit length, float32)."""
         import numpy as np
 
-        parts = []
-        for start in range(0, len(texts), ENCODE_CHUNK):
-            try:
-                parts.append(
-                    self._model.encode_document(
-                        texts[start : start + ENCODE_CHUNK],
-                        normalize_embeddings=True,
-                        convert_to_numpy=True,
-                        show_progress_bar=False,
-                    )
-                )
-            except RuntimeError as e:  # torch's out-of-memory errors are RuntimeErrors
-                raise SemanticUnavailable(f"embedding the code failed: {e}") from e
-            if progress is not None:
-                progress(min(start + ENCODE_CHUNK, len(texts)), len(texts))
-        return np.concatenate(parts).astype(np.float32)
+        try:
+            vectors = self._model.encode_document(
+                texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+        except RuntimeError as e:  # torch's out-of-memory errors are RuntimeErrors
+            raise SemanticUnavailable(f"embedding the code failed: {e}") from e
+        return vectors.astype(np.float32)
 
     def _windows(self, issue: str) -> list[str]:
         tokenizer = self._model.tokenizer

@@ -128,6 +128,23 @@ def test_embedding_reports_progress_only_for_what_it_must_embed(tmp_path: Path) 
     assert heard == []
 
 
+def test_a_cancel_from_progress_keeps_what_was_embedded(tmp_path: Path) -> None:
+    source = default_source()
+    model = SemanticModel(source, VectorStore(store_path(tmp_path, source)))
+    code = [f"pkg/m.py g{i}\ndef g{i}(y):\n    return y * {i}" for i in range(20)]
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(done: int, total: int) -> None:
+        raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        model.similarities("multiplying numbers", code, cancel)
+    keys = [semantic_module._key(t) for t in code]
+    assert len(model.store.get(keys)) == semantic_module.ENCODE_CHUNK  # type: ignore[union-attr]
+
+
 def test_a_folder_the_library_cannot_load_is_unavailable(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{ not json")
     with pytest.raises(SemanticUnavailable, match="cannot load the embedding model in"):
