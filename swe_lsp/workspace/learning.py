@@ -72,8 +72,8 @@ class LearnedOrder:
     """What `retrieve` takes from the learned ranker for one workspace: the file order and which
     model serves. Symbols keep the hand-weighted order (re-weighed by the embedding model's
     similarity, `semantic.py`, not by a model of the history): a symbol model learned the same way from
-    history ranked SWE-bench's gold functions worse than the hand weights (function recall@10 0.32
-    against 0.42, bench/results/rank_history.json `product+symbols`), so none serves."""
+    history ranked SWE-bench's gold functions worse than the hand weights (function recall@10 0.33
+    against 0.455, bench/results/rank_history.json `product+symbols`), so none serves."""
 
     files: Reorder | None
     name: str
