@@ -71,8 +71,10 @@ STORE = CACHE / "rank"
 # Bumped when the hand-weighted symbol stage changes, so `--refresh-symbols` ranks functions again:
 # 2 = the issue naming the class a symbol is nested in counts (`retrieval.OWNER_NAMED`); 3 = the best
 # candidates' similarity to the issue under the embedding model (`semantic.py`), in `product` only
-# (`product_hand`: the same files, its symbols without that signal, to show what it adds).
-SYMBOL_STAGE = 3
+# (`product_hand`: the same files, its symbols without that signal, to show what it adds); 4 = that
+# similarity also re-weighs the product's top 10 files (`retrieval.FILES_BY_MEANING`; `product_hand`
+# keeps the learned order).
+SYMBOL_STAGE = 4
 SYSTEMS = ("ours", "prior", "workspace", "workspace+prior", "product")
 
 
@@ -218,10 +220,11 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
 
 def refresh_symbols(repo: str, row: dict, record: dict, loaded: dict[str, Ranker | None], out: Path) -> dict:
     """`record` with the functions of every system that uses the hand-weighted symbol stage ranked
-    again by the current code (files unchanged: the same first stage and models' scores of the cached
-    pool rows). The semantic signal (embedding every instance's best 200 symbols takes 10-60 s on this
-    machine) is measured on the product's file order only: `product` with it, `product_hand` without
-    it; the other systems rank functions by the hand weights. `product+symbols` (the learned symbol
+    again by the current code (files unchanged but the product's: the same first stage and models'
+    scores of the cached pool rows). The semantic signal (embedding every instance's best 200 symbols
+    takes 10-60 s on this machine) is measured on the product's file order only: `product` with it
+    (its symbols, and its top 10 files re-weighed), `product_hand` without it; the other systems rank
+    functions by the hand weights. `product+symbols` (the learned symbol
     order, not served) keeps what it had."""
     tree = materialize(repo, row["base_commit"], CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
     index = RepoIndex.build_or_load(tree, CACHE / "index", key=f"rank-{repo}")
@@ -240,13 +243,14 @@ def refresh_symbols(repo: str, row: dict, record: dict, loaded: dict[str, Ranker
         loc = retrieve(index, issue, max(FILE_KS), max(SYMBOL_KS), reorder, stage=stage)
         record[f"{name}_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
         if name == "product":
-            record["product_hand_files"] = record["product_files"]
+            record["product_hand_files"] = [h.path for h in loc.files]
             record["product_hand_symbols"] = record["product_symbols"]
             started = time.perf_counter()
             semantic = load_semantic(cache_dir=CACHE)
             loc = retrieve(index, issue, max(FILE_KS), max(SYMBOL_KS), reorder, stage=stage,
                            semantic=semantic)  # fmt: skip
             record["semantic_s"] = round(time.perf_counter() - started, 3)
+            record["product_files"] = [h.path for h in loc.files]
             record["product_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
     record["symbols_refreshed"] = SYMBOL_STAGE
     out.write_text(json.dumps(record))
