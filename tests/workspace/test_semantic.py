@@ -63,9 +63,31 @@ def test_a_symbol_like_the_issue_moves_up_with_a_reason(fixture_repo: Path) -> N
 
 def test_equal_similarities_change_nothing(fixture_repo: Path) -> None:
     index = RepoIndex.build_or_load(fixture_repo, None)
-    plain = retrieve(index, ISSUE, top=3, top_symbols=10).symbols
-    same = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=KeywordModel("no such text")).symbols  # type: ignore[arg-type]
-    assert [(s.name, s.score) for s in same] == [(s.name, s.score) for s in plain]
+    plain = retrieve(index, ISSUE, top=3, top_symbols=10)
+    same = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=KeywordModel("no such text"))  # type: ignore[arg-type]
+    assert [(s.name, s.score) for s in same.symbols] == [(s.name, s.score) for s in plain.symbols]
+    assert same.files == plain.files
+
+
+def test_the_best_files_are_re_weighed_by_their_best_symbol(
+    fixture_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = RepoIndex.build_or_load(fixture_repo, None)
+    plain = {h.path: h for h in retrieve(index, ISSUE, top=3, top_symbols=10).files}
+    assert list(plain)[:2] == ["pkg/query.py", "tests/test_query.py"]
+    found = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=KeywordModel("def test_"))  # type: ignore[arg-type]
+    moved = {h.path: h for h in found.files}
+    assert moved["tests/test_query.py"].score > plain["tests/test_query.py"].score
+    assert "like the issue's text" in moved["tests/test_query.py"].reasons
+    assert moved["pkg/query.py"].score < plain["pkg/query.py"].score
+    assert moved["docs/guide.txt"].score < plain["docs/guide.txt"].score  # no symbol: the least similar
+    monkeypatch.setattr(retrieval_module, "FILE_SEMANTIC_WEIGHT", 2.0)
+    heavier = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=KeywordModel("def test_"))  # type: ignore[arg-type]
+    assert heavier.files[0].path == "tests/test_query.py"
+    monkeypatch.setattr(retrieval_module, "FILES_BY_MEANING", 1)  # only the first file may move: none does
+    assert [h.path for h in retrieve(index, ISSUE, top=3, semantic=KeywordModel("def test_")).files] == list(
+        plain
+    )  # type: ignore[arg-type]
 
 
 def test_a_model_that_fails_leaves_the_hand_order_and_says_why(fixture_repo: Path) -> None:
