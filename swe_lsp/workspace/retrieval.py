@@ -3,7 +3,9 @@ issue names explicitly (paths, traceback frames, dotted names, identifiers in co
 messages), then a prior against tests and docs, where fixes rarely go.
 
 Files are ranked first; symbols are then scored inside the best files only (as Agentless does),
-each on its own lines (a class on its header and attributes, not on its methods' bodies).
+each on its own lines (a class on its header and attributes, not on its methods' bodies). With the
+embedding model (`semantic.py`) the best symbols are re-weighed by their similarity to the issue,
+and then the best files by their best symbol's.
 
 `first_stage` keeps every signal apart (`FirstStage`), so the learned ranker (`ranker.py`) can
 re-weigh them with the repository's history; `retrieve` takes its order through `reorder`. Both
