@@ -33,7 +33,13 @@ from rank_history import STORE  # noqa: E402
 from swe_lsp.workspace.files import read_text  # noqa: E402
 from swe_lsp.workspace.index import RepoIndex  # noqa: E402
 from swe_lsp.workspace.ranker import Ranker  # noqa: E402
-from swe_lsp.workspace.retrieval import SEMANTIC_TOP, SEMANTIC_WEIGHT, first_stage, retrieve  # noqa: E402
+from swe_lsp.workspace.retrieval import (  # noqa: E402
+    FILE_SEMANTIC_WEIGHT,
+    SEMANTIC_TOP,
+    SEMANTIC_WEIGHT,
+    first_stage,
+    retrieve,
+)
 from swe_lsp.workspace.semantic import load_semantic, symbol_text  # noqa: E402
 
 DUMPS = CACHE / "semantic-tune"
@@ -163,6 +169,15 @@ def main() -> int:
     dumps.sort(key=lambda d: d["instance_id"])
     served = [rerank(d, SEMANTIC_WEIGHT, SEMANTIC_TOP, "max")[: max(SYMBOL_KS)] for d in dumps]
     same = sum(s == d["product_symbols"][: max(SYMBOL_KS)] for s, d in zip(served, dumps, strict=True))
+    # The files as served (rank_history's `product` since its SYMBOL_STAGE 4), from its current records.
+    current = [
+        json.loads((STORE / f"instances-q{args.queries}" / f"{d['instance_id']}.json").read_text())
+        for d in dumps
+    ]
+    same_files = sum(
+        rerank_files(d, FILE_SEMANTIC_WEIGHT) == r["product_files"][: max(FILE_KS)]
+        for d, r in zip(dumps, current, strict=True)
+    )
     halves = {"a": dumps[0::2], "b": dumps[1::2]}
     grid = []
     for combine in COMBINE:
@@ -187,8 +202,14 @@ def main() -> int:
     }
     summary = {
         "instances": len(dumps),
-        "served": {"combine": "max", "top": SEMANTIC_TOP, "weight": SEMANTIC_WEIGHT},
+        "served": {
+            "combine": "max",
+            "top": SEMANTIC_TOP,
+            "weight": SEMANTIC_WEIGHT,
+            "files": FILE_SEMANTIC_WEIGHT,
+        },
         "served_reproduces_rank_history": f"{same} of {len(dumps)}",
+        "served_files_reproduce_rank_history": f"{same_files} of {len(dumps)}",
         "best_on_half": {h: {k: g[k] for k in ("combine", "top", "weight")} for h, g in best.items()},
         "grid": grid,
         "files": files,
