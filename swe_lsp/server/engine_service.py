@@ -10,7 +10,9 @@ window told its place in the queue (`Queued`).
 - Where: `runtime_dir()` (`$XDG_RUNTIME_DIR/swe-lsp`, else a 0700 folder of the user's in the
   temporary folder), one socket per engine spec (the tests' stand-in engines get their own).
 - One service per socket: it holds an exclusive `flock` on `<socket>.lock` for its lifetime; a
-  second one started in a race exits at once and its starter connects to the first.
+  second one started in a race exits at once and its starter connects to the first. Every
+  connection is first told `Welcome`: a client counts itself attached only then, since a service
+  on its way out may still take a connection it never answers.
 - Messages are `worker.py`'s (those of the worker, and the service's own), framed the same way.
   The socket is the user's alone (0600 in a 0700 folder that must be theirs), so pickle crosses no
   trust boundary: whoever can connect can already run code as the user.
@@ -53,6 +55,7 @@ from swe_lsp.server.worker import (
     Started,
     StatusRequest,
     StopEngine,
+    Welcome,
     WorkerExited,
     WorkerGone,
     read_message,
@@ -175,6 +178,7 @@ class EngineService:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = _Client(writer)
         self._clients.add(client)
+        client.send(Welcome(os.getpid()))
         if self._worker_pid is not None:
             client.send(Started(self._worker_pid))
         try:
@@ -307,7 +311,7 @@ def request(path: Path, message: object, timeout_s: float = 10.0) -> object | No
             write_message(stream, message)
             while True:
                 answer = read_message(stream)
-                if answer is None or not isinstance(answer, Started | WorkerGone):
+                if answer is None or not isinstance(answer, Welcome | Started | WorkerGone):
                     return answer
 
 

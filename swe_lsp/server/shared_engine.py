@@ -34,6 +34,7 @@ from swe_lsp.server.worker import (
     ModelLoading,
     Queued,
     RunJob,
+    Welcome,
     WorkerExited,
     read_message,
     write_message,
@@ -81,20 +82,42 @@ def start_service(path: Path, engine_spec: str | None) -> None:
 
 def connect(
     path: Path, engine_spec: str | None, timeout_s: float = CONNECT_TIMEOUT_S, start: bool = True
-) -> socket.socket:
-    """A connection to the service at `path`, started if none listens (with `start`; else
-    `ConnectionRefusedError` or `FileNotFoundError`)."""
+) -> tuple[socket.socket, BinaryIO]:
+    """A connection to the service at `path` and its stream, once the service has said `Welcome`;
+    the service is started if none listens (with `start`; else `ConnectionRefusedError` or
+    `FileNotFoundError`). A connection that ends before the welcome reached a service on its way
+    out: as if none listened (a job sent there would be lost without a word)."""
     started = not start
     deadline = time.monotonic() + timeout_s
     while True:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(str(path))
-            return sock
+            sock.settimeout(max(deadline - time.monotonic(), 1.0))
+            stream = sock.makefile("rwb")
+            welcome = read_message(stream)
         except (FileNotFoundError, ConnectionRefusedError):
             sock.close()
             if not start:
                 raise
+        except (OSError, EOFError, ValueError) as exc:  # a socket timeout is an OSError
+            sock.close()
+            if isinstance(exc, TimeoutError):
+                raise SweLspError(
+                    f"the shared engine took the connection but did not answer within {timeout_s:.0f} s "
+                    f"(its log: {path.with_suffix('.log')})"
+                ) from exc
+            if not start:
+                raise ConnectionRefusedError(f"the shared engine at {path} is stopping") from exc
+        else:
+            if isinstance(welcome, Welcome):
+                sock.settimeout(None)
+                return sock, stream
+            stream.close()
+            sock.close()
+            if not start:
+                raise ConnectionRefusedError(f"the shared engine at {path} is stopping")
+            logger.info("the shared engine at %s closed a new connection: it is stopping", path)
         if not started:
             start_service(path, engine_spec)
             started = True
@@ -168,7 +191,7 @@ class SharedEngine(EngineLink):
 
     def _attach(self) -> None:
         try:
-            sock = connect(self.socket, self._engine_spec)
+            sock, stream = connect(self.socket, self._engine_spec)
         except (SweLspError, OSError) as exc:
             logger.error("cannot reach the shared engine: %s", exc)
             with self._lock:
@@ -176,7 +199,6 @@ class SharedEngine(EngineLink):
                 self._outbox.clear()
             self._call(self._exited, None, f"the shared engine cannot be reached: {exc}")
             return
-        stream = sock.makefile("rwb")
         with self._lock:
             if self._closed:  # the server closed while this attached: leave at once
                 sock.close()
@@ -236,10 +258,10 @@ def run_job(
     `on_status(stage, message)` tells the queue and the model load, `on_progress` the job's stages.
     Interrupting closes the connection, which cancels the job there."""
     try:
-        sock = connect(socket_path(engine_spec), engine_spec, start=False)
+        sock, stream = connect(socket_path(engine_spec), engine_spec, start=False)
     except (FileNotFoundError, ConnectionRefusedError):
         return None
-    with sock, sock.makefile("rwb") as stream:
+    with sock, stream:
         write_message(stream, RunJob(request, settings))
         while (message := read_message(stream)) is not None:
             if isinstance(message, JobProgress):

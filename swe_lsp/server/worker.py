@@ -137,6 +137,16 @@ class StopEngine:
 
 
 @dataclass(frozen=True)
+class Welcome:
+    """The first message on every connection: the service took it (its event loop runs). A
+    connection that ends before this reached a service on its way out (killed or stopping: the
+    kernel may still queue a connection on a listening socket whose process is dying), which is
+    as good as none listening."""
+
+    pid: int
+
+
+@dataclass(frozen=True)
 class Queued:
     """The job waits in the service's queue behind `ahead` jobs (of other windows)."""
 

@@ -5,6 +5,7 @@ each window is told its place, and a service that dies is seen by both and start
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -124,7 +125,8 @@ async def test_a_dead_engine_is_seen_by_both_windows_and_started_once(
             for ed in (first, second)
         ]
         for ed, job_id in again:
-            assert (await ed.wait_job(job_id, ("done", "failed", "cancelled")))["state"] == "done"
+            ended = await ed.wait_job(job_id, ("done", "failed", "cancelled"))
+            assert ended["state"] == "done", ended
         # Both windows may have started one at once: the one that got the lock serves, the other
         # left (its importing may still be finishing).
         for _ in range(300):
@@ -187,7 +189,7 @@ def test_an_idle_engine_unloads_its_model_and_stops_when_no_window_is_left(
     from swe_lsp.search import Issue, ResolveRequest
     from swe_lsp.server.engine_service import socket_path
     from swe_lsp.server.shared_engine import run_job
-    from swe_lsp.server.worker import Started, WorkerGone, read_message
+    from swe_lsp.server.worker import Started, Welcome, WorkerGone, read_message
     from swe_lsp.settings import Settings
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", runtime["XDG_RUNTIME_DIR"])
@@ -209,8 +211,8 @@ def test_an_idle_engine_unloads_its_model_and_stops_when_no_window_is_left(
         # The attached window hears it (its debugInfo then names no worker).
         window.settimeout(30)
         with window.makefile("rb") as stream:
-            heard = [read_message(stream), read_message(stream)]
-        assert heard == [Started(worker), WorkerGone()]
+            heard = [read_message(stream) for _ in range(3)]
+        assert heard == [Welcome(service.pid), Started(worker), WorkerGone()]
         status = _engine_cli(runtime, "status", "--json")
         assert status["up"] and status["worker_pid"] is None and status["clients"] == 1
         window.close()
@@ -219,6 +221,50 @@ def test_an_idle_engine_unloads_its_model_and_stops_when_no_window_is_left(
     finally:
         if service.poll() is None:
             service.kill()
+
+
+def test_a_service_on_its_way_out_is_as_good_as_none(
+    workspace: Path, runtime: dict[str, str], monkeypatch
+) -> None:
+    """A killed or stopping service's socket may still take a connection that it then closes
+    unanswered: a job sent there would be lost. So a window waits for the service's `Welcome`, and
+    starts a service of its own when the connection ends first; `swe-lsp resolve` runs in-process."""
+    import socket
+    import threading
+
+    from swe_lsp.search import Issue, ResolveRequest
+    from swe_lsp.server.engine_service import socket_path
+    from swe_lsp.server.shared_engine import connect, run_job
+    from swe_lsp.server.worker import EngineStatus, StatusRequest, read_message, write_message
+    from swe_lsp.settings import Settings
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime["XDG_RUNTIME_DIR"])
+    path = socket_path(STAND_IN)
+    dying = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dying.bind(str(path))
+    dying.listen()
+    taken: list[int] = []
+
+    def take_and_close() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = dying.accept()
+                taken.append(1)
+                conn.close()
+
+    threading.Thread(target=take_and_close, daemon=True).start()
+    try:
+        request = ResolveRequest("gone", workspace, Issue("easy"))
+        assert run_job(request, Settings(), print, print, STAND_IN) is None
+        assert taken and not _services(runtime)
+        sock, stream = connect(path, STAND_IN)
+        with sock, stream:  # the welcome came from the service this started, which answers
+            (service,) = _services(runtime)
+            write_message(stream, StatusRequest())
+            status = read_message(stream)
+            assert isinstance(status, EngineStatus) and status.pid == service, status
+    finally:
+        dying.close()
 
 
 async def test_a_job_that_ignores_its_cancel_ends_the_shared_worker_not_the_service(
