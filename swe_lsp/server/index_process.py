@@ -31,7 +31,9 @@ second) and, when the folder's queue is empty or its budget spent, `{"op": "embe
 "embedded": N, "stored": N, "total": N, "seconds": S, "stopped": "done" | "budget"}`, or `{"op":
 "embed", "root": ..., "error": ...}` (the model could not be loaded: nothing else changes). A saved
 file's symbols are embedded next; once the folder's queue is over, a save's are embedded by a queue
-of their own, which says nothing (seconds of work: no progress bar for each save).
+of their own, which says nothing (seconds of work: no progress bar for each save). A folder built
+again (its settings changed) drops what it had queued: with embedding ahead off, a queue at work
+ends with `"stopped": "off"`; with learning off, a HEAD move no longer retrains it.
 
     python -m swe_lsp.server.index_process --out-fd N
 """
@@ -106,6 +108,11 @@ def serve(tasks: IO[str], results: IO[str]) -> None:
             if task.get("learn"):
                 learning[root] = (Path(task["cache"]), git_head(root), time.monotonic())
                 learn(root, indexes[root], Path(task["cache"]), say)
+            else:  # built again with learning off (the setting changed): no relearning on HEAD moves
+                learning.pop(root, None)
+            if ahead.get(root) is not None and task.get("semantic") is None and root not in quiet:
+                _embed_end(root, ahead[root], say, "off")  # its bar ends, saying why
+            ahead[root] = None
             ended.pop(root, None)
             quiet.discard(root)
             if task.get("semantic") is not None:
@@ -223,10 +230,16 @@ def _embed_step(root: Path, job: Any, say: Say, said: dict[Path, float], quiet: 
         said[root] = now
         say({"op": "embed", "root": str(root), "done": job.done, "total": job.total})
     if not more:
-        report = job.report()
-        say({"op": "embed", "root": str(root), "embedded": report.embedded, "stored": report.stored,
-             "total": report.total, "seconds": report.seconds, "stopped": report.stopped})  # fmt: skip
+        _embed_end(root, job, say)
     return more
+
+
+def _embed_end(root: Path, job: Any, say: Say, stopped: str | None = None) -> None:
+    """Say where `root`'s queue ended: its report, `stopped` as it says (`done`, `budget`) unless
+    given (`off`: the folder was built again with embedding ahead off)."""
+    report = job.report()
+    say({"op": "embed", "root": str(root), "embedded": report.embedded, "stored": report.stored,
+         "total": report.total, "seconds": report.seconds, "stopped": stopped or report.stopped})  # fmt: skip
 
 
 def git_head(root: Path) -> str | None:

@@ -144,6 +144,20 @@ class SweLspServer(LanguageServer):
                 return max(holding, key=lambda f: len(f.parts))
         return self.root
 
+    def indexing_settings(self) -> tuple[object, ...]:
+        """The settings a folder's background work follows (where the cache is, whether it learns
+        from history, whether and with which model it embeds ahead): when they change, each folder
+        is built again (its index loads from the cache), so the work starts or stops then, not at
+        the next editor start."""
+        s = self.session.settings
+        return (s.cache_path(), s.search.history_ranker, s.search.semantic_ranker, s.search.embedding_model)
+
+    def index_folders(self) -> None:
+        """Index every workspace folder that exists (`index_folder`)."""
+        for folder in self.folders:
+            if folder.is_dir():
+                self.index_folder(folder)
+
     def index_folder(self, folder: Path) -> None:
         """Index a workspace folder in the background (and learn its ranker from its history when
         `search.history_ranker` is on, and embed its symbols ahead when `search.semantic_ranker` is)."""
@@ -172,8 +186,11 @@ class SweLspServer(LanguageServer):
         key = f"embed:{root}"
         if self._background_bar(key, f"{EMBEDDING_TITLE} of {Path(root).name}", message, "symbols"):
             return
-        left = "" if message.get("stopped") == "done" else "; the rest when a job needs them"
         counts = f"{message.get('embedded')} symbols embedded, {message.get('stored')} already stored"
+        if message.get("stopped") == "off":
+            self.reporter.end_bar(key, f"stopped (search.semantic_ranker is off): {counts}")
+            return
+        left = "" if message.get("stopped") == "done" else "; the rest when a job needs them"
         self.reporter.end_bar(key, counts + left)
 
     def _background_bar(self, key: str, title: str, message: Mapping[str, Any], unit: str) -> bool:

@@ -140,6 +140,46 @@ async def test_symbols_are_embedded_ahead_with_progress(workspace: Path, tmp_pat
         assert again["state"] == "done" and again["embedded"] == 0 and again["stored"] == state["total"]
 
 
+async def test_turning_the_semantic_ranker_on_and_off_starts_and_stops_embedding(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """The setting takes effect when it changes, not at the next editor start: on, the folder's
+    symbols are embedded ahead; off again, that work stops and its bar ends saying why."""
+    functions = "".join(f"def step_{i}(x):\n    return x + {i}\n\n\n" for i in range(3000))
+    (workspace / "steps.py").write_text(functions)
+    env = server_env(SWE_LSP_CACHE_DIR=str(tmp_path / "cache"))
+    off = {"search": {"semantic_ranker": False}}
+    async with editor_session(workspace, init_options=off, env=env) as ed:
+        await _index_state(ed, len([p for p in workspace.iterdir() if p.is_file()]))
+        assert await _semantic_state(ed, workspace) == {"state": "off"}
+
+        def push(config: dict[str, Any]) -> None:
+            ed.client.workspace_did_change_configuration(
+                types.DidChangeConfigurationParams(settings={"swe-lsp": config})
+            )
+
+        def bars() -> list[list[Any]]:
+            return [r for t, r in ed.client.progress_reports.items() if str(t).startswith("swe-lsp/embed:")]
+
+        push({"search": {"semantic_ranker": True}})
+        for _ in range(3000):  # the model loads, then the bar reports its first symbols
+            if any(len(reports) > 1 for reports in bars()):
+                break
+            await asyncio.sleep(0.1)
+        push(off)
+        for _ in range(3000):  # the batch at hand ends, then the queue
+            state = (await ed.command("swe-lsp.debugInfo"))["server"]["index"]["semantic"][
+                str(workspace.resolve())
+            ]
+            if "stopped" in state:
+                break
+            await asyncio.sleep(0.1)
+        assert state["state"] == state["stopped"] == "off" and 0 < state["embedded"] < state["total"], state
+        (reports,) = bars()
+        assert reports[-1].kind == "end", reports
+        assert reports[-1].message.startswith("stopped (search.semantic_ranker is off): "), reports[-1]
+
+
 async def test_semantic_ranker_off_embeds_nothing(workspace: Path, tmp_path: Path) -> None:
     env = server_env(SWE_LSP_CACHE_DIR=str(tmp_path / "cache"), SWE_LSP_SEARCH__SEMANTIC_RANKER="false")
     async with editor_session(workspace, env=env) as ed:

@@ -175,21 +175,23 @@ async def test_a_failed_training_is_shown_once_and_keeps_the_index(tmp_path: Pat
         assert len(shown) == 1, shown
 
 
-def test_the_indexer_learns_again_when_head_moves(tmp_path: Path, monkeypatch: Any) -> None:
-    """`index_process.serve` trains a learning folder after its build, and again when an update
-    finds HEAD moved (a pull or a commit), but not on an update with the same HEAD."""
+def _serve_with_a_commit(
+    root: Path, cache: Path, monkeypatch: Any, learn_after: bool
+) -> list[dict[str, Any]]:
+    """`index_process.serve` on: a learning build, an update (same HEAD), a build again with
+    `learn_after`, a commit, an update (HEAD moved); what it said."""
     import io
     import json
 
     from swe_lsp.server import index_process
 
     monkeypatch.setattr(index_process, "HEAD_CHECK_S", 0.0)
-    root = make_history_repo(tmp_path / "repo", MIN_QUERIES + 20)
-    cache = tmp_path / "cache"
 
     def tasks() -> Any:
-        yield json.dumps({"op": "build", "root": str(root), "cache": str(cache), "learn": True}) + "\n"
+        build = {"op": "build", "root": str(root), "cache": str(cache), "learn": True}
+        yield json.dumps(build) + "\n"
         yield json.dumps({"op": "update", "paths": [str(root / "parser.py")]}) + "\n"  # same HEAD
+        yield json.dumps({**build, "learn": learn_after}) + "\n"
         (root / "parser.py").write_text((root / "parser.py").read_text() + "\n\ndef later():\n    return 1\n")
         subprocess.run(["git", "-C", str(root), "commit", "-qam", "Fix the parser later"], check=True,
                        env={**server_env(), "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
@@ -199,9 +201,30 @@ def test_the_indexer_learns_again_when_head_moves(tmp_path: Path, monkeypatch: A
     out = io.StringIO()
     index_process.serve(tasks(), out)  # type: ignore[arg-type]
     said = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [m["op"] for m in said if m["op"] != "train"] == ["build", "update", "build", "update"]
+    return said
+
+
+def test_the_indexer_learns_again_when_head_moves(tmp_path: Path, monkeypatch: Any) -> None:
+    """`index_process.serve` trains a learning folder after its build, and again when an update
+    finds HEAD moved (a pull or a commit), but not on an update with the same HEAD."""
+    root = make_history_repo(tmp_path / "repo", MIN_QUERIES + 20)
+    said = _serve_with_a_commit(root, tmp_path / "cache", monkeypatch, learn_after=True)
     ends = [m for m in said if m["op"] == "train" and "done" not in m]
-    assert [m["op"] for m in said if m["op"] != "train"] == ["build", "update", "update"]
-    assert len(ends) == 2 and "error" not in ends[-1], said
+    assert len(ends) == 3 and "error" not in ends[-1], said
+    assert ends[1]["new_queries"] == 0, ends  # built again: nothing new to learn
+    ends = [ends[0], ends[2]]
     assert ends[0]["new_queries"] >= MIN_QUERIES and ends[1]["new_queries"] == 1, ends
-    # The second training came after the second update, not the first.
+    # The last training came after the second update, not the first.
     assert said.index(ends[1]) > [i for i, m in enumerate(said) if m["op"] == "update"][-1]
+
+
+def test_a_folder_built_again_with_learning_off_does_not_learn_again(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """`search.history_ranker` turned off (the folder built again without `learn`): a later HEAD
+    move retrains nothing."""
+    root = make_history_repo(tmp_path / "repo", MIN_QUERIES + 20)
+    said = _serve_with_a_commit(root, tmp_path / "cache", monkeypatch, learn_after=False)
+    ends = [m for m in said if m["op"] == "train" and "done" not in m]
+    assert len(ends) == 1 and said.index(ends[0]) < [m["op"] for m in said].index("update"), said

@@ -127,6 +127,29 @@ def test_the_indexer_embeds_between_its_tasks(fixture_repo: Path, tmp_path: Path
     assert end["stopped"] == "done" and end["embedded"] == end["total"] > 0, end
 
 
+def test_a_build_with_embedding_off_drops_the_queue(fixture_repo: Path, tmp_path: Path) -> None:
+    """The folder built again without `semantic` (the setting was turned off): its queue ends at
+    once, saying so, and nothing more is embedded."""
+    root, cache = fixture_repo.resolve(), tmp_path / "cache"
+    build = {"op": "build", "root": str(root), "cache": str(cache), "learn": False}
+    update = {"op": "update", "paths": [str(root / "pkg" / "shapes.py")]}
+    said = _serve([{**build, "semantic": {"model": None}}, build, update], lambda m: m["op"] == "update")
+    assert [m["op"] for m in said] == ["build", "build", "embed", "update"], said
+    assert said[2]["stopped"] == "off" and said[2]["embedded"] == 0 < said[2]["total"], said[2]
+    assert not VectorStore(store_path(cache, default_source())).get(
+        [semantic_module._key(t) for t in _symbol_texts(root)]
+    )
+
+
+def _symbol_texts(root: Path) -> list[str]:
+    index = RepoIndex.build_or_load(root, None)
+    texts = []
+    for entry in index.files():
+        lines = (root / entry.path).read_text().splitlines()
+        texts.extend(symbol_text(sym, lines) for sym in entry.symbols)
+    return texts
+
+
 def test_a_save_after_the_queue_is_over_is_embedded_without_a_word(
     fixture_repo: Path, tmp_path: Path
 ) -> None:

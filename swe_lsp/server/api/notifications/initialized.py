@@ -75,6 +75,4 @@ def register(server: SweLspServer) -> None:
                 logger.warning("registering the %s: content provider failed: %s", SCHEME, exc)
         await pull_configuration(ls)
         show_ignored(ls)
-        for folder in ls.folders:
-            if folder.is_dir():
-                ls.index_folder(folder)
+        ls.index_folders()
