@@ -176,7 +176,7 @@ def _engine(shared: bool) -> str:
     try:
         path = socket_path(None)
         status = request(path, StatusRequest(), timeout_s=2.0)
-    except (FileNotFoundError, ConnectionRefusedError):
+    except (FileNotFoundError, ConnectionError):  # refused, or reset by a service on its way out
         return "shared, not running (the first job starts it)"
     except (OSError, SweLspError) as exc:
         return f"shared, not reachable: {exc}"

@@ -31,7 +31,7 @@ def _ask(args: argparse.Namespace, message: object) -> tuple[str, bool, object |
     path = socket_path(args.engine)
     try:
         return str(path), True, request(path, message)
-    except (FileNotFoundError, ConnectionRefusedError):
+    except (FileNotFoundError, ConnectionError):  # refused, or reset by a service on its way out
         return str(path), False, None
 
 

@@ -228,7 +228,8 @@ def test_a_service_on_its_way_out_is_as_good_as_none(
 ) -> None:
     """A killed or stopping service's socket may still take a connection that it then closes
     unanswered: a job sent there would be lost. So a window waits for the service's `Welcome`, and
-    starts a service of its own when the connection ends first; `swe-lsp resolve` runs in-process."""
+    starts a service of its own when the connection ends first; `swe-lsp resolve` runs in-process,
+    and `swe-lsp engine status` says none runs."""
     import socket
     import threading
 
@@ -257,6 +258,7 @@ def test_a_service_on_its_way_out_is_as_good_as_none(
         request = ResolveRequest("gone", workspace, Issue("easy"))
         assert run_job(request, Settings(), print, print, STAND_IN) is None
         assert taken and not _services(runtime)
+        assert _engine_cli(runtime, "status", "--json")["up"] is False
         sock, stream = connect(path, STAND_IN)
         with sock, stream:  # the welcome came from the service this started, which answers
             (service,) = _services(runtime)
