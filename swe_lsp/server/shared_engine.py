@@ -91,6 +91,7 @@ def connect(
     deadline = time.monotonic() + timeout_s
     while True:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stream: BinaryIO | None = None
         try:
             sock.connect(str(path))
             sock.settimeout(max(deadline - time.monotonic(), 1.0))
@@ -101,6 +102,8 @@ def connect(
             if not start:
                 raise
         except (OSError, EOFError, ValueError) as exc:  # a socket timeout is an OSError
+            if stream is not None:
+                stream.close()
             sock.close()
             if isinstance(exc, TimeoutError):
                 raise SweLspError(
@@ -201,6 +204,7 @@ class SharedEngine(EngineLink):
             return
         with self._lock:
             if self._closed:  # the server closed while this attached: leave at once
+                stream.close()
                 sock.close()
                 return
             self._sock, self._stream = sock, stream
