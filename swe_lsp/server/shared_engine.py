@@ -51,6 +51,14 @@ CONNECT_TIMEOUT_S = 30.0
 LOG_KEEP_BYTES = 10 * 2**20
 
 
+# What a service that does not say `Welcome` first most likely is (one started by the swe-lsp
+# installed before an upgrade, still serving its windows), and what to do.
+_OLDER = (
+    "It may be one started by an older swe-lsp, still serving other windows: "
+    "`swe-lsp engine stop` stops it (its model is unloaded), and the next job starts this version's."
+)
+
+
 def shared_engine_supported() -> bool:
     """Unix sockets and `flock`: Linux and macOS. Elsewhere each server keeps a worker of its own."""
     return hasattr(socket, "AF_UNIX") and sys.platform != "win32"
@@ -108,7 +116,7 @@ def connect(
             if isinstance(exc, TimeoutError):
                 raise SweLspError(
                     f"the shared engine took the connection but did not answer within {timeout_s:.0f} s "
-                    f"(its log: {path.with_suffix('.log')})"
+                    f"(its log: {path.with_suffix('.log')}). {_OLDER}"
                 ) from exc
             if not start:
                 raise ConnectionRefusedError(f"the shared engine at {path} is stopping") from exc
@@ -118,6 +126,8 @@ def connect(
                 return sock, stream
             stream.close()
             sock.close()
+            if welcome is not None:
+                raise SweLspError(f"the shared engine at {path} did not say welcome. {_OLDER}")
             if not start:
                 raise ConnectionRefusedError(f"the shared engine at {path} is stopping")
             logger.info("the shared engine at %s closed a new connection: it is stopping", path)

@@ -269,6 +269,43 @@ def test_a_service_on_its_way_out_is_as_good_as_none(
         dying.close()
 
 
+def test_a_service_of_an_older_version_is_named_with_what_to_do(runtime: dict[str, str], monkeypatch) -> None:
+    """A service that answers without `Welcome` first (one an older swe-lsp started, still serving
+    its windows) is not taken for ours, nor raced by a second service: the error says to stop it."""
+    import socket
+    import threading
+
+    from swe_lsp.errors import SweLspError
+    from swe_lsp.server.engine_service import socket_path
+    from swe_lsp.server.shared_engine import connect
+    from swe_lsp.server.worker import Started, write_message
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime["XDG_RUNTIME_DIR"])
+    path = socket_path(STAND_IN)
+    older = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    older.bind(str(path))
+    older.listen()
+    held: list[socket.socket] = []
+
+    def serve_the_old_way() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = older.accept()
+                held.append(conn)
+                with conn.makefile("wb") as out:
+                    write_message(out, Started(12345))
+
+    threading.Thread(target=serve_the_old_way, daemon=True).start()
+    try:
+        with pytest.raises(SweLspError, match="`swe-lsp engine stop`"):
+            connect(path, STAND_IN)
+        assert not _services(runtime)
+    finally:
+        older.close()
+        for conn in held:
+            conn.close()
+
+
 async def test_a_job_that_ignores_its_cancel_ends_the_shared_worker_not_the_service(
     workspace: Path, runtime: dict[str, str]
 ) -> None:
