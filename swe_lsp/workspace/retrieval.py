@@ -259,11 +259,8 @@ def _files_by_meaning(
     if not known:
         return ranked
     sims = [similar.get(p, min(known)) for p in head]
-    mean = sum(sims) / len(sims)
-    spread = math.sqrt(sum((x - mean) ** 2 for x in sims) / len(sims)) or 1.0
     moved = []
-    for i, (path, sim) in enumerate(zip(head, sims, strict=True)):
-        z = (sim - mean) / spread
+    for i, (path, z) in enumerate(zip(head, _standardized(sims), strict=True)):
         scores[path] = round(scores[path], 4) + FILE_SEMANTIC_WEIGHT * z
         if z >= 1.0:
             reasons.setdefault(path, []).append("like the issue's text")
@@ -491,18 +488,23 @@ def _add_semantic(
         if h.file not in lines:
             lines[h.file] = (read_text(index.root, h.file) or "").splitlines()
     sims = semantic.similarities(issue, [symbol_text(h, lines[h.file]) for h in head], on_embed)
-    mean = sum(sims) / len(sims)
-    spread = math.sqrt(sum((s - mean) ** 2 for s in sims) / len(sims)) or 1.0
     similar: dict[str, float] = {}
     for h, sim in zip(head, sims, strict=True):
         similar[h.file] = max(similar.get(h.file, sim), sim)
     scored = []
-    for h, sim in zip(head, sims, strict=True):
-        z = (sim - mean) / spread
+    for h, z in zip(head, _standardized(sims), strict=True):
         why = (*h.reasons, "like the issue's text") if z >= 1.0 else h.reasons
         scored.append(replace(h, score=round(h.score + SEMANTIC_WEIGHT * z, 4), reasons=why))
     scored.sort(key=lambda h: (-h.score, h.file, h.start))
     return scored + rest, similar
+
+
+def _standardized(values: list[float]) -> list[float]:
+    """Each value's distance from their mean in standard deviations (the population's; 1 when they
+    are all equal, so equal similarities move nothing): the one scale both re-weighings add."""
+    mean = sum(values) / len(values)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)) or 1.0
+    return [(v - mean) / spread for v in values]
 
 
 def _own_lines(symbols: tuple[Symbol, ...]) -> Iterable[tuple[Symbol, list[tuple[int, int]]]]:

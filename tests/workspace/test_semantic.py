@@ -85,9 +85,8 @@ def test_the_best_files_are_re_weighed_by_their_best_symbol(
     heavier = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=KeywordModel("def test_"))  # type: ignore[arg-type]
     assert heavier.files[0].path == "tests/test_query.py"
     monkeypatch.setattr(retrieval_module, "FILES_BY_MEANING", 1)  # only the first file may move: none does
-    assert [h.path for h in retrieve(index, ISSUE, top=3, semantic=KeywordModel("def test_")).files] == list(
-        plain
-    )  # type: ignore[arg-type]
+    narrow = retrieve(index, ISSUE, top=3, semantic=KeywordModel("def test_"))  # type: ignore[arg-type]
+    assert [h.path for h in narrow.files] == list(plain)
 
 
 def test_a_model_that_fails_leaves_the_hand_order_and_says_why(fixture_repo: Path) -> None:
