@@ -73,8 +73,9 @@ STORE = CACHE / "rank"
 # candidates' similarity to the issue under the embedding model (`semantic.py`), in `product` only
 # (`product_hand`: the same files, its symbols without that signal, to show what it adds); 4 = that
 # similarity also re-weighs the product's top 10 files (`retrieval.FILES_BY_MEANING`; `product_hand`
-# keeps the learned order).
-SYMBOL_STAGE = 4
+# keeps the learned order); 5 = a symbol's file's place counts (`retrieval.FILE_RANK_WEIGHT`) and
+# the best methods' classes are shown beside them (`retrieval.CLASSES_SHOWN`).
+SYMBOL_STAGE = 5
 SYSTEMS = ("ours", "prior", "workspace", "workspace+prior", "product")
 
 

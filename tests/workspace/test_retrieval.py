@@ -140,3 +140,31 @@ def test_a_method_of_the_class_the_issue_names_ranks_above_its_twin(tmp_path: Pa
     names = [s.name for s in found.symbols]
     assert names.index("Media.combine") < names.index("Renderer.combine")
     assert "in a class the issue names" in found.symbols[names.index("Media.combine")].reasons
+
+
+def test_the_class_of_a_leading_method_is_shown_beside_it(tmp_path: Path) -> None:
+    methods = "".join(f"    def step_{i}(self):\n        return self.value + {i}\n\n" for i in range(12))
+    (tmp_path / "printer.py").write_text(
+        "class CodePrinter:\n    known = {}\n\n    def print_sinc(self, expr):\n"
+        "        return 'sinc(%s)' % self.print_expr(expr)\n\n" + methods
+    )
+    index = RepoIndex.build_or_load(tmp_path, None)
+    found = retrieve(index, "CodePrinter cannot print sinc: print_sinc returns a wrong expr", top_symbols=5)
+    names = [s.name for s in found.symbols]
+    assert names[:2] == ["CodePrinter.print_sinc", "CodePrinter"], names
+    assert "the class of `CodePrinter.print_sinc`" in found.symbols[1].reasons
+
+
+def test_a_symbol_of_a_lower_file_gives_way_to_an_equal_one_of_a_higher_file(tmp_path: Path) -> None:
+    body = "def render(items):\n    return sorted(items)\n"
+    (tmp_path / "alpha.py").write_text(body)
+    (tmp_path / "beta.py").write_text(body)
+    index = RepoIndex.build_or_load(tmp_path, None)
+
+    def reorder(stage):  # the learned order: beta first, both files at the same score
+        return {"beta.py": 1.0, "alpha.py": 0.5}
+
+    found = retrieve(index, "render returns items unsorted", top_symbols=2, reorder=reorder)
+    assert [h.path for h in found.files] == ["beta.py", "alpha.py"]
+    assert [s.file for s in found.symbols] == ["beta.py", "alpha.py"]
+    assert found.symbols[0].score > found.symbols[1].score
