@@ -81,8 +81,9 @@ class SymbolHit:
 
 @dataclass(frozen=True, slots=True)
 class Localization:
-    """Retrieval's answer for one issue: files and symbols, best first; `notes`: what went wrong on
-    the way that the user should hear (an embedding model that failed: the hand order stands)."""
+    """Retrieval's answer for one issue: files and symbols, best first (a class listed beside its
+    best method keeps its own score, and says so in its reasons); `notes`: what went wrong on the way
+    that the user should hear (an embedding model that failed: the hand order stands)."""
 
     files: tuple[RetrievalHit, ...]
     symbols: tuple[SymbolHit, ...]
