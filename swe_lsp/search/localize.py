@@ -63,7 +63,14 @@ def localize(
         )
         final_form = synifer.localize_final_example if synifer_profile else None
         messages = localize_messages(
-            ctx.issue, parent.files, ctx.skeletons(parent.files), specs, rounds, most, final_form
+            ctx.issue,
+            parent.files,
+            ctx.skeletons(parent.files),
+            specs,
+            rounds,
+            most,
+            final_form,
+            ranked_listing(ctx, parent.files),
         )
         live.append((_Conversation(parent.id, parent, messages, symbols), count))
     done: list[LocationSet] = []
@@ -97,6 +104,15 @@ def localize(
                     active.append(result)
         rt.report(f"localization round {rnd + 1}/{rounds}: {len(done)} located", (rnd + 1) / rounds)
     return done
+
+
+def ranked_listing(ctx: JobContext, files: Sequence[str]) -> list[tuple[str, str]]:
+    """The ranked symbols the localization prompt lists for a conversation on `files`: each as the
+    label a location names it by, and its lines and why retrieval ranked it."""
+    return [
+        (f"{h.file}::{h.name}", f"lines {h.start}-{h.end}; {', '.join(h.reasons) or 'ranked'}")
+        for h in ctx.ranked_symbols(files)
+    ]
 
 
 def _step(

@@ -23,6 +23,7 @@ from swe_lsp.errors import SettingsError
 from swe_lsp.llm import get_manifest
 from swe_lsp.llm.limits import Limits
 from swe_lsp.llm.manifest import load_manifest_file
+from swe_lsp.search import Issue
 from swe_lsp.search.context import SearchConfig
 from swe_lsp.settings import SearchSettings
 
@@ -45,6 +46,7 @@ def strong_manifest(tmp_path: Path, limits: str = "") -> Path:
 def test_the_embedded_model_keeps_its_tight_limits_and_others_get_the_lifted_ones(tmp_path: Path) -> None:
     tiny = get_manifest("smollm2-135m").limits
     assert (tiny.search_lines, tiny.max_blocks, tiny.file_choices, tiny.location_symbols) == (6, 4, 30, 60)
+    assert tiny.symbols_listed == 10 and Limits().symbols_listed == 30
     assert tiny.turn_tokens == dict.fromkeys(tiny.turn_tokens, 1024) and not tiny.new_files
     for name in ("swe-reasoner-32b", "qwen2.5-coder-32b-instruct"):
         strong = get_manifest(name).limits
@@ -112,6 +114,42 @@ def test_a_strong_model_may_choose_any_source_file_and_sees_imports_and_what_it_
     tiny = run_job(workspace, tmp_path / "tiny", _scripts(localize), budget=1, beam=1)
     tiny_patch = next(r for r in tiny.policy.requests if stage_of(r) == "patch").prompt[-1].content
     assert "What was found while localizing:" not in tiny_patch
+
+
+def test_localization_lists_the_ranked_symbols_a_cut_skeleton_hides(workspace: Path, tmp_path: Path) -> None:
+    # A large file's skeleton is cut at 80 lines: the function the issue is about lies far below.
+    big = workspace / "statsmini" / "big.py"
+    big.write_text("".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(400)))
+    issue = Issue("`f350` in statsmini/big.py adds the wrong number.")
+    scripts = _scripts([answer("LOCATIONS\nstatsmini/big.py::f350")])
+    scripts["understand"] = [answer('["statsmini/big.py"]')]
+    run = run_job(
+        workspace, tmp_path, scripts, model=strong_manifest(tmp_path), issue=issue, budget=1, beam=1
+    )
+    request = next(r for r in run.policy.requests if stage_of(r) == "localize")
+    prompt = request.prompt[-1].content
+    skeleton, listed = prompt.split("Symbols ranked most relevant to the issue by a search, best first:")
+    assert "def f350" not in skeleton and "def f10(" in skeleton
+    assert "1. statsmini/big.py::f350  (lines 1401-1402; " in listed
+    # The embedded model may name only 60 symbols of a file: the ranked ones come first.
+    tiny = run_job(workspace, tmp_path / "tiny", scripts, issue=issue, budget=1, beam=1)
+    request = next(r for r in tiny.policy.requests if stage_of(r) == "localize")
+    assert request.constraint is not None
+    assert request.constraint.accepts("<answer>\nLOCATIONS\nstatsmini/big.py::f350\n</answer>")
+    assert not request.constraint.accepts("<answer>\nLOCATIONS\nstatsmini/big.py::f399\n</answer>")
+    # A manifest may list none.
+    (tmp_path / "quiet").mkdir()
+    quiet = run_job(
+        workspace,
+        tmp_path / "quiet",
+        scripts,
+        model=strong_manifest(tmp_path / "quiet", "symbols_listed = 0"),
+        issue=issue,
+        budget=1,
+        beam=1,
+    )
+    request = next(r for r in quiet.policy.requests if stage_of(r) == "localize")
+    assert "Symbols ranked most relevant" not in request.prompt[-1].content
 
 
 def test_every_distinct_patch_is_verified_unless_patch_keep_says_fewer(

@@ -76,14 +76,23 @@ def localize_messages(
     rounds: int,
     max_locations: int,
     final_form: Callable[[str], str] | None = None,
+    ranked: Sequence[tuple[str, str]] = (),
 ) -> tuple[Message, ...]:
-    """The first prompt of a localization: the issue, the chosen files' skeletons and the tools;
-    `final_form(example_path)` words the final answer's form when a profile has its own."""
+    """The first prompt of a localization: the issue, the chosen files' skeletons, the symbols a
+    search ranked (`ranked`: (`path::Name`, its lines and why), best first; a skeleton is cut, so a
+    large file's relevant method may be named only there) and the tools; `final_form(example_path)`
+    words the final answer's form when a profile has its own."""
     example = files[0] if files else "pkg/module.py"
+    listed = "\n".join(f"{n}. {label}  ({why})" for n, (label, why) in enumerate(ranked, 1))
     user = (
         f"{issue_block(issue)}\n\n"
         f"Files chosen as relevant: {', '.join(files)}\n\n{skeletons}\n\n"
-        "Find where the code must change. You may call these tools:\n"
+        + (
+            f"Symbols ranked most relevant to the issue by a search, best first:\n{listed}\n\n"
+            if listed
+            else ""
+        )
+        + "Find where the code must change. You may call these tools:\n"
         f"{_tool_lines(specs)}\n\n"
         f"Each turn, either call up to {MAX_CALLS} tools, one per line, for example:\n"
         f'<answer>\nsearch_method_in_file("name", "{example}")\n</answer>\n'
