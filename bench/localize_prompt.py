@@ -9,7 +9,7 @@ retrieval ranked (`limits.symbols_listed`: the best of the chosen files and the 
 one it knows to ask for; so this measures, per SWE-bench Lite instance with gold functions, which of
 them the first localization prompt names: its header inside a chosen file's shown skeleton, or its
 `path::Name` in the ranked list. The prompt is the product's (`JobContext`, `localize_messages`,
-`ranked_listing`), on the product's retrieval (the learned file order `bench/rank_history.py` chose
+`localize.first_prompt`), on the product's retrieval (the learned file order `bench/rank_history.py` chose
 and cached per repository, and the embedding model), for two file choices: the gold files (a
 perfect understanding stage) and retrieval's top 3 (a typical answer). Listed counts 0 (the
 skeletons alone), 10, 20, 30, 50; the prompt's added characters with them.
@@ -37,9 +37,9 @@ from rank_history import RESULTS as RANK_RESULTS  # noqa: E402
 from rank_history import STORE  # noqa: E402
 
 from swe_lsp.llm.limits import Limits  # noqa: E402
-from swe_lsp.search.context import SKELETON_LINES, JobContext  # noqa: E402
-from swe_lsp.search.localize import ranked_listing  # noqa: E402
-from swe_lsp.search.prompts import localize_messages  # noqa: E402
+from swe_lsp.search.context import SKELETON_LINES, JobContext, SearchConfig  # noqa: E402
+from swe_lsp.search.localize import first_prompt  # noqa: E402
+from swe_lsp.settings import SearchSettings  # noqa: E402
 from swe_lsp.workspace.index import RepoIndex  # noqa: E402
 from swe_lsp.workspace.learning import LearnedOrder  # noqa: E402
 from swe_lsp.workspace.pysymbols import skeleton  # noqa: E402
@@ -51,6 +51,7 @@ OUT = CACHE / "localize_prompt"
 LISTED = (0, 10, 20, 30, 50)
 CHOICES = ("gold_files", "top3")
 MARK = "  # swe-lsp-bench-gold"
+CONTEXT = 32768  # the strong models' context (their manifests')
 
 
 def skeleton_line(tree: Path, path: str, start: int) -> int | None:
@@ -64,20 +65,23 @@ def skeleton_line(tree: Path, path: str, start: int) -> int | None:
 def shown(
     ctx: JobContext, files: Sequence[str], gold_symbols: list[str], where: dict[str, int | None]
 ) -> dict:
-    """For each listed count, which gold functions the first localization prompt on `files` names,
-    and its length."""
+    """For each listed count, which gold functions the first localization prompt on `files` names
+    (`localize.first_prompt` under a strong model's 32k context and default settings), and its
+    length."""
     out = {}
     for listed in LISTED:
-        ctx.limits = Limits(symbols_listed=listed)
-        ranked = ranked_listing(ctx, files)
-        _, user = localize_messages(ctx.issue, files, ctx.skeletons(tuple(files)), ctx.tools.specs(), 3, 10,
-                                    ranked=ranked)  # fmt: skip
-        labels = {label for label, _ in ranked}
+        limits = Limits(symbols_listed=listed)
+        ctx.limits = limits
+        cfg = SearchConfig.from_settings(SearchSettings(), limits=limits, context_length=CONTEXT)
+        _, user = first_prompt(ctx, cfg, files, limits.max_locations)
+        whole = ctx.skeletons(files) in user.content  # not cut to fit the context
         found = [
             g
             for g in gold_symbols
-            if g in labels
-            or (g.split("::")[0] in files and where.get(g) is not None and where[g] < SKELETON_LINES)  # type: ignore[operator]
+            if f"{g}  (lines " in user.content
+            or (
+                whole and g.split("::")[0] in files and where.get(g) is not None and where[g] < SKELETON_LINES
+            )  # type: ignore[operator]
         ]
         out[str(listed)] = {"shown": found, "chars": len(user.content)}
     return out

@@ -223,14 +223,15 @@ class JobContext:
         keep = {*inside, *self.symbol_hits[:most]}
         return tuple(h for h in self.symbol_hits if h in keep)
 
-    def skeletons(self, files: tuple[str, ...]) -> str:
-        """Each file's skeleton (Python) or head (other text), clipped, for the localization prompt."""
+    def skeletons(self, files: Sequence[str], most: int = SKELETON_LINES) -> str:
+        """Each file's skeleton (Python) or head (other text), clipped to `most` lines, for the
+        localization prompt."""
         parts = []
         for path in files:
             lines = self.lines(path)
             if lines is None:
                 continue
             shown = skeleton("\n".join(lines)).splitlines() if path.endswith(".py") else lines
-            clip = "\n[...]" if len(shown) > SKELETON_LINES else ""
-            parts.append(f"### {path}\n```\n" + "\n".join(shown[:SKELETON_LINES]) + clip + "\n```")
+            clip = "\n[...]" if len(shown) > most else ""
+            parts.append(f"### {path}\n```\n" + "\n".join(shown[:most]) + clip + "\n```")
         return "\n\n".join(parts)

@@ -8,11 +8,12 @@ locations after the last round is rejected.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from swe_lsp.llm import Constraint, GenerateRequest, Message, Usage
-from swe_lsp.search.context import JobContext, SearchConfig
+from swe_lsp.search.context import SKELETON_LINES, JobContext, SearchConfig
 from swe_lsp.search.model import FileSet, Location, LocationSet
 from swe_lsp.search.prompts import (
     LocalizeAnswer,
@@ -27,6 +28,8 @@ from swe_lsp.search.records import StepRecord, usage_share
 from swe_lsp.search.runtime import Runtime
 from swe_lsp.search.turns import split_turn
 from swe_lsp.workspace import FileIndex
+
+log = logging.getLogger(__name__)
 
 STAGE = "localize"
 # Files whose symbol names the location grammar lists: the chosen files first, then retrieval's top
@@ -62,16 +65,7 @@ def localize(
             else cfg.limits.max_locations
         )
         final_form = synifer.localize_final_example if synifer_profile else None
-        messages = localize_messages(
-            ctx.issue,
-            parent.files,
-            ctx.skeletons(parent.files),
-            specs,
-            rounds,
-            most,
-            final_form,
-            ranked_listing(ctx, parent.files),
-        )
+        messages = first_prompt(ctx, cfg, parent.files, most, final_form)
         live.append((_Conversation(parent.id, parent, messages, symbols), count))
     done: list[LocationSet] = []
     active: list[_Conversation] = []
@@ -104,6 +98,46 @@ def localize(
                     active.append(result)
         rt.report(f"localization round {rnd + 1}/{rounds}: {len(done)} located", (rnd + 1) / rounds)
     return done
+
+
+# The fewest skeleton lines per file the first prompt shrinks to before it drops ranked symbols.
+MIN_SKELETON_LINES = 10
+
+
+def first_prompt(
+    ctx: JobContext,
+    cfg: SearchConfig,
+    files: Sequence[str],
+    most: int,
+    final_form: Callable[[str], str] | None = None,
+) -> tuple[Message, ...]:
+    """A conversation's first prompt on `files`, sized so that it, the later rounds' tool results (at
+    least MIN_RESULT_CHARS each) and a turn's output fit the model's context: the skeletons are
+    shown with fewer lines per file (halving, down to MIN_SKELETON_LINES), then the ranked list is
+    cut from its end (halving), since the list names in one line what a skeleton needs many for.
+    What still does not fit is logged: the engine may refuse it."""
+    rounds = cfg.max_localization_rounds
+    room = cfg.prompt_chars(STAGE) - (rounds - 1) * (MAX_CALLS * MIN_RESULT_CHARS + ANSWER_CHARS)
+    shown, ranked = SKELETON_LINES, ranked_listing(ctx, files)
+
+    def build() -> tuple[Message, ...]:
+        return localize_messages(
+            ctx.issue, files, ctx.skeletons(files, shown), ctx.tools.specs(), rounds, most, final_form, ranked
+        )
+
+    messages = build()
+    while sum(len(m.content) for m in messages) > room and (shown > MIN_SKELETON_LINES or ranked):
+        if shown > MIN_SKELETON_LINES:
+            shown = max(MIN_SKELETON_LINES, shown // 2)
+        else:
+            ranked = ranked[: len(ranked) // 2]
+        messages = build()
+    size = sum(len(m.content) for m in messages)
+    if size > room:
+        log.warning(
+            "localization prompt on %s exceeds the model's context (%d characters for %d)", files, size, room
+        )
+    return messages
 
 
 def ranked_listing(ctx: JobContext, files: Sequence[str]) -> list[tuple[str, str]]:
@@ -219,6 +253,9 @@ def read_answer(ctx: JobContext, cfg: SearchConfig, answer: str) -> LocalizeAnsw
 
 # The least a tool result keeps when clipped: a symbol's signature, docstring and first lines.
 MIN_RESULT_CHARS = 1500
+# A localization turn's answer as replayed in the next round (its thinking pruned): tool calls or
+# locations, a few hundred characters; 1000 leaves room for a verbose one.
+ANSWER_CHARS = 1000
 
 
 def result_chars(cfg: SearchConfig, first: Sequence[Message], rounds: int) -> int:
@@ -226,7 +263,7 @@ def result_chars(cfg: SearchConfig, first: Sequence[Message], rounds: int) -> in
     up to MAX_CALLS results in each later round, and the answers) fits the context with a
     localization turn's output."""
     room = cfg.prompt_chars(STAGE) - sum(len(m.content) for m in first)
-    per_round_answers = 1000 * (rounds - 1)
+    per_round_answers = ANSWER_CHARS * (rounds - 1)
     return max(MIN_RESULT_CHARS, (room - per_round_answers) // max(1, (rounds - 1) * MAX_CALLS))
 
 

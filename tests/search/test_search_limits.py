@@ -24,7 +24,7 @@ from swe_lsp.llm import get_manifest
 from swe_lsp.llm.limits import Limits
 from swe_lsp.llm.manifest import load_manifest_file
 from swe_lsp.search import Issue
-from swe_lsp.search.context import SearchConfig
+from swe_lsp.search.context import JobContext, SearchConfig
 from swe_lsp.settings import SearchSettings
 
 STRONG = """
@@ -193,6 +193,44 @@ def test_a_prompt_that_would_overflow_the_context_shows_fewer_lines(workspace: P
     room = tight.prompt_chars("patch")
     assert form.shown_lines < 1600 and len(context) + len(gathered) < room
     assert "cut to fit the context" in gathered
+
+
+def test_a_localization_prompt_that_would_overflow_the_context_cuts_skeletons_then_the_list(
+    workspace: Path,
+) -> None:
+    from swe_lsp.search.localize import ANSWER_CHARS, MIN_RESULT_CHARS, MIN_SKELETON_LINES, first_prompt
+    from swe_lsp.search.prompts.localize import MAX_CALLS
+    from swe_lsp.workspace import RepoIndex
+
+    big = workspace / "statsmini" / "big.py"
+    signature = "(values, weights=None, offset=0, scale=1.0, clip_low=None, clip_high=None, strict=False):"
+    big.write_text("".join(f"def f{i}{signature}\n    return {i}\n\n\n" for i in range(400)))
+    index = RepoIndex.build_or_load(workspace, None)
+    ctx = JobContext("f350 in statsmini/big.py adds the wrong number", index, Limits(symbols_listed=30))
+    files = ("statsmini/big.py", "statsmini/core.py")
+    settings = SearchSettings(max_tokens=1024, max_localization_rounds=2)
+
+    def size(messages: tuple) -> int:
+        return sum(len(m.content) for m in messages)
+
+    def config(room: int) -> SearchConfig:
+        """A config whose first localization prompt may take `room` characters."""
+        reserve = MAX_CALLS * MIN_RESULT_CHARS + ANSWER_CHARS  # one later round's results
+        return SearchConfig.from_settings(settings, context_length=(room + reserve) // 3 + 1024)
+
+    whole = first_prompt(ctx, config(100_000), files, 10)
+    assert ctx.skeletons(files) in whole[-1].content and "statsmini/big.py::f350  (lines" in whole[-1].content
+    # 3,000 characters short: the skeletons shrink, the list stays.
+    cut = first_prompt(ctx, config(size(whole) - 3000), files, 10)
+    assert size(cut) <= size(whole) - 3000
+    assert ctx.skeletons(files, MIN_SKELETON_LINES) in cut[-1].content
+    assert "statsmini/big.py::f350  (lines" in cut[-1].content
+    # Not even the shortest skeletons fit: the list is cut from its end, its best kept longest.
+    listed = cut[-1].content.count("  (lines ")
+    bare = size(cut) - len(cut[-1].content.split("best first:\n", 1)[1].split("\n\n", 1)[0])
+    least = first_prompt(ctx, config((bare + size(cut)) // 2), files, 10)
+    assert 1 <= least[-1].content.count("  (lines ") <= listed // 2 < listed
+    assert "1. statsmini/big.py::f350  (lines" in least[-1].content
 
 
 SYNIFER_PATCH = """# modification 1
