@@ -168,6 +168,7 @@ class JobContext:
         self.tools = Tools(index, [h.path for h in found.files])
         self.tree = compressed_tree(index, TREE_CHARS)
         self._lines: dict[str, list[str] | None] = {}
+        self._skeleton_lines: dict[str, list[str] | None] = {}
         self._choices: list[tuple[str, str]] | None = None
 
     def file_choices(self) -> list[tuple[str, str]]:
@@ -228,10 +229,21 @@ class JobContext:
         localization prompt."""
         parts = []
         for path in files:
-            lines = self.lines(path)
-            if lines is None:
+            shown = self._skeleton(path)
+            if shown is None:
                 continue
-            shown = skeleton("\n".join(lines)).splitlines() if path.endswith(".py") else lines
             clip = "\n[...]" if len(shown) > most else ""
             parts.append(f"### {path}\n```\n" + "\n".join(shown[:most]) + clip + "\n```")
         return "\n\n".join(parts)
+
+    def _skeleton(self, path: str) -> list[str] | None:
+        """A file's skeleton lines (Python) or its lines (other text), cached: every conversation of
+        a job, and each shorter try of a prompt that does not fit, shows the same files."""
+        if path not in self._skeleton_lines:
+            lines = self.lines(path)
+            self._skeleton_lines[path] = (
+                skeleton("\n".join(lines)).splitlines()
+                if lines is not None and path.endswith(".py")
+                else lines
+            )
+        return self._skeleton_lines[path]
