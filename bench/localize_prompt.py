@@ -80,8 +80,11 @@ def shown(
             for g in gold_symbols
             if f"{g}  (lines " in user.content
             or (
-                whole and g.split("::")[0] in files and where.get(g) is not None and where[g] < SKELETON_LINES
-            )  # type: ignore[operator]
+                whole
+                and g.split("::")[0] in files
+                and (line := where.get(g)) is not None
+                and line < SKELETON_LINES
+            )
         ]
         out[str(listed)] = {"shown": found, "chars": len(user.content)}
     return out

@@ -21,7 +21,7 @@ from scripted import (
 
 from swe_lsp.errors import SettingsError
 from swe_lsp.llm import get_manifest
-from swe_lsp.llm.limits import Limits
+from swe_lsp.llm.limits import CHARS_PER_TOKEN, Limits
 from swe_lsp.llm.manifest import load_manifest_file
 from swe_lsp.search import Issue
 from swe_lsp.search.context import JobContext, SearchConfig
@@ -216,7 +216,9 @@ def test_a_localization_prompt_that_would_overflow_the_context_cuts_skeletons_th
     def config(room: int) -> SearchConfig:
         """A config whose first localization prompt may take `room` characters."""
         reserve = MAX_CALLS * MIN_RESULT_CHARS + ANSWER_CHARS  # one later round's results
-        return SearchConfig.from_settings(settings, context_length=(room + reserve) // 3 + 1024)
+        return SearchConfig.from_settings(
+            settings, context_length=int((room + reserve) / CHARS_PER_TOKEN) + 1024
+        )
 
     whole = first_prompt(ctx, config(100_000), files, 10)
     assert ctx.skeletons(files) in whole[-1].content and "statsmini/big.py::f350  (lines" in whole[-1].content
