@@ -37,6 +37,16 @@ RESULTS = HERE / "results" / "rank_cost.json"
 DATA = HERE.parent.parent / "shared" / "swebench" / "lite_dev.jsonl"
 
 
+def _job_retrieve(index: Any, issue: str, **kwargs: Any) -> Any:
+    """Retrieval as a job asks for it (`search.context.JobContext`): its files_listed files and its
+    RANKED_SYMBOLS symbols, so the cost measured is the one a request pays."""
+    from swe_lsp.llm.limits import Limits
+    from swe_lsp.search.context import RANKED_SYMBOLS
+    from swe_lsp.workspace import retrieve
+
+    return retrieve(index, issue, top=Limits().files_listed, top_symbols=RANKED_SYMBOLS, **kwargs)
+
+
 def _issues(issues: int) -> list[str]:
     rows = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
     return [r["problem_statement"] for r in rows if r["repo"] == "django/django"][:issues]
@@ -47,7 +57,6 @@ def semantic_step(index: Any, cache: Path, issues: int, budget: float) -> dict:
     what was stored ahead, and again with everything it needed stored."""
     import torch
 
-    from swe_lsp.workspace import retrieve
     from swe_lsp.workspace.embed_ahead import EmbedAhead, files_in_order
     from swe_lsp.workspace.history import load_history
     from swe_lsp.workspace.semantic import load_semantic
@@ -64,7 +73,7 @@ def semantic_step(index: Any, cache: Path, issues: int, budget: float) -> dict:
     report = ahead.report()
     torch.set_num_threads(threads)  # a job's process uses every core
     texts = _issues(issues)
-    retrieve(index, texts[0])  # warm: the BM25 and the symbol map are built once per index
+    _job_retrieve(index, texts[0])  # warm: the BM25 and the symbol map are built once per index
     encode = model._model.encode_document
     embedded: list[int] = []
 
@@ -76,15 +85,15 @@ def semantic_step(index: Any, cache: Path, issues: int, budget: float) -> dict:
     first, warm = [], []
     for text in texts:
         started = time.perf_counter()
-        retrieve(index, text)
+        _job_retrieve(index, text)
         plain = time.perf_counter() - started
         embedded.append(0)
         started = time.perf_counter()
-        retrieve(index, text, semantic=model)
+        _job_retrieve(index, text, semantic=model)
         first.append(time.perf_counter() - started - plain)
         model._cache.clear()  # the next call reads the store, as a new job's process would
         started = time.perf_counter()
-        retrieve(index, text, semantic=model)
+        _job_retrieve(index, text, semantic=model)
         warm.append(time.perf_counter() - started - plain)
     return {
         "model_load_s": round(load_s, 2),
@@ -103,7 +112,7 @@ def semantic_step(index: Any, cache: Path, issues: int, budget: float) -> dict:
 
 def step(name: str, workspace: Path, cache: Path, issues: int, budget: float = 0.0) -> dict:
     """One measured step, in this process."""
-    from swe_lsp.workspace import RepoIndex, retrieve
+    from swe_lsp.workspace import RepoIndex
     from swe_lsp.workspace.learning import reorder_for, train_workspace
 
     started = time.perf_counter()
@@ -118,16 +127,16 @@ def step(name: str, workspace: Path, cache: Path, issues: int, budget: float = 0
         out.update(semantic_step(index, cache, issues, budget))
     elif name == "serve":
         texts = _issues(issues)
-        retrieve(index, texts[0])  # warm: the BM25 and the symbol map are built once per index
+        _job_retrieve(index, texts[0])  # warm: the BM25 and the symbol map are built once per index
         plain, learned, model = [], [], ""
         for text in texts:
             started = time.perf_counter()
-            retrieve(index, text)
+            _job_retrieve(index, text)
             plain.append(time.perf_counter() - started)
             started = time.perf_counter()
-            learned = reorder_for(cache, str(workspace))
-            model = learned.name
-            retrieve(index, text, reorder=learned.files)
+            order = reorder_for(cache, str(workspace))
+            model = order.name
+            _job_retrieve(index, text, reorder=order.files)
             learned.append(time.perf_counter() - started)
         added = [b - a for a, b in zip(plain, learned, strict=True)]
         out.update(model=model, issues=len(texts))
