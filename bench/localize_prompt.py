@@ -9,10 +9,12 @@ retrieval ranked (`limits.symbols_listed`: the best of the chosen files and the 
 one it knows to ask for; so this measures, per SWE-bench Lite instance with gold functions, which of
 them the first localization prompt names: its header inside a chosen file's shown skeleton, or its
 `path::Name` in the ranked list. The prompt is the product's (`JobContext`, `localize_messages`,
-`localize.first_prompt`), on the product's retrieval (the learned file order `bench/rank_history.py` chose
-and cached per repository, and the embedding model), for two file choices: the gold files (a
+`localize.first_prompt`), on the product's retrieval (the learned file order `bench/rank_history.py`
+chose and cached per repository, and the embedding model), for two file choices: the gold files (a
 perfect understanding stage) and retrieval's top 3 (a typical answer). Listed counts 0 (the
-skeletons alone), 10, 20, 30, 50; the prompt's added characters with them.
+skeletons alone), 10, 20, 30, 50; the prompt's added characters with them. The understanding
+prompt is measured too: which gold functions its ranked files name beside their file
+(`limits.symbols_per_file`: 0, 1, 2, 3, 5).
 
 Needs `bench/rank_history.py`'s cache (its models and per-instance pool rows). Per-instance
 records: bench/.cache/localize_prompt/; summary: bench/results/localize_prompt.json.
@@ -39,6 +41,7 @@ from rank_history import STORE  # noqa: E402
 from swe_lsp.llm.limits import Limits  # noqa: E402
 from swe_lsp.search.context import SKELETON_LINES, JobContext, SearchConfig  # noqa: E402
 from swe_lsp.search.localize import first_prompt  # noqa: E402
+from swe_lsp.search.prompts import understand_messages  # noqa: E402
 from swe_lsp.settings import SearchSettings  # noqa: E402
 from swe_lsp.workspace.index import RepoIndex  # noqa: E402
 from swe_lsp.workspace.learning import LearnedOrder  # noqa: E402
@@ -50,6 +53,7 @@ RESULTS = HERE / "results" / "localize_prompt.json"
 OUT = CACHE / "localize_prompt"
 LISTED = (0, 10, 20, 30, 50)
 CHOICES = ("gold_files", "top3")
+PER_FILE = (0, 1, 2, 3, 5)  # best symbols named beside each file of the understanding prompt
 MARK = "  # swe-lsp-bench-gold"
 CONTEXT = 32768  # the strong models' context (their manifests')
 
@@ -90,6 +94,26 @@ def shown(
     return out
 
 
+def understanding(ctx: JobContext, gold_files: Sequence[str], gold_symbols: Sequence[str]) -> dict:
+    """For each count of best symbols per file, which gold functions the understanding prompt
+    names beside their file in its ranked list (`JobContext.file_choices`, `understand_messages`, as
+    `understand.understand` asks a strong model), where the gold files are listed, and its length."""
+    out = {}
+    for per_file in PER_FILE:
+        ctx.limits = Limits(symbols_per_file=per_file)
+        listed = ctx.file_choices()[: ctx.limits.files_listed]
+        (_, user) = understand_messages(ctx.issue, ctx.tree, listed, ctx.limits.max_files, any_file=True)
+        why = dict(listed)
+        named = [
+            g
+            for g in gold_symbols
+            if g.split("::")[1] in why.get(g.split("::")[0], "").partition("; best: ")[2].split(", ")
+        ]
+        places = [next((n for n, (p, _) in enumerate(listed) if p == f), None) for f in gold_files]
+        out[str(per_file)] = {"named": named, "gold_places": places, "chars": len(user.content)}
+    return out
+
+
 def run_repo(repo: str, rows: list[dict], serves: str) -> list[dict]:
     """Every instance of `repo` with gold functions (cached per instance)."""
     model = Ranker.load(STORE / "models-q400" / repo.replace("/", "+") / f"{serves}.txt")
@@ -98,8 +122,9 @@ def run_repo(repo: str, rows: list[dict], serves: str) -> list[dict]:
     records = []
     for row in rows:
         out = OUT / f"{row['instance_id']}.json"
-        if out.exists():
-            records.append(json.loads(out.read_text()))
+        done = json.loads(out.read_text()) if out.exists() else {}
+        if "understanding" in done:
+            records.append(done)
             continue
         cached = json.loads((STORE / "instances-q400" / f"{row['instance_id']}.json").read_text())
         tree = materialize(repo, row["base_commit"], CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
@@ -116,7 +141,10 @@ def run_repo(repo: str, rows: list[dict], serves: str) -> list[dict]:
         gold_files, gold_symbols = gold(row["patch"], index)
         record: dict = {"instance_id": row["instance_id"], "repo": repo, "gold_files": gold_files,
                         "gold_symbols": gold_symbols}  # fmt: skip
-        if gold_symbols:
+        record["understanding"] = understanding(ctx, gold_files, gold_symbols)
+        if "skeleton_line" in done:  # measured before the understanding prompt was: kept
+            record.update({k: v for k, v in done.items() if k not in record})
+        elif gold_symbols:
             where = {}
             for label in gold_symbols:
                 path, name = label.split("::")
@@ -173,7 +201,39 @@ def summarize(records: list[dict]) -> dict:
             },
         }
     summary["per_repo"] = per_repo
+    summary["understanding"] = summarize_understanding(records)
     return summary
+
+
+def summarize_understanding(records: list[dict]) -> dict:
+    """Per count of best symbols per file: the share of gold functions the understanding prompt
+    names beside their file, of all and of those whose file it lists, and the characters added."""
+    with_gold = [r for r in records if r["gold_symbols"]]
+    total = sum(len(r["gold_symbols"]) for r in with_gold)
+    listed = sum(
+        1
+        for r in with_gold
+        for g in r["gold_symbols"]
+        if r["understanding"]["0"]["gold_places"][r["gold_files"].index(g.split("::")[0])] is not None
+    )
+    out: dict = {
+        "gold_files_listed": round(
+            sum(p is not None for r in records for p in r["understanding"]["0"]["gold_places"])
+            / sum(len(r["gold_files"]) for r in records),
+            3,
+        ),
+        "gold_functions_in_listed_files": listed,
+    }
+    for per_file in map(str, PER_FILE):
+        named = sum(len(r["understanding"][per_file]["named"]) for r in with_gold)
+        out[per_file] = {
+            "functions_named": round(named / total, 3),
+            "functions_named_of_listed_files": round(named / max(1, listed), 3),
+            "median_chars_added": statistics.median(
+                r["understanding"][per_file]["chars"] - r["understanding"]["0"]["chars"] for r in records
+            ),
+        }
+    return out
 
 
 def main() -> int:

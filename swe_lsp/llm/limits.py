@@ -73,6 +73,16 @@ class Limits(BaseModel):
         description="Symbols of a chosen file a location may name. None: all of them (a django "
         "model file has hundreds; the method of a large class comes late in the file).",
     )
+    symbols_per_file: int = Field(
+        5,
+        ge=0,
+        description="Best-ranked symbols named beside each file of the understanding prompt's ranked "
+        "list (`best: Query.build_filter, ...`, from the job's 100 ranked symbols), so the model picks "
+        "files knowing which of their functions matched the issue. On SWE-bench Lite the list then "
+        "names 55% of the gold functions beside their file (1: 26%, 3: 45%) for a median 850 "
+        "characters (about 280 tokens): only the best files have ranked symbols "
+        "(bench/results/localize_prompt.json, `understanding`). 0: the reasons alone.",
+    )
     symbols_listed: int = Field(
         30,
         ge=0,

@@ -29,6 +29,13 @@ SKELETON_LINES = 80
 RANKED_SYMBOLS = 100
 
 
+def _why(reasons: Sequence[str], best: Sequence[str]) -> str:
+    """What the understanding prompt says of a ranked file: why retrieval ranked it, then its best
+    symbols."""
+    why = ", ".join(reasons) or "ranked"
+    return f"{why}; best: {', '.join(best)}" if best else why
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     """The search's knobs for one job: settings plus what the request overrode, and the model's
@@ -169,22 +176,36 @@ class JobContext:
         self.tree = compressed_tree(index, TREE_CHARS)
         self._lines: dict[str, list[str] | None] = {}
         self._skeleton_lines: dict[str, list[str] | None] = {}
-        self._choices: list[tuple[str, str]] | None = None
+        self._choices: tuple[Limits, list[tuple[str, str]]] | None = None  # under these limits
 
     def file_choices(self) -> list[tuple[str, str]]:
         """(path, why) of the files the model may pick, best first: retrieval's hits, then the
         repository's other source files, `limits.file_choices` of them (None: all)."""
-        if self._choices is None:
+        if self._choices is None or self._choices[0] != self.limits:
             cap = self.limits.file_choices
-            chosen = [(h.path, ", ".join(h.reasons) or "ranked") for h in self.hits][:cap]
+            best = self._best_per_file()
+            chosen = [(h.path, _why(h.reasons, best.get(h.path, ()))) for h in self.hits][:cap]
             if cap is None or len(chosen) < cap:
                 seen = {p for p, _ in chosen}
                 rest = [
                     (p, "in the repository") for p in self.index.paths if p not in seen and self._is_source(p)
                 ]
                 chosen += rest if cap is None else rest[: cap - len(chosen)]
-            self._choices = chosen
-        return self._choices
+            self._choices = (self.limits, chosen)
+        return self._choices[1]
+
+    def _best_per_file(self) -> dict[str, list[str]]:
+        """Each file's best `limits.symbols_per_file` ranked symbols, in retrieval's order; a class
+        is named only when none of its members is ranked (the member's name says the class)."""
+        ranked: dict[str, list[str]] = {}
+        for hit in self.symbol_hits:
+            ranked.setdefault(hit.file, []).append(hit.name)
+        return {
+            path: [n for n in names if not any(m.startswith(n + ".") for m in names)][
+                : self.limits.symbols_per_file
+            ]
+            for path, names in ranked.items()
+        }
 
     def _is_source(self, path: str) -> bool:
         entry = self.index.file(path)

@@ -47,6 +47,7 @@ def test_the_embedded_model_keeps_its_tight_limits_and_others_get_the_lifted_one
     tiny = get_manifest("smollm2-135m").limits
     assert (tiny.search_lines, tiny.max_blocks, tiny.file_choices, tiny.location_symbols) == (6, 4, 30, 60)
     assert tiny.symbols_listed == 10 and Limits().symbols_listed == 30
+    assert tiny.symbols_per_file == 2 and Limits().symbols_per_file == 5
     assert tiny.turn_tokens == dict.fromkeys(tiny.turn_tokens, 1024) and not tiny.new_files
     for name in ("swe-reasoner-32b", "qwen2.5-coder-32b-instruct"):
         strong = get_manifest(name).limits
@@ -193,6 +194,35 @@ def test_a_prompt_that_would_overflow_the_context_shows_fewer_lines(workspace: P
     room = tight.prompt_chars("patch")
     assert form.shown_lines < 1600 and len(context) + len(gathered) < room
     assert "cut to fit the context" in gathered
+
+
+def test_the_understanding_list_names_each_files_best_ranked_symbols(workspace: Path) -> None:
+    from swe_lsp.search.prompts import understand_messages
+    from swe_lsp.workspace import RepoIndex
+
+    # The issue's function lies deep in a long file: the file's line in the list names it.
+    big = workspace / "statsmini" / "big.py"
+    big.write_text("".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(400)))
+    (workspace / "statsmini" / "acc.py").write_text(
+        "class Accumulator:\n    def push(self, value):\n        self.values.append(value)\n\n"
+        "    def total(self):\n        return sum(self.values) + 1\n"
+    )
+    index = RepoIndex.build_or_load(workspace, None)
+    ctx = JobContext("`f350` in statsmini/big.py adds the wrong number; so does `Accumulator.total`.", index)
+    why = dict(ctx.file_choices())
+    reasons, _, best = why["statsmini/big.py"].partition("; best: ")
+    assert reasons and best.split(", ")[0] == "f350" and len(best.split(", ")) == Limits().symbols_per_file
+    # A class whose method is ranked is named by the method alone.
+    named = why["statsmini/acc.py"].partition("; best: ")[2].split(", ")
+    assert named[0] == "Accumulator.total" and "Accumulator" not in named
+    listed = ctx.file_choices()[: ctx.limits.files_listed]
+    _, user = understand_messages(ctx.issue, ctx.tree, listed, 5)
+    assert "statsmini/big.py  (" in user.content and "; best: f350, " in user.content
+    # A manifest may name none; the choices follow the limits they are asked under.
+    ctx.limits = Limits(symbols_per_file=0)
+    assert all("; best: " not in w for _, w in ctx.file_choices())
+    ctx.limits = Limits(symbols_per_file=1)
+    assert dict(ctx.file_choices())["statsmini/big.py"].endswith("; best: f350")
 
 
 def test_a_localization_prompt_that_would_overflow_the_context_cuts_skeletons_then_the_list(
