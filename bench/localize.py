@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -46,7 +47,7 @@ from swe_lsp.workspace.pysymbols import python_symbols  # noqa: E402
 
 # The product's notion of a test file (private there: renaming it would change RETRIEVAL_MODULES'
 # hash, throwing the cached results away).
-from swe_lsp.workspace.retrieval import _TEST_PATH, retrieve  # noqa: E402
+from swe_lsp.workspace.retrieval import _TEST_PATH, TITLE_WEIGHT, issue_title, retrieve  # noqa: E402
 from swe_lsp.workspace.tokens import code_terms, plain_terms  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "swebench" / "lite_dev.jsonl"
@@ -170,8 +171,12 @@ class Baseline:
             docs.append(self.file_terms[entry.digest])
             syms.extend(f"{entry.path}::{s.name}" for s in entry.symbols)
             sym_docs.extend(self.symbol_terms[entry.digest])
-        query = self.terms(issue)
+        query = self.query(issue)
         return _ranked(paths, BM25(docs).scores(query)), _ranked(syms, BM25(sym_docs).scores(query))
+
+    def query(self, issue: str) -> Mapping[str, float]:
+        """The issue's terms, weighted by their counts."""
+        return self.terms(issue)
 
 
 class FairBaseline(Baseline):
@@ -185,6 +190,18 @@ class FairBaseline(Baseline):
 
     def keeps(self, path: str) -> bool:
         return path.endswith(".py") and not _TEST_PATH.search(path)
+
+
+class FairTitleBaseline(FairBaseline):
+    """The fair BM25 with the issue's first line weighted as the product's first stage weighs it
+    (`retrieval.TITLE_WEIGHT` added to each of its terms): how much of that gain is the title's
+    alone, without the rest of the product."""
+
+    def query(self, issue: str) -> Mapping[str, float]:
+        query: dict[str, float] = dict(self.terms(issue))
+        for term in self.terms(issue_title(issue)):
+            query[term] += TITLE_WEIGHT
+        return query
 
 
 def _ranked(names: list[str], scores: list[float]) -> list[str]:

@@ -13,7 +13,8 @@ workspace model alone (`workspace`), and the workspace model boosted on top of t
 (`workspace+prior`, what the product trains), and what the product serves (`product`: per
 repository the model `learning.choose` picks, its symbols re-weighed by the embedding model, and
 `product_hand`, the same without that signal). Files and functions (the symbol stage over each
-system's file order; the semantic signal only in `product`, where its cost is paid once).
+system's file order; the semantic signal only in `product`, where its cost is paid once), and the
+fair BM25 with the issue's title weighted as the first stage weighs it (`bm25_fair_title`).
 Per-instance records and training sets are cached under bench/.cache/rank/.
 Summary: bench/results/rank_history.json.
 """
@@ -40,6 +41,7 @@ from localize import (  # noqa: E402
     FILE_KS,
     SYMBOL_KS,
     FairBaseline,
+    FairTitleBaseline,
     add_selection_args,
     gold,
     materialize,
@@ -146,7 +148,7 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
     symbol_model = Ranker.load(Path(models[repo]["symbols"]), SYMBOL_FEATURES)
     assert symbol_model is not None
     full = None
-    fair = FairBaseline()
+    fair, fair_title = FairBaseline(), FairTitleBaseline()
     records = []
     for row in rows:
         out = STORE / f"instances-q{queries}" / f"{row['instance_id']}.json"
@@ -207,9 +209,10 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
                            symbol_model.reorder_symbols(history))  # fmt: skip
             record["product+symbols_files"] = [h.path for h in loc.files]
             record["product+symbols_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
-        if "bm25_fair_files" not in record:
-            fair_files, fair_symbols = fair.rank(index, issue)
-            record["bm25_fair_files"], record["bm25_fair_symbols"] = fair_files[: max(FILE_KS)], fair_symbols
+        for name, baseline in (("bm25_fair", fair), ("bm25_fair_title", fair_title)):
+            if f"{name}_files" not in record:
+                files_, symbols_ = baseline.rank(index, issue)
+                record[f"{name}_files"], record[f"{name}_symbols"] = files_[: max(FILE_KS)], symbols_
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(record))
         record = refresh_symbols(repo, row, record, loaded, out)  # the current symbol stage's functions
@@ -330,7 +333,7 @@ def write_prior(sets: dict[str, dict], queries: int) -> Path:
 
 
 def summarize(records: list[dict], sets: dict[str, dict]) -> dict:
-    systems = (*SYSTEMS, "product_hand", "product+symbols", "bm25_fair")
+    systems = (*SYSTEMS, "product_hand", "product+symbols", "bm25_fair", "bm25_fair_title")
     summary: dict = {
         "dataset": "shared/swebench/lite_dev.jsonl",
         "instances": len(records),

