@@ -76,8 +76,10 @@ STORE = CACHE / "rank"
 # (`product_hand`: the same files, its symbols without that signal, to show what it adds); 4 = that
 # similarity also re-weighs the product's top 10 files (`retrieval.FILES_BY_MEANING`; `product_hand`
 # keeps the learned order); 5 = a symbol's file's place counts (`retrieval.FILE_RANK_WEIGHT`) and
-# the best methods' classes are shown beside them (`retrieval.CLASSES_SHOWN`).
-SYMBOL_STAGE = 5
+# the best methods' classes are shown beside them (`retrieval.CLASSES_SHOWN`); 6 = the issue's title
+# weighs more in a symbol's BM25 (`retrieval.TITLE_WEIGHT`, as in the file query) and the functions
+# nested in the best function follow it (`retrieval.NESTED_SHOWN`).
+SYMBOL_STAGE = 6
 SYSTEMS = ("ours", "prior", "workspace", "workspace+prior", "product")
 
 

@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -51,12 +52,11 @@ TOPS = (50, 100, 200)
 COMBINE = ("max", "first", "mean")
 
 
-def dump(row: dict, queries: int, product_model: Path) -> dict | None:
-    """The instance's best SEMANTIC_TOP functions in the product's hand order, with their window
-    similarities (cached); None when rank_history has not cached the instance."""
-    out = DUMPS / f"{row['instance_id']}.json"
-    if out.exists():
-        return json.loads(out.read_text())
+def product_instance(
+    row: dict, queries: int, product_model: Path
+) -> tuple[dict, RepoIndex, Callable[[object], dict[str, float]]] | None:
+    """What rank_history cached of the instance, its index at its base commit, and the product's
+    learned order of its pool (from the cached feature rows); None when it has not cached it."""
     cached_path = STORE / f"instances-q{queries}" / f"{row['instance_id']}.json"
     if not cached_path.exists():
         return None
@@ -64,13 +64,24 @@ def dump(row: dict, queries: int, product_model: Path) -> dict | None:
     repo = row["repo"]
     tree = materialize(repo, row["base_commit"], CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
     index = RepoIndex.build_or_load(tree, CACHE / "index", key=f"rank-{repo}")
-    issue = row["problem_statement"]
     model = Ranker.load(product_model)
     assert model is not None, product_model
 
     def reorder(_: object) -> dict[str, float]:
         return dict(zip(record["pool"], model.scores(record["rows"]), strict=True))
 
+    return record, index, reorder
+
+
+def dump(row: dict, queries: int, product_model: Path) -> dict | None:
+    """The instance's best SEMANTIC_TOP functions in the product's hand order, with their window
+    similarities, written under DUMPS; None when rank_history has not cached the instance."""
+    out = DUMPS / f"{row['instance_id']}.json"
+    found_instance = product_instance(row, queries, product_model)
+    if found_instance is None:
+        return None
+    record, index, reorder = found_instance
+    issue = row["problem_statement"]
     found = retrieve(index, issue, max(FILE_KS), SEMANTIC_TOP, reorder, stage=first_stage(index, issue))
     head = found.symbols
     lines = {h.file: (read_text(index.root, h.file) or "").splitlines() for h in head}
@@ -146,8 +157,10 @@ def score(dumps: list[dict], weight: float, top: int, combine: str) -> dict[str,
     return {f"function@{k}": recall(records, "gold", "ranked", k) for k in SYMBOL_KS}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def product_args(description: str, results: Path) -> argparse.Namespace:
+    """The command line of a bench that tunes a stage on the product's candidates (this one and
+    `symbol_tune.py`): the instances, rank_history's training size and summary, the output."""
+    parser = argparse.ArgumentParser(description=description)
     add_selection_args(parser)
     parser.add_argument("--queries", type=int, default=400, help="rank_history's training size")
     parser.add_argument(
@@ -156,17 +169,34 @@ def main() -> int:
         default=HERE / "results" / "rank_history.json",
         help="rank_history's summary (which model the product serves per repository)",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=results)
+    return parser.parse_args()
+
+
+def product_dumps(
+    args: argparse.Namespace, dump: Callable[[dict, int, Path], dict | None], cached: Path
+) -> list[dict]:
+    """Each selected instance's dump: the one `cached` holds (`<instance id>.json`), else `dump(row,
+    queries, the model the product serves the row's repository)` (None where rank_history has not
+    cached the instance), sorted by instance id (the halves alternate on it)."""
     decisions = json.loads(args.summary.read_text())["decisions"]
     models = STORE / f"models-q{args.queries}"
     dumps = []
     for row in selected_rows(args):
+        kept = cached / f"{row['instance_id']}.json"
+        if kept.exists():
+            dumps.append(json.loads(kept.read_text()))
+            continue
         serves = decisions[row["repo"]]["serves"]
         found = dump(row, args.queries, models / row["repo"].replace("/", "+") / f"{serves}.txt")
         if found is not None:
             dumps.append(found)
-    dumps.sort(key=lambda d: d["instance_id"])
+    return sorted(dumps, key=lambda d: d["instance_id"])
+
+
+def main() -> int:
+    args = product_args(__doc__.split("\n\n")[0], RESULTS)
+    dumps = product_dumps(args, dump, DUMPS)
     served = [rerank(d, SEMANTIC_WEIGHT, SEMANTIC_TOP, "max")[: max(SYMBOL_KS)] for d in dumps]
     same = sum(s == d["product_symbols"][: max(SYMBOL_KS)] for s, d in zip(served, dumps, strict=True))
     # The files as served (rank_history's `product` since its SYMBOL_STAGE 4), from its current records.

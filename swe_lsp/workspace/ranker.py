@@ -216,7 +216,7 @@ def symbol_training_set(
             continue
         commit = history.commits[i]
         files = stage.ranked()[:FILES_FOR_SYMBOLS]
-        candidates = symbol_candidates(index, stage.mentions, files, stage.scores, overrides)
+        candidates = symbol_candidates(index, stage, files, stage.scores)
         changed = _enclosing(commit, overrides, index)
         labels = [1 if (c.symbol.file, c.symbol.name) in changed else 0 for c in candidates]
         if any(labels):

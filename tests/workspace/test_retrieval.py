@@ -189,3 +189,42 @@ def test_the_issues_title_weighs_more_than_its_body(tmp_path: Path, monkeypatch:
     assert retrieve(index, issue).files[0].path == "expiry.py"
     monkeypatch.setattr(retrieval, "TITLE_WEIGHT", 0.0)
     assert retrieve(index, issue).files[0].path == "console.py"
+
+
+def test_the_issues_title_weighs_more_in_a_symbols_match(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swe_lsp.workspace import retrieval
+
+    # One file, so only the symbol stage orders them: `expire` has the title's word, `show` two of
+    # the body's.
+    (tmp_path / "cache.py").write_text(
+        "def expire(entries, limit):\n    return [e for e in entries if e.timeout < limit]\n\n\n"
+        "def show(handler, record):\n    handler.emit(record)\n    return handler\n"
+    )
+    index = RepoIndex.build_or_load(tmp_path, None)
+    issue = "Entries ignore their timeout\n\nThe handler shows each record, the handler shows the record."
+    assert [s.name for s in retrieve(index, issue, top_symbols=2).symbols] == ["expire", "show"]
+    monkeypatch.setattr(retrieval, "TITLE_WEIGHT", 0.0)
+    assert [s.name for s in retrieve(index, issue, top_symbols=2).symbols] == ["show", "expire"]
+
+
+def test_the_functions_nested_in_the_leading_function_follow_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swe_lsp.workspace import retrieval
+
+    (tmp_path / "index.py").write_text(
+        "def create_index(entries, group):\n"
+        "    def keyfunc(pair):\n        return pair[0].lower()\n"
+        "    grouped = sorted(entries, key=keyfunc)\n    return [(group, e) for e in grouped]\n\n\n"
+        "def group_entries(entries, group):\n    return {group: entries}\n\n\n"
+        "def index_group(index, group):\n    return index[group]\n"
+    )
+    index = RepoIndex.build_or_load(tmp_path, None)
+    issue = "create_index puts the entries of a group in the wrong index group"
+    names = [s.name for s in retrieve(index, issue, top_symbols=4).symbols]
+    assert names[:2] == ["create_index", "create_index.keyfunc"]
+    monkeypatch.setattr(retrieval, "NESTED_SHOWN", 0)
+    names = [s.name for s in retrieve(index, issue, top_symbols=4).symbols]
+    assert names[0] == "create_index" and names[-1] == "create_index.keyfunc"

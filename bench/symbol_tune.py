@@ -1,0 +1,239 @@
+"""Choose the symbol stage's settings on the product's own candidates, by halves (issue 14).
+
+    SWE_LSP_BENCH_MIRRORS=/work/.mirror python bench/symbol_tune.py [--summary RANK_HISTORY_JSON]
+
+Reads what `bench/rank_history.py` cached per instance (the product's pool and feature rows) and the
+models it trained, and dumps every symbol candidate of the product's best FILES_FOR_SYMBOLS files
+(`retrieval.symbol_candidates`) with its hand score with the issue's title weighted in the symbol
+BM25 and without (`retrieval.TITLE_WEIGHT`), its similarity to the issue (the hand order's best
+SIMILAR candidates; the vectors come from the bench's store, so a run after rank_history's is cheap)
+and the names its own lines call. Dumped per instance under bench/.cache/symbol-tune/; then each
+variant replays the stage's order on those candidates (`retrieval._rank_symbols`: the semantic
+re-weighing of the best SEMANTIC_TOP, the file place, the classes beside the best methods, the
+functions nested in the best function) and is scored on two halves of the instances (alternate
+instance ids): a setting is only worth serving if it gains on both. The served setting is checked to
+reproduce rank_history's `product` functions first. Summary: bench/results/symbol_tune.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from localize import CACHE, FILE_KS, SYMBOL_KS, recall  # noqa: E402
+from rank_history import STORE  # noqa: E402
+from semantic_tune import product_args, product_dumps, product_instance  # noqa: E402
+
+from swe_lsp.workspace import retrieval  # noqa: E402
+from swe_lsp.workspace.files import read_text  # noqa: E402
+from swe_lsp.workspace.model import SymbolHit  # noqa: E402
+from swe_lsp.workspace.semantic import load_semantic, symbol_text  # noqa: E402
+
+DUMPS = CACHE / "symbol-tune"
+RESULTS = HERE / "results" / "symbol_tune.json"
+# Candidates whose similarity is dumped: twice SEMANTIC_TOP, so a variant that moves a candidate into
+# the re-weighed best has its similarity.
+SIMILAR = 2 * retrieval.SEMANTIC_TOP
+_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+
+
+def dump(row: dict, queries: int, product_model: Path) -> dict | None:
+    """The instance's candidates with what the variants need, written under DUMPS; None when
+    rank_history has not cached the instance."""
+    out = DUMPS / f"{row['instance_id']}.json"
+    found_instance = product_instance(row, queries, product_model)
+    if found_instance is None:
+        return None
+    record, index, reorder = found_instance
+    issue = row["problem_statement"]
+    stage = retrieval.first_stage(index, issue)
+    # The files the symbol stage draws from and the scores it weighs them by, as `retrieve` gives
+    # them: the learned order, each file with the first-stage score of the place it moved to.
+    learned = reorder(stage)
+    ranked = sorted(learned, key=lambda p: (-learned[p], p))
+    ranked += [p for p in stage.ranked() if p not in learned]
+    scores = dict(zip(ranked, (stage.scores[p] for p in stage.ranked()), strict=False))
+    files = ranked[: retrieval.FILES_FOR_SYMBOLS]
+    weighted = retrieval.symbol_candidates(index, stage, files, scores)
+    served_weight = retrieval.TITLE_WEIGHT
+    try:
+        retrieval.TITLE_WEIGHT = 0.0  # the symbol BM25 without the title (the files stay as served)
+        plain = retrieval.symbol_candidates(index, stage, files, scores)
+    finally:
+        retrieval.TITLE_WEIGHT = served_weight
+    texts: dict[str, list[str]] = {}
+    cands = []
+    for c, p in zip(weighted, plain, strict=True):
+        sym = c.symbol
+        if sym.file not in texts:
+            texts[sym.file] = (read_text(index.root, sym.file) or "").splitlines()
+        own = "\n".join(texts[sym.file][sym.start - 1 : sym.end])
+        cands.append({
+            "file": sym.file, "name": sym.name, "kind": sym.kind, "start": sym.start, "end": sym.end,
+            "hand": round(retrieval.hand_score(c)[0], 4), "hand_plain": round(retrieval.hand_score(p)[0], 4),
+            "calls": sorted(set(_CALL.findall(own))),
+        })  # fmt: skip
+    best = sorted(range(len(cands)), key=lambda i: (-cands[i]["hand"], cands[i]["file"], cands[i]["start"]))
+    head = best[:SIMILAR]
+    sims = load_semantic(cache_dir=CACHE).similarities(
+        issue, [symbol_text(_Span(cands[i]), texts[cands[i]["file"]]) for i in head]
+    )
+    for i, sim in zip(head, sims, strict=True):
+        cands[i]["sim"] = round(sim, 5)
+    data = {
+        "instance_id": row["instance_id"],
+        "gold_symbols": record["gold_symbols"],
+        "gold_files": record["gold_files"],
+        "files": files,
+        "file_scores": [scores[p] for p in files],
+        "cands": cands,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data))
+    print(f"{row['instance_id']}: {len(cands)} candidates", file=sys.stderr, flush=True)
+    return data
+
+
+class _Span:
+    """A dumped candidate as `symbol_text` reads it."""
+
+    def __init__(self, c: dict) -> None:
+        self.file, self.name, self.start, self.end = c["file"], c["name"], c["start"], c["end"]
+
+
+def replay(
+    data: dict, title: bool = True, nested: int = retrieval.NESTED_SHOWN, callee: float = 0.0
+) -> list[str]:
+    """The stage's order of the dumped candidates under a variant (`retrieval._rank_symbols` with the
+    similarities read from the dump): `title` (the symbol BM25 weighs the issue's title), `nested`
+    (retrieval.NESTED_SHOWN), `callee` (not served: what the functions the best symbol calls gain)."""
+    key = "hand" if title else "hand_plain"
+    # Each hit with its dumped similarity (kept by position: a property and its setter share a name).
+    pairs = sorted(
+        (
+            (SymbolHit(c["file"], c["name"], c["kind"], c["start"], c["end"], c[key]), c.get("sim"))
+            for c in data["cands"]
+        ),
+        key=lambda p: _order(p[0]),
+    )
+    head, rest = pairs[: retrieval.SEMANTIC_TOP], [h for h, _ in pairs[retrieval.SEMANTIC_TOP :]]
+    hits = rest
+    if head:
+        known = [sim for _, sim in head if sim is not None]
+        floor = sum(known) / len(known) if known else 0.0
+        z = retrieval._standardized([floor if sim is None else sim for _, sim in head])
+        moved = [
+            replace(h, score=round(h.score + retrieval.SEMANTIC_WEIGHT * v, 4))
+            for (h, _), v in zip(head, z, strict=True)
+        ]
+        hits = sorted(moved, key=_order) + rest
+    hits = retrieval._by_file_place(hits, data["files"])
+    if callee and hits:
+        calls = {(c["file"], c["name"]): set(c["calls"]) for c in data["cands"]}
+        called = calls[hits[0].file, hits[0].name]
+        hits = sorted(
+            (
+                replace(h, score=round(h.score + callee, 4))
+                if n
+                and h.name.rpartition(".")[2] in called
+                and not h.name.rpartition(".")[2].startswith("__")
+                else h
+                for n, h in enumerate(hits)
+            ),
+            key=_order,
+        )
+    served = retrieval.NESTED_SHOWN
+    try:
+        retrieval.NESTED_SHOWN = nested
+        shown = retrieval._nested_after_functions(retrieval._classes_beside_methods(hits))
+    finally:
+        retrieval.NESTED_SHOWN = served
+    return [f"{h.file}::{h.name}" for h in shown]
+
+
+def _order(hit: SymbolHit) -> tuple[float, str, int]:
+    return -hit.score, hit.file, hit.start
+
+
+def replay_files(data: dict, title: bool = True) -> list[str]:
+    """The product's files after the semantic step (`retrieval._files_by_meaning`) under a variant:
+    each file's similarity is its best symbol's among the SEMANTIC_TOP candidates of the hand order,
+    which the symbol BM25's title weight changes."""
+    c = data["cands"]
+    key = "hand" if title else "hand_plain"
+    order = sorted(range(len(c)), key=lambda i: (-c[i][key], c[i]["file"], c[i]["start"]))
+    similar: dict[str, float] = {}
+    for i in order[: retrieval.SEMANTIC_TOP]:
+        if "sim" in c[i]:
+            similar[c[i]["file"]] = max(similar.get(c[i]["file"], c[i]["sim"]), c[i]["sim"])
+    scores = dict(zip(data["files"], data["file_scores"], strict=True))
+    return retrieval._files_by_meaning(list(data["files"]), scores, {}, similar)
+
+
+VARIANTS: dict[str, dict] = {
+    "served": {},
+    "no title in the symbol BM25": {"title": False},
+    "no nested shown": {"nested": 0},
+    "neither (the stage before)": {"title": False, "nested": 0},
+    "nested 2": {"nested": 2},
+    "nested 10": {"nested": 10},
+    "callee of the best 0.4 (not served)": {"callee": 0.4},
+    "callee of the best 0.8 (not served)": {"callee": 0.8},
+}
+
+
+def score(dumps: list[dict], variant: dict) -> dict[str, float | None]:
+    records = [{"gold": d["gold_symbols"], "ranked": replay(d, **variant)} for d in dumps]
+    files = [{"gold": d["gold_files"], "ranked": replay_files(d, variant.get("title", True))} for d in dumps]
+    return {
+        **{f"file@{k}": recall(files, "gold", "ranked", k) for k in FILE_KS},
+        **{f"function@{k}": recall(records, "gold", "ranked", k) for k in SYMBOL_KS},
+    }
+
+
+def main() -> int:
+    args = product_args(__doc__.split("\n\n")[0], RESULTS)
+    dumps = product_dumps(args, dump, DUMPS)
+    current = [
+        json.loads((STORE / f"instances-q{args.queries}" / f"{d['instance_id']}.json").read_text())
+        for d in dumps
+    ]
+    top = max(SYMBOL_KS)
+    same = sum(replay(d)[:top] == r["product_symbols"][:top] for d, r in zip(dumps, current, strict=True))
+    same_files = sum(
+        replay_files(d)[: max(FILE_KS)] == r["product_files"][: max(FILE_KS)]
+        for d, r in zip(dumps, current, strict=True)
+    )
+    halves = {"a": dumps[0::2], "b": dumps[1::2]}
+    results = {
+        name: {**{h: score(part, v) for h, part in halves.items()}, "all": score(dumps, v)}
+        for name, v in VARIANTS.items()
+    }
+    summary = {
+        "instances": len(dumps),
+        "served": {"title_weight": retrieval.TITLE_WEIGHT, "nested_shown": retrieval.NESTED_SHOWN},
+        "served_reproduces_rank_history": f"{same} of {len(dumps)}",
+        "served_files_reproduce_rank_history": f"{same_files} of {len(dumps)}",
+        "variants": results,
+    }
+    args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    for name, r in results.items():
+        shown = "  ".join(
+            f"{h} " + "/".join(str(r[h][m]) for m in ("file@1", "file@5", "function@10", "function@20"))
+            for h in ("a", "b", "all")
+        )
+        print(f"{name:38s} {shown}")
+    print(summary["served_reproduces_rank_history"], "reproduce rank_history's product functions,",
+          summary["served_files_reproduce_rank_history"], "its files")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
