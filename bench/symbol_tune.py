@@ -162,15 +162,15 @@ def _order(hit: SymbolHit) -> tuple[float, str, int]:
     return -hit.score, hit.file, hit.start
 
 
-def replay_files(data: dict, title: bool = True) -> list[str]:
+def replay_files(data: dict, title: bool = True, file_from: int = retrieval.FILE_SIMILAR_FROM) -> list[str]:
     """The product's files after the semantic step (`retrieval._files_by_meaning`) under a variant:
-    each file's similarity is its best symbol's among the SEMANTIC_TOP candidates of the hand order,
-    which the symbol BM25's title weight changes."""
+    each file's similarity is its best symbol's among the `file_from` (retrieval.FILE_SIMILAR_FROM)
+    best candidates of the hand order, which the symbol BM25's title weight changes."""
     c = data["cands"]
     key = "hand" if title else "hand_plain"
     order = sorted(range(len(c)), key=lambda i: (-c[i][key], c[i]["file"], c[i]["start"]))
     similar: dict[str, float] = {}
-    for i in order[: retrieval.SEMANTIC_TOP]:
+    for i in order[: min(retrieval.SEMANTIC_TOP, file_from)]:
         if "sim" in c[i]:
             similar[c[i]["file"]] = max(similar.get(c[i]["file"], c[i]["sim"]), c[i]["sim"])
     scores = dict(zip(data["files"], data["file_scores"], strict=True))
@@ -184,14 +184,21 @@ VARIANTS: dict[str, dict] = {
     "neither (the stage before)": {"title": False, "nested": 0},
     "nested 2": {"nested": 2},
     "nested 10": {"nested": 10},
+    "file similarity from the best 25": {"file_from": 25},
+    "file similarity from the best 100": {"file_from": 100},
+    "file similarity from the best 200": {"file_from": 200},
     "callee of the best 0.4 (not served)": {"callee": 0.4},
     "callee of the best 0.8 (not served)": {"callee": 0.8},
 }
 
 
 def score(dumps: list[dict], variant: dict) -> dict[str, float | None]:
-    records = [{"gold": d["gold_symbols"], "ranked": replay(d, **variant)} for d in dumps]
-    files = [{"gold": d["gold_files"], "ranked": replay_files(d, variant.get("title", True))} for d in dumps]
+    """A variant's files and functions; `file_from` moves only the files, the rest both or only the
+    functions."""
+    symbol_variant = {k: v for k, v in variant.items() if k != "file_from"}
+    file_variant = {k: v for k, v in variant.items() if k in ("title", "file_from")}
+    records = [{"gold": d["gold_symbols"], "ranked": replay(d, **symbol_variant)} for d in dumps]
+    files = [{"gold": d["gold_files"], "ranked": replay_files(d, **file_variant)} for d in dumps]
     return {
         **{f"file@{k}": recall(files, "gold", "ranked", k) for k in FILE_KS},
         **{f"function@{k}": recall(records, "gold", "ranked", k) for k in SYMBOL_KS},
@@ -218,7 +225,11 @@ def main() -> int:
     }
     summary = {
         "instances": len(dumps),
-        "served": {"title_weight": retrieval.TITLE_WEIGHT, "nested_shown": retrieval.NESTED_SHOWN},
+        "served": {
+            "title_weight": retrieval.TITLE_WEIGHT,
+            "nested_shown": retrieval.NESTED_SHOWN,
+            "file_similar_from": retrieval.FILE_SIMILAR_FROM,
+        },
         "served_reproduces_rank_history": f"{same} of {len(dumps)}",
         "served_files_reproduce_rank_history": f"{same_files} of {len(dumps)}",
         "variants": results,

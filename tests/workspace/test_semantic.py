@@ -89,6 +89,20 @@ def test_the_best_files_are_re_weighed_by_their_best_symbol(
     assert [h.path for h in narrow.files] == list(plain)
 
 
+def test_a_files_similarity_is_read_from_the_best_ranked_symbols_only(
+    fixture_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = RepoIndex.build_or_load(fixture_repo, None)
+    monkeypatch.setattr(retrieval_module, "FILE_SEMANTIC_WEIGHT", 2.0)
+    model = KeywordModel("def test_")
+    assert retrieve(index, ISSUE, top=3, semantic=model).files[0].path == "tests/test_query.py"  # type: ignore[arg-type]
+    # Only the best-ranked symbol (of pkg/query.py) counts: the test file's similar ones are too low.
+    monkeypatch.setattr(retrieval_module, "FILE_SIMILAR_FROM", 1)
+    found = retrieve(index, ISSUE, top=3, semantic=model)  # type: ignore[arg-type]
+    assert found.files[0].path == "pkg/query.py"
+    assert "like the issue's text" not in found.files[1].reasons
+
+
 def test_a_model_that_fails_leaves_the_hand_order_and_says_why(fixture_repo: Path) -> None:
     index = RepoIndex.build_or_load(fixture_repo, None)
     plain = retrieve(index, ISSUE, top=3, top_symbols=10)
