@@ -52,8 +52,8 @@ FILES_FOR_SYMBOLS = 30
 # 0.889 (the @1 loss comes from the per-repository model choice and the semantic step above it).
 # The symbol stage's BM25 weighs the title the same way (`symbol_candidates`): on the product's own
 # candidates (`bench/symbol_tune.py`, two halves by id) all-gold-functions@10 / @20 0.520 / 0.611 ->
-# 0.540 / 0.641, gaining on both halves; files @1 / @5 0.541 / 0.845 -> 0.536 / 0.836, as the files'
-# semantic re-weighing reads the similarities of a different best 200 symbols.
+# 0.540 / 0.641, gaining on both halves, and files @5 0.836 -> 0.845 (one issue on each half), as the
+# files' semantic re-weighing reads the similarities of different best symbols (FILE_SIMILAR_FROM).
 TITLE_WEIGHT = 2.0
 # What a symbol gains when the issue names the class (or function) it is nested in: an issue about
 # `Media` or `SQLCompiler` is most often fixed in one of its methods, not in a same-scored function of
@@ -115,9 +115,9 @@ FILE_SEMANTIC_WEIGHT = 0.5
 # hand order): the best of many similarities is higher by chance alone, so a long file with dozens
 # of its symbols embedded looked more like the issue than a short one whose one matching function
 # does. Measured on the product's candidates (`bench/symbol_tune.py`, two halves by id): from the
-# best 25 / 50 / 75 / 100 / 200, all-gold-files@1 0.560 / 0.551 / 0.546 / 0.546 / 0.536 (50: +2 and
-# +1 issues on the halves), @5 0.841 / 0.845 / 0.850 / 0.850 / 0.836 (50: 0 and +2); 50 is the
-# middle of the range that gains on both halves at @1 and @5. Functions do not change.
+# best 25 / 50 / 100 / 200, all-gold-files@1 0.560 / 0.551 / 0.546 / 0.536 (50: +2 and +1 issues on
+# the halves), @5 0.841 / 0.845 / 0.850 / 0.836 (50: 0 and +2); 25 and 50 gain or hold on both
+# halves at @1 and @5, 100 loses @5 on one; 50 for the better @5. Functions do not change.
 FILE_SIMILAR_FROM = 50
 _CODE_LANGUAGES = frozenset({"python", "cython", "c", "cpp", "javascript", "typescript", "go", "rust", "java",
                              "ruby"})  # fmt: skip
