@@ -509,7 +509,8 @@ def _rank_symbols(index: RepoIndex, stage: FirstStage, files: list[str], file_sc
                   on_embed: EmbedProgress | None = None
                   ) -> tuple[tuple[SymbolHit, ...], tuple[str, ...], dict[str, float]]:  # fmt: skip
     """The `top` symbols of `files`, best first, notes (an embedding model that failed), and each
-    file's best symbol's similarity to the issue (empty without the embedding model)."""
+    file's best similarity to the issue among the FILE_SIMILAR_FROM best symbols (empty without the
+    embedding model)."""
     candidates = symbol_candidates(index, stage, files, file_scores)
     hits = []
     for c in candidates:
