@@ -7,12 +7,13 @@ models it trained, and dumps every symbol candidate of the product's best FILES_
 (`retrieval.symbol_candidates`) with its hand score with the issue's title weighted in the symbol
 BM25 and without (`retrieval.TITLE_WEIGHT`), its similarity to the issue (the hand order's best
 SIMILAR candidates; the vectors come from the bench's store, so a run after rank_history's is cheap)
-and the names its own lines call. Dumped per instance under bench/.cache/symbol-tune/; then each
-variant replays the stage's order on those candidates (`retrieval._rank_symbols`: the semantic
-re-weighing of the best SEMANTIC_TOP, the file place, the classes beside the best methods, the
-functions nested in the best function) and is scored on two halves of the instances (alternate
+and the names its lines call. Dumped per instance under bench/.cache/symbol-tune/; then each
+variant replays the stage's order on those candidates with the product's own functions
+(`retrieval._rank_symbols`: the semantic re-weighing of the best SEMANTIC_TOP, the file place, the
+classes beside the best methods, the functions nested in the best function; and the files' semantic
+re-weighing, `retrieval._files_by_meaning`) and is scored on two halves of the instances (alternate
 instance ids): a setting is only worth serving if it gains on both. The served setting is checked to
-reproduce rank_history's `product` functions first. Summary: bench/results/symbol_tune.json.
+reproduce rank_history's `product` functions and files. Summary: bench/results/symbol_tune.json.
 """
 
 from __future__ import annotations
