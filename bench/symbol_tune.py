@@ -13,7 +13,9 @@ variant replays the stage's order on those candidates with the product's own fun
 classes beside the best methods, the functions nested in the best function; and the files' semantic
 re-weighing, `retrieval._files_by_meaning`) and is scored on two halves of the instances (alternate
 instance ids): a setting is only worth serving if it gains on both. The served setting is checked to
-reproduce rank_history's `product` functions and files. Summary: bench/results/symbol_tune.json.
+reproduce rank_history's `product` functions and files: a cached dump is not computed again, so
+after a change to the stage delete bench/.cache/symbol-tune/ (the check says when one is stale).
+Summary: bench/results/symbol_tune.json.
 """
 
 from __future__ import annotations
@@ -55,12 +57,8 @@ def dump(row: dict, queries: int, product_model: Path) -> dict | None:
     record, index, reorder = found_instance
     issue = row["problem_statement"]
     stage = retrieval.first_stage(index, issue)
-    # The files the symbol stage draws from and the scores it weighs them by, as `retrieve` gives
-    # them: the learned order, each file with the first-stage score of the place it moved to.
-    learned = reorder(stage)
-    ranked = sorted(learned, key=lambda p: (-learned[p], p))
-    ranked += [p for p in stage.ranked() if p not in learned]
-    scores = dict(zip(ranked, (stage.scores[p] for p in stage.ranked()), strict=False))
+    # The files the symbol stage draws from and the scores it weighs them by, as `retrieve` has them.
+    ranked, scores, _ = retrieval.learned_order(stage, reorder)
     files = ranked[: retrieval.FILES_FOR_SYMBOLS]
     weighted = retrieval.symbol_candidates(index, stage, files, scores)
     served_weight = retrieval.TITLE_WEIGHT
@@ -84,7 +82,7 @@ def dump(row: dict, queries: int, product_model: Path) -> dict | None:
     best = sorted(range(len(cands)), key=lambda i: (-cands[i]["hand"], cands[i]["file"], cands[i]["start"]))
     head = best[:SIMILAR]
     sims = load_semantic(cache_dir=CACHE).similarities(
-        issue, [symbol_text(_Span(cands[i]), texts[cands[i]["file"]]) for i in head]
+        issue, [symbol_text(_hit(cands[i]), texts[cands[i]["file"]]) for i in head]
     )
     for i, sim in zip(head, sims, strict=True):
         cands[i]["sim"] = round(sim, 5)
@@ -102,11 +100,9 @@ def dump(row: dict, queries: int, product_model: Path) -> dict | None:
     return data
 
 
-class _Span:
-    """A dumped candidate as `symbol_text` reads it."""
-
-    def __init__(self, c: dict) -> None:
-        self.file, self.name, self.start, self.end = c["file"], c["name"], c["start"], c["end"]
+def _hit(c: dict, score: float = 0.0) -> SymbolHit:
+    """A dumped candidate as the stage holds it."""
+    return SymbolHit(c["file"], c["name"], c["kind"], c["start"], c["end"], score)
 
 
 def replay(
@@ -118,10 +114,7 @@ def replay(
     key = "hand" if title else "hand_plain"
     # Each hit with its dumped similarity (kept by position: a property and its setter share a name).
     pairs = sorted(
-        (
-            (SymbolHit(c["file"], c["name"], c["kind"], c["start"], c["end"], c[key]), c.get("sim"))
-            for c in data["cands"]
-        ),
+        ((_hit(c, c[key]), c.get("sim")) for c in data["cands"]),
         key=lambda p: _order(p[0]),
     )
     head, rest = pairs[: retrieval.SEMANTIC_TOP], [h for h, _ in pairs[retrieval.SEMANTIC_TOP :]]

@@ -279,6 +279,26 @@ def retrieve(
     `on_embed` hears its progress when it must embed symbols not stored ahead; when it fails, the
     hand order stands and the answer's notes say why."""
     stage = stage or first_stage(index, issue)
+    ranked, scores, reasons = learned_order(stage, reorder)
+    best_files = ranked[: max(top, FILES_FOR_SYMBOLS)]
+    symbols, notes, similar = _rank_symbols(
+        index, stage, best_files, scores, top_symbols, reorder_symbols, semantic, on_embed
+    )
+    if similar:  # after the symbols: they weigh each file by its score before this re-weighing
+        ranked = _files_by_meaning(ranked, scores, reasons, similar)
+    files = tuple(
+        RetrievalHit(p, round(scores[p], 4), tuple(dict.fromkeys(reasons.get(p, ())))) for p in ranked[:top]
+    )
+    return Localization(files, symbols, notes)
+
+
+def learned_order(
+    stage: FirstStage, reorder: Reorder | None
+) -> tuple[list[str], dict[str, float], dict[str, list[str]]]:
+    """The files in `reorder`'s order (the first stage's without it), each file's score and reasons:
+    the files `reorder` scores come first in its order, each taking the first-stage score of the rank
+    it moved to (so the symbol stage, which weighs a symbol's file by its score, sees the same scale
+    either way)."""
     ranked = stage.ranked()
     scores = dict(stage.scores)
     reasons = {p: list(r) for p, r in stage.reasons.items()}
@@ -292,16 +312,7 @@ def retrieve(
             scores[path] = score
         for path in moved:
             reasons.setdefault(path, []).append("learned rank")
-    best_files = ranked[: max(top, FILES_FOR_SYMBOLS)]
-    symbols, notes, similar = _rank_symbols(
-        index, stage, best_files, scores, top_symbols, reorder_symbols, semantic, on_embed
-    )
-    if similar:  # after the symbols: they weigh each file by its score before this re-weighing
-        ranked = _files_by_meaning(ranked, scores, reasons, similar)
-    files = tuple(
-        RetrievalHit(p, round(scores[p], 4), tuple(dict.fromkeys(reasons.get(p, ())))) for p in ranked[:top]
-    )
-    return Localization(files, symbols, notes)
+    return ranked, scores, reasons
 
 
 def _files_by_meaning(
