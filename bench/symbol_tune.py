@@ -5,16 +5,17 @@
 Reads what `bench/rank_history.py` cached per instance (the product's pool and feature rows) and the
 models it trained, and dumps every symbol candidate of the product's best FILES_FOR_SYMBOLS files
 (`retrieval.symbol_candidates`) with its hand score with the issue's title weighted in the symbol
-BM25 and without (`retrieval.TITLE_WEIGHT`), its similarity to the issue (the hand order's best
-SIMILAR candidates; the vectors come from the bench's store, so a run after rank_history's is cheap)
-and the names its lines call. Dumped per instance under bench/.cache/symbol-tune/; then each
-variant replays the stage's order on those candidates with the product's own functions
-(`retrieval._rank_symbols`: the semantic re-weighing of the best SEMANTIC_TOP, the file place, the
-classes beside the best methods, the functions nested in the best function; and the files' semantic
-re-weighing, `retrieval._files_by_meaning`) and is scored on two halves of the instances (alternate
-instance ids): a setting is only worth serving if it gains on both. The served setting is checked to
-reproduce rank_history's `product` functions and files: a cached dump is not computed again, so
-after a change to the stage delete bench/.cache/symbol-tune/ (the check says when one is stale).
+BM25 and without (`retrieval.TITLE_WEIGHT`) and that score's parts (for other hand weights), its
+similarity to the issue (the hand order's best SIMILAR candidates; the vectors come from the bench's
+store, so a run after rank_history's is cheap) and the names its lines call. Dumped per instance
+under bench/.cache/symbol-tune/; then each variant replays the stage's order on those candidates
+with the product's own functions (`retrieval._rank_symbols`: the semantic re-weighing of the best
+SEMANTIC_TOP, the file place, the classes beside the best methods, the functions nested in the best
+function; and the files' semantic re-weighing, `retrieval._files_by_meaning`) and is scored on two
+halves of the instances (alternate instance ids): a setting is only worth serving if it gains on
+both. The served setting is checked to reproduce rank_history's `product` functions and files: a
+cached dump is not computed again, so after a change to the stage delete bench/.cache/symbol-tune/
+(the check says when one is stale).
 Summary: bench/results/symbol_tune.json.
 """
 
@@ -78,6 +79,8 @@ def dump(row: dict, queries: int, product_model: Path) -> dict | None:
             "file": sym.file, "name": sym.name, "kind": sym.kind, "start": sym.start, "end": sym.end,
             "hand": round(retrieval.hand_score(c)[0], 4), "hand_plain": round(retrieval.hand_score(p)[0], 4),
             "calls": sorted(set(_CALL.findall(own))),
+            "parts": {"bm25": c.bm25, "bm25_plain": p.bm25, "file_score": c.file_score,
+                      "traceback": c.traceback, "dotted": c.dotted, "named": c.named, "owner": c.owner_named},
         })  # fmt: skip
     best = sorted(range(len(cands)), key=lambda i: (-cands[i]["hand"], cands[i]["file"], cands[i]["start"]))
     head = best[:SIMILAR]
@@ -105,16 +108,43 @@ def _hit(c: dict, score: float = 0.0) -> SymbolHit:
     return SymbolHit(c["file"], c["name"], c["kind"], c["start"], c["end"], score)
 
 
+# The hand weights (`retrieval.hand_score`) as served, which a variant's `weights` move one at a time.
+HAND_WEIGHTS = {
+    "file": 0.6,
+    "bm25": 1.0,
+    "traceback": 0.8,
+    "dotted": 0.8,
+    "named": 1.5,
+    "owner": retrieval.OWNER_NAMED,
+}
+
+
+def _hand(c: dict, weights: dict[str, float]) -> float:
+    """A candidate's hand score from its dumped parts under other weights (`retrieval.hand_score`)."""
+    p, w = c["parts"], {**HAND_WEIGHTS, **weights}
+    score = w["file"] * p["file_score"] + w["bm25"] * p["bm25"] + w["traceback"] * p["traceback"]
+    score += w["dotted"] if p["dotted"] else w["named"] * p["named"]
+    return round(score + w["owner"] * p["owner"], 4)
+
+
 def replay(
-    data: dict, title: bool = True, nested: int = retrieval.NESTED_SHOWN, callee: float = 0.0
+    data: dict,
+    title: bool = True,
+    nested: int = retrieval.NESTED_SHOWN,
+    callee: float = 0.0,
+    weights: dict[str, float] | None = None,
+    semantic: float = retrieval.SEMANTIC_WEIGHT,
+    file_rank: float = retrieval.FILE_RANK_WEIGHT,
 ) -> list[str]:
     """The stage's order of the dumped candidates under a variant (`retrieval._rank_symbols` with the
     similarities read from the dump): `title` (the symbol BM25 weighs the issue's title), `nested`
-    (retrieval.NESTED_SHOWN), `callee` (not served: what the functions the best symbol calls gain)."""
+    (retrieval.NESTED_SHOWN), `callee` (not served: what the functions the best symbol calls gain),
+    `weights` (hand weights other than HAND_WEIGHTS), `semantic` (retrieval.SEMANTIC_WEIGHT),
+    `file_rank` (retrieval.FILE_RANK_WEIGHT)."""
     key = "hand" if title else "hand_plain"
     # Each hit with its dumped similarity (kept by position: a property and its setter share a name).
     pairs = sorted(
-        ((_hit(c, c[key]), c.get("sim")) for c in data["cands"]),
+        ((_hit(c, _hand(c, weights) if weights else c[key]), c.get("sim")) for c in data["cands"]),
         key=lambda p: _order(p[0]),
     )
     head, rest = pairs[: retrieval.SEMANTIC_TOP], [h for h, _ in pairs[retrieval.SEMANTIC_TOP :]]
@@ -124,11 +154,15 @@ def replay(
         floor = sum(known) / len(known) if known else 0.0
         z = retrieval._standardized([floor if sim is None else sim for _, sim in head])
         moved = [
-            replace(h, score=round(h.score + retrieval.SEMANTIC_WEIGHT * v, 4))
-            for (h, _), v in zip(head, z, strict=True)
+            replace(h, score=round(h.score + semantic * v, 4)) for (h, _), v in zip(head, z, strict=True)
         ]
         hits = sorted(moved, key=_order) + rest
-    hits = retrieval._by_file_place(hits, data["files"])
+    served_rank = retrieval.FILE_RANK_WEIGHT
+    try:
+        retrieval.FILE_RANK_WEIGHT = file_rank
+        hits = retrieval._by_file_place(hits, data["files"])
+    finally:
+        retrieval.FILE_RANK_WEIGHT = served_rank
     if callee and hits:
         calls = {(c["file"], c["name"]): set(c["calls"]) for c in data["cands"]}
         called = calls[hits[0].file, hits[0].name]
@@ -184,6 +218,21 @@ VARIANTS: dict[str, dict] = {
     "file similarity from the best 200": {"file_from": 200},
     "callee of the best 0.4 (not served)": {"callee": 0.4},
     "callee of the best 0.8 (not served)": {"callee": 0.8},
+    # Each hand weight moved alone (none gains on both halves: the served weights stand).
+    **{
+        f"hand weight {k} {v}": {"weights": {k: v}}
+        for k, vs in {
+            "file": (0.3, 0.8, 1.0),
+            "bm25": (0.7, 1.3),
+            "traceback": (0.4, 1.2),
+            "dotted": (0.4, 1.6),
+            "named": (1.0, 2.0),
+            "owner": (0.2, 0.6),
+        }.items()
+        for v in vs
+    },
+    **{f"semantic weight {v}": {"semantic": v} for v in (0.3, 0.4, 0.6, 0.8)},
+    **{f"file place weight {v}": {"file_rank": v} for v in (0.0, 0.1, 0.3)},
 }
 
 
