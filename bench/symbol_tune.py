@@ -108,7 +108,9 @@ def _hit(c: dict, score: float = 0.0) -> SymbolHit:
     return SymbolHit(c["file"], c["name"], c["kind"], c["start"], c["end"], score)
 
 
-# The hand weights (`retrieval.hand_score`) as served, which a variant's `weights` move one at a time.
+# The hand weights (`retrieval.hand_score`) as served, which a variant's `weights` move one at a time
+# (with the title in the symbol BM25); `main` checks that they give back every dumped hand score, so a
+# change to `hand_score` that this copy misses stops the run.
 HAND_WEIGHTS = {
     "file": 0.6,
     "bm25": 1.0,
@@ -262,6 +264,9 @@ def main() -> int:
         replay_files(d)[: max(FILE_KS)] == r["product_files"][: max(FILE_KS)]
         for d, r in zip(dumps, current, strict=True)
     )
+    astray = sum(_hand(c, {}) != c["hand"] for d in dumps for c in d["cands"])
+    if astray:
+        sys.exit(f"HAND_WEIGHTS no longer give retrieval.hand_score's scores ({astray} candidates differ)")
     halves = {"a": dumps[0::2], "b": dumps[1::2]}
     results = {
         name: {**{h: score(part, v) for h, part in halves.items()}, "all": score(dumps, v)}
