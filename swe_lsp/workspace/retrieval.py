@@ -62,6 +62,14 @@ TITLE_WEIGHT = 2.0
 # 0.440, @20 from 0.506 to 0.539 and 0.477 to 0.532; 0.3-0.6 are within a point of each other, above
 # 0.8 the class's other methods crowd the top (`bench/rank_history.py` has the full table).
 OWNER_NAMED = 0.4
+# The rest of the hand score (`hand_score`): its file's score, a traceback frame naming it, the issue
+# naming it as `Class.method`, or by its short name (times how strongly). Each moved alone on the 207
+# Lite instances (bench/symbol_tune.py: file 0.3-1.0, traceback 0.4/1.2, dotted 0.4/1.6, named
+# 1.0/2.0) gains on neither half at both @10 and @20: these sit at a local optimum.
+FILE_SCORE_WEIGHT = 0.6
+TRACEBACK_WEIGHT = 0.8
+DOTTED_WEIGHT = 0.8
+NAMED_WEIGHT = 1.5
 # A symbol's file's place in the file order counts beyond its score: FILE_RANK_WEIGHT x ln(1 + rank)
 # (rank 0 for the best file) is taken off its final score. The learned order gives files the first
 # stage's scores of the places they moved to, so the best files' symbols are close in file score and
@@ -499,15 +507,15 @@ def symbol_candidates(
 
 def hand_score(c: SymbolCandidate) -> tuple[float, list[str]]:
     """The hand-weighted symbol score (the first stage's) and why."""
-    score, why = 0.6 * c.file_score + c.bm25, ["bm25"]
+    score, why = FILE_SCORE_WEIGHT * c.file_score + c.bm25, ["bm25"]
     if c.traceback:
-        score += 0.8
+        score += TRACEBACK_WEIGHT
         why.append("in traceback")
     if c.dotted:
-        score += 0.8
+        score += DOTTED_WEIGHT
         why.append("named in issue")
     elif c.named:
-        score += c.named * 1.5
+        score += c.named * NAMED_WEIGHT
         why.append("named in issue")
     if c.owner_named:
         score += OWNER_NAMED
