@@ -79,8 +79,9 @@ STORE = CACHE / "rank"
 # the best methods' classes are shown beside them (`retrieval.CLASSES_SHOWN`); 6 = the issue's title
 # weighs more in a symbol's BM25 (`retrieval.TITLE_WEIGHT`, as in the file query) and the functions
 # nested in the best function follow it (`retrieval.NESTED_SHOWN`); 7 = a file's similarity is read
-# from the best 50 symbols only (`retrieval.FILE_SIMILAR_FROM`).
-SYMBOL_STAGE = 7
+# from the best 50 symbols only (`retrieval.FILE_SIMILAR_FROM`); 8 = a symbol whose string the issue
+# quotes gains (`retrieval.QUOTED_WEIGHT`).
+SYMBOL_STAGE = 8
 SYSTEMS = ("ours", "prior", "workspace", "workspace+prior", "product")
 
 

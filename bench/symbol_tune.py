@@ -80,7 +80,8 @@ def dump(row: dict, queries: int, product_model: Path) -> dict | None:
             "hand": round(retrieval.hand_score(c)[0], 4), "hand_plain": round(retrieval.hand_score(p)[0], 4),
             "calls": sorted(set(_CALL.findall(own))),
             "parts": {"bm25": c.bm25, "bm25_plain": p.bm25, "file_score": c.file_score,
-                      "traceback": c.traceback, "dotted": c.dotted, "named": c.named, "owner": c.owner_named},
+                      "traceback": c.traceback, "dotted": c.dotted, "named": c.named, "owner": c.owner_named,
+                      "quoted": c.quoted},
         })  # fmt: skip
     best = sorted(range(len(cands)), key=lambda i: (-cands[i]["hand"], cands[i]["file"], cands[i]["start"]))
     head = best[:SIMILAR]
@@ -117,6 +118,7 @@ HAND_WEIGHTS = {
     "dotted": retrieval.DOTTED_WEIGHT,
     "named": retrieval.NAMED_WEIGHT,
     "owner": retrieval.OWNER_NAMED,
+    "quoted": retrieval.QUOTED_WEIGHT,
 }
 
 
@@ -125,7 +127,7 @@ def _hand(c: dict, weights: dict[str, float]) -> float:
     p, w = c["parts"], {**HAND_WEIGHTS, **weights}
     score = w["file"] * p["file_score"] + w["bm25"] * p["bm25"] + w["traceback"] * p["traceback"]
     score += w["dotted"] if p["dotted"] else w["named"] * p["named"]
-    return round(score + w["owner"] * p["owner"], 4)
+    return round(score + w["owner"] * p["owner"] + w["quoted"] * p["quoted"], 4)
 
 
 def replay(
@@ -133,6 +135,7 @@ def replay(
     title: bool = True,
     nested: int = retrieval.NESTED_SHOWN,
     callee: float = 0.0,
+    private: bool = False,
     weights: dict[str, float] | None = None,
     semantic: float = retrieval.SEMANTIC_WEIGHT,
     file_rank: float = retrieval.FILE_RANK_WEIGHT,
@@ -173,6 +176,7 @@ def replay(
                 if n
                 and h.name.rpartition(".")[2] in called
                 and not h.name.rpartition(".")[2].startswith("__")
+                and (not private or h.name.rpartition(".")[2].startswith("_"))
                 else h
                 for n, h in enumerate(hits)
             ),
@@ -191,13 +195,20 @@ def _order(hit: SymbolHit) -> tuple[float, str, int]:
     return -hit.score, hit.file, hit.start
 
 
-def replay_files(data: dict, title: bool = True, file_from: int = retrieval.FILE_SIMILAR_FROM) -> list[str]:
+def replay_files(
+    data: dict,
+    title: bool = True,
+    file_from: int = retrieval.FILE_SIMILAR_FROM,
+    weights: dict[str, float] | None = None,
+) -> list[str]:
     """The product's files after the semantic step (`retrieval._files_by_meaning`) under a variant:
     each file's similarity is its best symbol's among the `file_from` (retrieval.FILE_SIMILAR_FROM)
-    best candidates of the hand order, which the symbol BM25's title weight changes."""
+    best candidates of the hand order, which the symbol BM25's title weight and the hand `weights`
+    change."""
     c = data["cands"]
     key = "hand" if title else "hand_plain"
-    order = sorted(range(len(c)), key=lambda i: (-c[i][key], c[i]["file"], c[i]["start"]))
+    hand = [_hand(x, weights) if weights else x[key] for x in c]
+    order = sorted(range(len(c)), key=lambda i: (-hand[i], c[i]["file"], c[i]["start"]))
     similar: dict[str, float] = {}
     for i in order[: min(retrieval.SEMANTIC_TOP, file_from)]:
         if "sim" in c[i]:
@@ -219,7 +230,11 @@ VARIANTS: dict[str, dict] = {
     "file similarity from the best 200": {"file_from": 200},
     "callee of the best 0.4 (not served)": {"callee": 0.4},
     "callee of the best 0.8 (not served)": {"callee": 0.8},
-    # Each hand weight moved alone (none gains on both halves: the served weights stand).
+    **{
+        f"private callee of the best {v} (not served)": {"callee": v, "private": True}
+        for v in (0.3, 0.4, 0.6)
+    },
+    # Each hand weight moved alone.
     **{
         f"hand weight {k} {v}": {"weights": {k: v}}
         for k, vs in {
@@ -229,6 +244,7 @@ VARIANTS: dict[str, dict] = {
             "dotted": (0.4, 1.6),
             "named": (1.0, 2.0),
             "owner": (0.2, 0.6),
+            "quoted": (0.0, 0.4, 0.8, 1.0),
         }.items()
         for v in vs
     },
@@ -238,10 +254,10 @@ VARIANTS: dict[str, dict] = {
 
 
 def score(dumps: list[dict], variant: dict) -> dict[str, float | None]:
-    """A variant's files and functions; `file_from` moves only the files, the rest both or only the
-    functions."""
+    """A variant's files and functions; `file_from` moves only the files; the title and the hand
+    weights both; the rest only the functions."""
     symbol_variant = {k: v for k, v in variant.items() if k != "file_from"}
-    file_variant = {k: v for k, v in variant.items() if k in ("title", "file_from")}
+    file_variant = {k: v for k, v in variant.items() if k in ("title", "file_from", "weights")}
     records = [{"gold": d["gold_symbols"], "ranked": replay(d, **symbol_variant)} for d in dumps]
     files = [{"gold": d["gold_files"], "ranked": replay_files(d, **file_variant)} for d in dumps]
     return {

@@ -228,3 +228,50 @@ def test_the_functions_nested_in_the_leading_function_follow_it(
     monkeypatch.setattr(retrieval, "NESTED_SHOWN", 0)
     names = [s.name for s in retrieve(index, issue, top_symbols=4).symbols]
     assert names[0] == "create_index" and names[-1] == "create_index.keyfunc"
+
+
+def test_a_symbol_whose_string_the_issue_quotes_ranks_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swe_lsp.workspace import retrieval
+
+    # `reset` shares more of the issue's words; `check` builds the message the issue quotes (with the
+    # value filled in for `%r` and the line broken where the issue's reporter wrapped it).
+    (tmp_path / "pool.py").write_text(
+        "def check(value):\n"
+        "    if value < 0:\n"
+        "        raise ValueError('must not be negative, got %r' % value)\n"
+        "    return value\n\n\n"
+        "def reset(connection, timeout):\n"
+        "    connection.timeout = timeout\n"
+        "    return connection.reset(timeout)\n"
+    )
+    index = RepoIndex.build_or_load(tmp_path, None)
+    issue = (
+        "Resetting a connection timeout fails\n\n"
+        "Resetting the connection with a timeout of -1 (no timeout) raises ValueError: must not be\n"
+        "negative, got -1"
+    )
+    found = retrieve(index, issue, top_symbols=2)
+    assert [s.name for s in found.symbols] == ["check", "reset"]
+    assert "the issue quotes a string of it" in found.symbols[0].reasons
+    monkeypatch.setattr(retrieval, "QUOTED_WEIGHT", 0.0)
+    assert [s.name for s in retrieve(index, issue, top_symbols=2).symbols] == ["reset", "check"]
+
+
+@pytest.mark.parametrize(
+    ("code", "issue", "quoted"),
+    [
+        ('raise TypeError(f"cannot compare {a!r} with {b!r}")', "TypeError: cannot compare 1 with 'x'", True),
+        ("warn('Option %(name)s is gone', {'name': n})", "Option `cache` is gone", False),  # both short
+        ("warn('The option %(name)s is deprecated', {'name': n})", "The option cache is deprecated", True),
+        ("key = 'timeout'", "the timeout is ignored", False),  # a piece shorter than QUOTED_MIN_CHARS
+        ('msg = "Cannot   Filter A Sliced"', "cannot filter a sliced query", True),  # spaces and case
+        ('path = "////////////////"', "////////////////", False),  # no word in it
+        ("'%(app)s.%(model)s'", "app.model", False),  # no piece, no words
+    ],
+)
+def test_which_string_pieces_an_issue_quotes(code: str, issue: str, quoted: bool) -> None:
+    from swe_lsp.workspace.retrieval import _plain, _quotes
+
+    assert _quotes(code, _plain(issue)) is quoted
