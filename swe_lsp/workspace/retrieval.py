@@ -83,7 +83,8 @@ NAMED_WEIGHT = 1.5
 # (the files' semantic step reads different best symbols), at 0.8 and 1.0 files @1 lose one. Pieces
 # of 10 characters match three times as many candidates for no more gain, pieces of two words or
 # more gain less; matching the whole message with its placeholders filled in (`get_%s_display` as
-# `get_FOO_display`) finds one gold function more and loses one issue's gold file at @1.
+# `get_FOO_display`) finds one gold function more and loses one issue's gold file at @1. Cost: about
+# 10 ms per issue on django's best 30 files (1,400 candidates; the stage takes 80 ms without it).
 QUOTED_WEIGHT = 0.6
 QUOTED_MIN_CHARS = 12
 # A symbol's file's place in the file order counts beyond its score: FILE_RANK_WEIGHT x ln(1 + rank)
