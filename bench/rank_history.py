@@ -80,8 +80,9 @@ STORE = CACHE / "rank"
 # weighs more in a symbol's BM25 (`retrieval.TITLE_WEIGHT`, as in the file query) and the functions
 # nested in the best function follow it (`retrieval.NESTED_SHOWN`); 7 = a file's similarity is read
 # from the best 50 symbols only (`retrieval.FILE_SIMILAR_FROM`); 8 = a symbol whose string the issue
-# quotes gains (`retrieval.QUOTED_WEIGHT`).
-SYMBOL_STAGE = 8
+# quotes gains (`retrieval.QUOTED_WEIGHT`); 9 = a private helper that a function the issue names calls
+# gains (`retrieval.HELPER_WEIGHT`).
+SYMBOL_STAGE = 9
 SYSTEMS = ("ours", "prior", "workspace", "workspace+prior", "product")
 
 

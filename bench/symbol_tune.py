@@ -22,7 +22,6 @@ Summary: bench/results/symbol_tune.json.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -45,7 +44,6 @@ RESULTS = HERE / "results" / "symbol_tune.json"
 # Candidates whose similarity is dumped: twice SEMANTIC_TOP, so a variant that moves a candidate into
 # the re-weighed best has its similarity.
 SIMILAR = 2 * retrieval.SEMANTIC_TOP
-_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 
 
 def dump(row: dict, queries: int, product_model: Path) -> dict | None:
@@ -78,10 +76,10 @@ def dump(row: dict, queries: int, product_model: Path) -> dict | None:
         cands.append({
             "file": sym.file, "name": sym.name, "kind": sym.kind, "start": sym.start, "end": sym.end,
             "hand": round(retrieval.hand_score(c)[0], 4), "hand_plain": round(retrieval.hand_score(p)[0], 4),
-            "calls": sorted(set(_CALL.findall(own))),
+            "calls": sorted(set(retrieval._CALLED.findall(own))),
             "parts": {"bm25": c.bm25, "bm25_plain": p.bm25, "file_score": c.file_score,
                       "traceback": c.traceback, "dotted": c.dotted, "named": c.named, "owner": c.owner_named,
-                      "quoted": c.quoted},
+                      "quoted": c.quoted, "helper": c.helper},
         })  # fmt: skip
     best = sorted(range(len(cands)), key=lambda i: (-cands[i]["hand"], cands[i]["file"], cands[i]["start"]))
     head = best[:SIMILAR]
@@ -119,6 +117,7 @@ HAND_WEIGHTS = {
     "named": retrieval.NAMED_WEIGHT,
     "owner": retrieval.OWNER_NAMED,
     "quoted": retrieval.QUOTED_WEIGHT,
+    "helper": retrieval.HELPER_WEIGHT,
 }
 
 
@@ -127,7 +126,9 @@ def _hand(c: dict, weights: dict[str, float]) -> float:
     p, w = c["parts"], {**HAND_WEIGHTS, **weights}
     score = w["file"] * p["file_score"] + w["bm25"] * p["bm25"] + w["traceback"] * p["traceback"]
     score += w["dotted"] if p["dotted"] else w["named"] * p["named"]
-    return round(score + w["owner"] * p["owner"] + w["quoted"] * p["quoted"], 4)
+    for part in ("owner", "quoted", "helper"):  # one at a time, in hand_score's order
+        score += w[part] * p[part]
+    return round(score, 4)
 
 
 def replay(
@@ -245,6 +246,7 @@ VARIANTS: dict[str, dict] = {
             "named": (1.0, 2.0),
             "owner": (0.2, 0.6),
             "quoted": (0.0, 0.4, 0.8, 1.0),
+            "helper": (0.0, 0.4, 0.6, 0.8),
         }.items()
         for v in vs
     },

@@ -275,3 +275,28 @@ def test_which_string_pieces_an_issue_quotes(code: str, issue: str, quoted: bool
     from swe_lsp.workspace.retrieval import _plain, _quotes
 
     assert _quotes(code, _plain(issue)) is quoted
+
+
+def test_a_private_helper_of_a_function_the_issue_names_follows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swe_lsp.workspace import retrieval
+
+    # The issue names `Encoder.transform`; the work is in `_transform`, which shares none of the
+    # issue's words, while `unknown_values` shares several.
+    (tmp_path / "encode.py").write_text(
+        "class Encoder:\n"
+        "    def transform(self, X):\n        return self._transform(X)\n\n"
+        "    def _transform(self, X):\n        out = []\n        for row in X:\n"
+        "            out.append(row.strip())\n        return out\n\n\n"
+        "def unknown_values(values, unknown):\n    return [v for v in values if v in unknown]\n"
+    )
+    index = RepoIndex.build_or_load(tmp_path, None)
+    issue = "`Encoder.transform` drops unknown values\n\nIt returns the wrong values for unknown rows."
+    names = [s.name for s in retrieve(index, issue, top_symbols=4).symbols]
+    assert names.index("Encoder._transform") < names.index("unknown_values"), names
+    helper = next(s for s in retrieve(index, issue, top_symbols=4).symbols if s.name == "Encoder._transform")
+    assert "called by a function the issue names" in helper.reasons
+    monkeypatch.setattr(retrieval, "HELPER_WEIGHT", 0.0)
+    names = [s.name for s in retrieve(index, issue, top_symbols=4).symbols]
+    assert names.index("Encoder._transform") > names.index("unknown_values"), names
