@@ -81,8 +81,9 @@ STORE = CACHE / "rank"
 # nested in the best function follow it (`retrieval.NESTED_SHOWN`); 7 = a file's similarity is read
 # from the best 50 symbols only (`retrieval.FILE_SIMILAR_FROM`); 8 = a symbol whose string the issue
 # quotes gains (`retrieval.QUOTED_WEIGHT`); 9 = a private helper that a function the issue names calls
-# gains (`retrieval.HELPER_WEIGHT`).
-SYMBOL_STAGE = 9
+# gains (`retrieval.HELPER_WEIGHT`); 10 = a file some of whose symbols the issue quotes gains
+# (`retrieval.QUOTED_FILE_GAIN`), so every system's files are ranked again too.
+SYMBOL_STAGE = 10
 SYSTEMS = ("ours", "prior", "workspace", "workspace+prior", "product")
 
 
@@ -228,19 +229,21 @@ def run_repo(repo: str, rows: list[dict], models: dict[str, dict[str, str]], que
 
 
 def refresh_symbols(repo: str, row: dict, record: dict, loaded: dict[str, Ranker | None], out: Path) -> dict:
-    """`record` with the functions of every system that uses the hand-weighted symbol stage ranked
-    again by the current code (files unchanged but the product's: the same first stage and models'
-    scores of the cached pool rows). The semantic signal (embedding every instance's best 200 symbols
-    takes 10-60 s on this machine) is measured on the product's file order only: `product` with it
-    (its symbols, and its top 10 files re-weighed), `product_hand` without it; the other systems rank
-    functions by the hand weights. `product+symbols` (the learned symbol
-    order, not served) keeps what it had."""
+    """`record` with the files and functions of every system that uses the hand-weighted symbol
+    stage ranked again by the current code, from the same first stage (its pool checked against the
+    cached one) and the models' scores of the cached pool rows: the symbol stage's quoted files move
+    the files too (`retrieval.QUOTED_FILE_GAIN`). The semantic signal (embedding every instance's
+    best 200 symbols takes 10-60 s on this machine) is measured on the product's file order only:
+    `product` with it (its symbols, and its top 10 files re-weighed), `product_hand` without it;
+    the other systems rank functions by the hand weights. `product+symbols` (the learned symbol
+    order, not served) keeps what it had (its files from before the quoted files' gain)."""
     tree = materialize(repo, row["base_commit"], CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
     index = RepoIndex.build_or_load(tree, CACHE / "index", key=f"rank-{repo}")
     issue = row["problem_statement"]
     stage = first_stage(index, issue)
     loc = retrieve(index, issue, top=max(FILE_KS), top_symbols=max(SYMBOL_KS), stage=stage)
-    assert [h.path for h in loc.files] == record["ours_files"], row["instance_id"]
+    assert pool(stage) == record["pool"], row["instance_id"]
+    record["ours_files"] = [h.path for h in loc.files]
     record["ours_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
     for name, model in loaded.items():
         assert model is not None, name
@@ -250,6 +253,7 @@ def refresh_symbols(repo: str, row: dict, record: dict, loaded: dict[str, Ranker
             return dict(zip(files, model.scores(rows), strict=True))
 
         loc = retrieve(index, issue, max(FILE_KS), max(SYMBOL_KS), reorder, stage=stage)
+        record[f"{name}_files"] = [h.path for h in loc.files]
         record[f"{name}_symbols"] = [f"{h.file}::{h.name}" for h in loc.symbols]
         if name == "product":
             record["product_hand_files"] = [h.path for h in loc.files]

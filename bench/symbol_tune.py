@@ -11,11 +11,11 @@ store, so a run after rank_history's is cheap) and the names its lines call. Dum
 under bench/.cache/symbol-tune/; then each variant replays the stage's order on those candidates
 with the product's own functions (`retrieval._rank_symbols`: the semantic re-weighing of the best
 SEMANTIC_TOP, the file place, the classes beside the best methods, the functions nested in the best
-function; and the files' semantic re-weighing, `retrieval._files_by_meaning`) and is scored on two
-halves of the instances (alternate instance ids): a setting is only worth serving if it gains on
-both. The served setting is checked to reproduce rank_history's `product` functions and files: a
-cached dump is not computed again, so after a change to the stage delete bench/.cache/symbol-tune/
-(the check says when one is stale).
+function; and the files' quoted gain and semantic re-weighing, `retrieval._files_quoted` and
+`retrieval._files_by_meaning`) and is scored on two halves of the instances (alternate instance
+ids): a setting is only worth serving if it gains on both. The served setting is checked to
+reproduce rank_history's `product` functions and files: a cached dump is not computed again, so
+after a change to the stage delete bench/.cache/symbol-tune/ (the check says when one is stale).
 Summary: bench/results/symbol_tune.json.
 """
 
@@ -201,10 +201,12 @@ def replay_files(
     title: bool = True,
     file_from: int = retrieval.FILE_SIMILAR_FROM,
     weights: dict[str, float] | None = None,
+    quoted_gain: float = retrieval.QUOTED_FILE_GAIN,
 ) -> list[str]:
-    """The product's files after the semantic step (`retrieval._files_by_meaning`) under a variant:
-    each file's similarity is its best symbol's among the `file_from` (retrieval.FILE_SIMILAR_FROM)
-    best candidates of the hand order, which the symbol BM25's title weight and the hand `weights`
+    """The product's files after the quoted files' gain (`retrieval._files_quoted`, by the factor
+    1 + `quoted_gain`) and the semantic step (`retrieval._files_by_meaning`) under a variant: each
+    file's similarity is its best symbol's among the `file_from` (retrieval.FILE_SIMILAR_FROM) best
+    candidates of the hand order, which the symbol BM25's title weight and the hand `weights`
     change."""
     c = data["cands"]
     key = "hand" if title else "hand_plain"
@@ -215,7 +217,14 @@ def replay_files(
         if "sim" in c[i]:
             similar[c[i]["file"]] = max(similar.get(c[i]["file"], c[i]["sim"]), c[i]["sim"])
     scores = dict(zip(data["files"], data["file_scores"], strict=True))
-    return retrieval._files_by_meaning(list(data["files"]), scores, {}, similar)
+    quoted = {x["file"] for x in c if x["parts"]["quoted"]}
+    served = retrieval.QUOTED_FILE_GAIN
+    try:
+        retrieval.QUOTED_FILE_GAIN = quoted_gain
+        ranked = retrieval._files_quoted(list(data["files"]), scores, {}, quoted)
+    finally:
+        retrieval.QUOTED_FILE_GAIN = served
+    return retrieval._files_by_meaning(ranked, scores, {}, similar)
 
 
 VARIANTS: dict[str, dict] = {
@@ -251,15 +260,16 @@ VARIANTS: dict[str, dict] = {
         for v in vs
     },
     **{f"semantic weight {v}": {"semantic": v} for v in (0.3, 0.4, 0.6, 0.8)},
+    **{f"quoted file gain {v}": {"quoted_gain": v} for v in (0.0, 0.1, 0.2, 0.4, 0.5)},
     **{f"file place weight {v}": {"file_rank": v} for v in (0.0, 0.1, 0.3)},
 }
 
 
 def score(dumps: list[dict], variant: dict) -> dict[str, float | None]:
-    """A variant's files and functions; `file_from` moves only the files; the title and the hand
-    weights both; the rest only the functions."""
-    symbol_variant = {k: v for k, v in variant.items() if k != "file_from"}
-    file_variant = {k: v for k, v in variant.items() if k in ("title", "file_from", "weights")}
+    """A variant's files and functions; `file_from` and `quoted_gain` move only the files; the title
+    and the hand weights both; the rest only the functions."""
+    symbol_variant = {k: v for k, v in variant.items() if k not in ("file_from", "quoted_gain")}
+    file_variant = {k: v for k, v in variant.items() if k in ("title", "file_from", "weights", "quoted_gain")}
     records = [{"gold": d["gold_symbols"], "ranked": replay(d, **symbol_variant)} for d in dumps]
     files = [{"gold": d["gold_files"], "ranked": replay_files(d, **file_variant)} for d in dumps]
     return {
@@ -295,6 +305,7 @@ def main() -> int:
             "title_weight": retrieval.TITLE_WEIGHT,
             "nested_shown": retrieval.NESTED_SHOWN,
             "file_similar_from": retrieval.FILE_SIMILAR_FROM,
+            "quoted_file_gain": retrieval.QUOTED_FILE_GAIN,
         },
         "served_reproduces_rank_history": f"{same} of {len(dumps)}",
         "served_files_reproduce_rank_history": f"{same_files} of {len(dumps)}",

@@ -300,3 +300,29 @@ def test_a_private_helper_of_a_function_the_issue_names_follows_it(
     monkeypatch.setattr(retrieval, "HELPER_WEIGHT", 0.0)
     names = [s.name for s in retrieve(index, issue, top_symbols=4).symbols]
     assert names.index("Encoder._transform") > names.index("unknown_values"), names
+
+
+def test_a_file_whose_string_the_issue_quotes_moves_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from swe_lsp.workspace import retrieval
+
+    # `tables.py` shares more of the issue's words; `report.py` logs the line the issue quotes.
+    (tmp_path / "tables.py").write_text(
+        "def lock_table(table):\n    table.locked = True\n    return table\n\n\n"
+        "def unlock_table(table):\n    table.locked = False\n    return table\n"
+    )
+    (tmp_path / "report.py").write_text(
+        "import logging\n\n\ndef backup(name, state):\n"
+        "    logging.info('skipping locked table %s', name)\n    return state\n"
+    )
+    index = RepoIndex.build_or_load(tmp_path, None)
+    issue = (
+        "Unlocked tables are skipped\n\nThe backup logs `skipping locked table users` for an unlocked table: "
+        "the backup leaves it out of the backup, so the backup has no users."
+    )
+    found = retrieve(index, issue, top=2)
+    assert [f.path for f in found.files] == ["report.py", "tables.py"]
+    assert "the issue quotes a string of it" in found.files[0].reasons
+    monkeypatch.setattr(retrieval, "QUOTED_FILE_GAIN", 0.0)
+    assert [f.path for f in retrieve(index, issue, top=2).files] == ["tables.py", "report.py"]
