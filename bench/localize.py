@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import fcntl
 import gc
 import hashlib
 import json
@@ -36,6 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -52,7 +54,7 @@ from swe_lsp.workspace.tokens import code_terms, plain_terms  # noqa: E402
 
 DATA = HERE.parent.parent / "shared" / "swebench" / "lite_dev.jsonl"
 # Trees, indexes and work folders; a second benchmark run at the same time needs its own (they
-# are rewritten per instance).
+# are rewritten per instance; `materialize` refuses a tree another process holds).
 CACHE = Path(os.environ.get("SWE_LSP_BENCH_CACHE", HERE / ".cache"))
 RESULTS = HERE / "results" / "localize.json"
 MIRROR_NAMES = {
@@ -92,6 +94,29 @@ def mirror(repo: str) -> Path:
     sys.exit(f"no mirror of {repo} under {base} (looked for {name}/repo, {name}.git, {name})")
 
 
+_HELD: dict[Path, IO[str]] = {}
+
+
+def _hold(dest: Path) -> None:
+    """Keep the tree `dest` to this process until it exits (an exclusive `flock` on a file beside
+    it): two bench processes checking their commits out into one tree each rank the other's files,
+    and nothing in the results shows it (two `rank_history.py --refresh-symbols` at once wrote
+    wrong functions for some instances that way)."""
+    if dest in _HELD:
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    held = (dest.parent / f"{dest.name}.lock").open("w")
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held.close()
+        raise RuntimeError(
+            f"{dest} is in use by another benchmark process: wait for it, or give this run its own "
+            "SWE_LSP_BENCH_CACHE"
+        ) from None
+    _HELD[dest] = held
+
+
 def materialize(repo: str, commit: str, dest: Path) -> Path:
     """`dest` holding `repo` at `commit`, exactly (files of other commits removed).
 
@@ -101,6 +126,7 @@ def materialize(repo: str, commit: str, dest: Path) -> Path:
     only read (no HEAD moves, the index file is ours), and unchanged files keep their mtimes, as a
     workspace moving between commits does.
     """
+    _hold(dest)
     index_file = dest.parent / f"{dest.name}.gitindex"
     if not index_file.exists() and dest.exists():
         shutil.rmtree(dest)  # files git does not know of would survive the reset
