@@ -99,7 +99,9 @@ QUOTED_MIN_CHARS = 12
 # 0.565 / 0.855 / 0.899). The one loss at @5 is a quoted neighbour passing the gold file at 5th. A
 # sum in place of the factor gains as much at best (0.3) and less at 0.1-0.2 and 0.4-0.5; only the
 # quoted pieces of several words (messages, not `'predict_proba'`) gain less at @1 and @10; the
-# whole file's strings, module level included, two issues fewer at @1 and one more at @10.
+# whole file's strings, module level included, two issues fewer at @1 and one more at @10. After the
+# symbol stage, not before: there the file's score and place would lift all its symbols, and
+# functions @20 lose one to two issues.
 QUOTED_FILE_GAIN = 0.3
 # What a private function (`_transform`, not a `__dunder__`) gains when a function the issue names
 # calls it: the issue names the public entry it used (`transform`, `iter_content`), and the work,
