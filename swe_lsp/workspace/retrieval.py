@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PATH_WEIGHT = 2  # each path term counts as this many occurrences in its file
+# The symbol stage draws its candidates from the first stage's best FILES_FOR_SYMBOLS files. Measured on
+# the product's own candidates (bench/symbol_tune.py dumps of 50 files, both halves by id): 20 to 30
+# rank the same (files @1/@5/@10 0.565/0.855/0.899, functions @10/@20 0.576/0.652), 40 and 50 lose
+# functions (0.571/0.647 at 40, 0.561/0.636 at 50: more methods of files that are not the fix crowd
+# the top) for one issue at file @1. 30 keeps the gold file in reach for more issues than 20 at no
+# measured loss; the cost (symbols to score, a median 51 per file on Lite) grows with it.
 FILES_FOR_SYMBOLS = 30
 # Each term of the issue's first line (its title, or a commit's summary line when the learned ranker
 # trains on one) weighs TITLE_WEIGHT more in the file query than its count alone (1 + ln count):
