@@ -61,6 +61,14 @@ FILES_FOR_SYMBOLS = 30
 # 0.540 / 0.641, gaining on both halves, and files @5 0.836 -> 0.845 (one issue on each half), as the
 # files' semantic re-weighing reads the similarities of different best symbols (FILE_SIMILAR_FROM).
 TITLE_WEIGHT = 2.0
+# The symbol BM25's saturation and length normalization (each symbol's own lines against the set of
+# the issue's identifiers). Moved on the product's candidates (bench/symbol_tune.py's dumps, two
+# halves by id), k1 0.9/1.5/2.0 and b 0.3/0.5/0.9/1.0 gain on both halves in none (at best the same
+# overall; functions @20 0.657 down to 0.636); nor do the issue's term counts in the query (as counts
+# 0.546/0.636, as 1 + ln count 0.556/0.647 against 0.576/0.657 at @10/@20) or a title weight of 3
+# or 4. The textbook values sit at the optimum here.
+SYMBOL_K1 = 1.2
+SYMBOL_B = 0.75
 # What a symbol gains when the issue names the class (or function) it is nested in: an issue about
 # `Media` or `SQLCompiler` is most often fixed in one of its methods, not in a same-scored function of
 # another class in the file. Measured on the 207 Lite instances with the product's file order, split
@@ -565,8 +573,9 @@ def symbol_candidates(
     query = {t: 1.0 + (TITLE_WEIGHT if t in title else 0.0) for t in code_terms(" ".join(m.identifiers))}
     raw = []
     for _, terms, _, _, _ in drawn:
-        norm = 1.2 * (0.25 + 0.75 * sum(terms.values()) / avg)
-        raw.append(sum(bm25.idf(t) * c * 2.2 / (c + norm) * query[t] for t, c in terms.items() if t in query))
+        norm = SYMBOL_K1 * (1 - SYMBOL_B + SYMBOL_B * sum(terms.values()) / avg)
+        tf = {t: c * (SYMBOL_K1 + 1) / (c + norm) for t, c in terms.items() if t in query}
+        raw.append(sum(bm25.idf(t) * v * query[t] for t, v in tf.items()))
     best = max(raw) or 1.0
     out = []
     for (sym, _, path, rank, quoted), s in zip(drawn, raw, strict=True):
