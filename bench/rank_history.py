@@ -82,8 +82,9 @@ STORE = CACHE / "rank"
 # from the best 50 symbols only (`retrieval.FILE_SIMILAR_FROM`); 8 = a symbol whose string the issue
 # quotes gains (`retrieval.QUOTED_WEIGHT`); 9 = a private helper that a function the issue names calls
 # gains (`retrieval.HELPER_WEIGHT`); 10 = a file some of whose symbols the issue quotes gains
-# (`retrieval.QUOTED_FILE_GAIN`), so every system's files are ranked again too.
-SYMBOL_STAGE = 10
+# (`retrieval.QUOTED_FILE_GAIN`), so every system's files are ranked again too; 11 = a traceback frame
+# pins one symbol (`retrieval._framed_symbols`) and weighs more (`retrieval.TRACEBACK_WEIGHT`).
+SYMBOL_STAGE = 11
 SYSTEMS = ("ours", "prior", "workspace", "workspace+prior", "product")
 
 

@@ -250,7 +250,7 @@ VARIANTS: dict[str, dict] = {
         for k, vs in {
             "file": (0.3, 0.8, 1.0),
             "bm25": (0.7, 1.3),
-            "traceback": (0.4, 1.2),
+            "traceback": (0.8, 1.0, 1.4, 1.6),
             "dotted": (0.4, 1.6),
             "named": (1.0, 2.0),
             "owner": (0.2, 0.6),

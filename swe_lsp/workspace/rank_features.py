@@ -72,7 +72,7 @@ SYMBOL_FEATURES = (
     "bm25",  # its own lines against the issue's identifiers, over the best symbol's
     "file_score",  # its file's score
     "file_rank",  # log(1 + its file's rank)
-    "traceback",  # a traceback frame is in a function of its name
+    "traceback",  # a traceback frame is in it (its file, its name, the line: `retrieval._framed_symbols`)
     "dotted",  # the issue names it as `Class.method`
     "named",  # how strongly the issue names its short name
     "class",  # kind: a class

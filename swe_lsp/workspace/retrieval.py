@@ -76,12 +76,21 @@ SYMBOL_B = 0.75
 # 0.440, @20 from 0.506 to 0.539 and 0.477 to 0.532; 0.3-0.6 are within a point of each other, above
 # 0.8 the class's other methods crowd the top (`bench/rank_history.py` has the full table).
 OWNER_NAMED = 0.4
-# The rest of the hand score (`hand_score`): its file's score, a traceback frame naming it, the issue
+# The rest of the hand score (`hand_score`): its file's score, a traceback frame in it, the issue
 # naming it as `Class.method`, or by its short name (times how strongly). Each moved alone on the 207
-# Lite instances (bench/symbol_tune.py: file 0.3-1.0, traceback 0.4/1.2, dotted 0.4/1.6, named
+# Lite instances (bench/symbol_tune.py: file 0.3-1.0, dotted 0.4/1.6, named
 # 1.0/2.0) gains on neither half at both @10 and @20: these sit at a local optimum.
 FILE_SCORE_WEIGHT = 0.6
-TRACEBACK_WEIGHT = 0.8
+# A traceback frame pins one symbol (`_framed_symbols`: its file and function, the line among
+# same-named ones). Before, every symbol of the frame's function name in the best files gained 0.8
+# (a frame `__eq__` lifted each `__eq__`, another library's frame its namesakes here); pinned at 0.8,
+# the product's candidates rank as before (bench/symbol_tune.py: those name-only matches gained no
+# issue), and the pinned ones can weigh more: 0.8 / 1.0 / 1.2 / 1.4 / 1.6 give files @1 0.565 /
+# 0.570 / 0.570 / 0.570 / 0.570, functions @10 0.576 / 0.576 / 0.576 / 0.571 / 0.576 and @20 0.657 /
+# 0.662 / 0.662 / 0.662 / 0.662. 1.2 gains one issue on each half (file @1 on one, functions @20 on
+# the other) and loses none; gold functions move up in 14 issues and down in one (sympy-18057
+# `Expr.__eq__` 26th -> 16th, pytest-7168 58th -> 35th, matplotlib-25498 11th -> 13th).
+TRACEBACK_WEIGHT = 1.2
 DOTTED_WEIGHT = 0.8
 NAMED_WEIGHT = 1.5
 # What a symbol gains when the issue quotes a string literal of its own lines: a piece of at least
@@ -521,7 +530,7 @@ def _error_boosts(view: _View, m: Mentions) -> Iterable[tuple[str, float, str]]:
 class SymbolCandidate:
     """A symbol of one of the best files, with the signals the symbol stage weighs: the BM25 of its
     own lines against the issue's identifiers (over the best candidate's), its file's score and
-    place in the file order, whether a traceback frame names it, whether the issue names it as a
+    place in the file order, whether a traceback frame is in it, whether the issue names it as a
     dotted `Class.method` tail, how strongly it names its short name otherwise, and whether it names
     a class (or function) the symbol is nested in, whether the issue quotes a string literal of
     its own lines, and whether it is a private helper that a function the issue names calls."""
@@ -545,10 +554,10 @@ def symbol_candidates(
     that stage saw them: a training query's as they were before its commit)."""
     view = _View(index, stage.overrides)
     m = stage.mentions
-    _, bm25 = file_bm25(index)
+    paths, bm25 = file_bm25(index)
     named = _named_identifiers(m)
     identifiers = set(m.identifiers)
-    frame_functions = {f.function for f in m.frames}
+    framed = _framed_symbols(view, paths, m)
     dotted_tails = {".".join(d.split(".")[-2:]) for d in m.dotted}
     issue_text = _plain(stage.issue)
     texts: dict[str, list[str]] = {}
@@ -580,11 +589,30 @@ def symbol_candidates(
     out = []
     for (sym, _, path, rank, quoted), s in zip(drawn, raw, strict=True):
         dotted = any(sym.name == t or sym.name.endswith("." + t) for t in dotted_tails)
-        in_frames, weight = sym.short_name in frame_functions, named.get(sym.short_name, 0.0)
+        in_frames, weight = (path, sym.name) in framed, named.get(sym.short_name, 0.0)
         owner = any(part in identifiers for part in sym.name.split(".")[:-1])
         file_score = file_scores.get(path, 0.0)
         out.append(SymbolCandidate(sym, s / best, file_score, rank, in_frames, dotted, weight, owner, quoted))
     return _mark_helpers(out, texts)
+
+
+def _framed_symbols(view: _View, paths: list[str], m: Mentions) -> set[tuple[str, str]]:
+    """(file, qualified name) of the symbols the issue's traceback frames are in: the frame's path
+    resolved to an indexed file (`_frame_file`), the function of its name there, and of several (a
+    file's many `__eq__`) the one whose lines hold the frame's line, else all of them. A frame in
+    another library's file pins nothing: its function's name is no evidence about this repository's
+    same-named functions."""
+    out: set[tuple[str, str]] = set()
+    for frame in m.frames:
+        path = _frame_file(paths, frame.path)
+        entry = view.entry(path) if path is not None else None
+        if entry is None:
+            continue
+        same = [s for s in entry.symbols if s.short_name == frame.function]
+        holding = [s for s in same if s.start <= frame.line <= s.end]
+        inner = [max(holding, key=lambda s: s.start)] if holding else same
+        out.update((entry.path, s.name) for s in inner)
+    return out
 
 
 def _mark_helpers(candidates: list[SymbolCandidate], texts: Mapping[str, list[str]]) -> list[SymbolCandidate]:

@@ -326,3 +326,27 @@ def test_a_file_whose_string_the_issue_quotes_moves_up(
     assert "the issue quotes a string of it" in found.files[0].reasons
     monkeypatch.setattr(retrieval, "QUOTED_FILE_GAIN", 0.0)
     assert [f.path for f in retrieve(index, issue, top=2).files] == ["tables.py", "report.py"]
+
+
+def test_a_traceback_frame_pins_the_function_of_its_file_and_line(tmp_path: Path) -> None:
+    # Three `__eq__` and a `compare` of this repository; the traceback's frames are in the second
+    # `__eq__` of numbers.py (line 12) and in another library's `compare`.
+    (tmp_path / "pkg").mkdir()
+    eq = "    def __eq__(self, other):\n        return self.value == other.value\n"
+    (tmp_path / "pkg" / "numbers.py").write_text(
+        f"class Integer:\n    value = 0\n\n{eq}\n\nclass Rational:\n    value = 0\n\n{eq}"
+    )
+    other = f"class Other:\n{eq}\n\ndef compare(a, b):\n    return a == b\n"
+    (tmp_path / "pkg" / "other.py").write_text(other)
+    assert (tmp_path / "pkg" / "numbers.py").read_text().splitlines()[10] == "    def __eq__(self, other):"
+    issue = (
+        "Comparing a rational to a string raises\n\n```\nTraceback (most recent call last):\n"
+        '  File "/usr/lib/python3/dist-packages/numpy/core/fromnumeric.py", line 5, in compare\n'
+        '  File "/venv/lib/python3.11/site-packages/pkg/numbers.py", line 12, in __eq__\n'
+        "AttributeError: 'str' object has no attribute 'value'\n```\n"
+    )
+    index = RepoIndex.build_or_load(tmp_path, None)
+    found = {s.name: s for s in retrieve(index, issue, top_symbols=10).symbols}
+    framed = {name for name, s in found.items() if "in traceback" in s.reasons}
+    assert framed == {"Rational.__eq__"}, {name: s.reasons for name, s in found.items()}
+    assert {"Integer.__eq__", "Other.__eq__", "compare"} <= set(found)
