@@ -44,7 +44,8 @@ PATH_WEIGHT = 2  # each path term counts as this many occurrences in its file
 # rank the same (files @1/@5/@10 0.565/0.855/0.899, functions @10/@20 0.576/0.652), 40 and 50 lose
 # functions (0.571/0.647 at 40, 0.561/0.636 at 50: more methods of files that are not the fix crowd
 # the top) for one issue at file @1. 30 keeps the gold file in reach for more issues than 20 at no
-# measured loss; the cost (symbols to score, a median 51 per file on Lite) grows with it.
+# measured loss; the cost (symbols to score, a median 51 per file on Lite) grows with it. (Measured
+# before traceback frames pinned their symbol, `TRACEBACK_WEIGHT`.)
 FILES_FOR_SYMBOLS = 30
 # Each term of the issue's first line (its title, or a commit's summary line when the learned ranker
 # trains on one) weighs TITLE_WEIGHT more in the file query than its count alone (1 + ln count):
@@ -66,7 +67,8 @@ TITLE_WEIGHT = 2.0
 # halves by id), k1 0.9/1.5/2.0 and b 0.3/0.5/0.9/1.0 gain on both halves in none (at best the same
 # overall; functions @20 0.657 down to 0.636); nor do the issue's term counts in the query (as counts
 # 0.546/0.636, as 1 + ln count 0.556/0.647 against 0.576/0.657 at @10/@20) or a title weight of 3
-# or 4. The textbook values sit at the optimum here.
+# or 4. The textbook values sit at the optimum here. (Measured before traceback frames pinned their
+# symbol, `TRACEBACK_WEIGHT`.)
 SYMBOL_K1 = 1.2
 SYMBOL_B = 0.75
 # What a symbol gains when the issue names the class (or function) it is nested in: an issue about
