@@ -156,6 +156,12 @@ class SearchSettings(_Section):
         description="A local sentence-transformers model folder to use for semantic_ranker instead of "
         "the bundled all-MiniLM-L6-v2 (e.g. a code retrieval model you trust).",
     )
+    run_example: bool = Field(
+        True,
+        description="Run the issue's example code (its >>> lines or code blocks) in the sandbox before "
+        "the search, when the sandbox's environment is ready, and rank the functions it calls higher. "
+        "Only in the sandbox the job verifies in; off: the code is not run.",
+    )
 
 
 class SandboxSettings(_Section):

@@ -6,7 +6,9 @@ ordered by the learned ranker as a job's are (the workspace's model when the ser
 idle time, else the shipped prior; `search.history_ranker = false` keeps the first stage's order),
 with the git history read (once, then incrementally) for its features; `--explain` prints each
 candidate's score and features. The best symbols are re-ranked by their similarity to the issue
-under the local embedding model, as a job's are (`search.semantic_ranker`).
+under the local embedding model, as a job's are (`search.semantic_ranker`). `--run-example` first
+runs the issue's example in the configured sandbox, as a job does before its search, waiting for the
+sandbox's environment if it is not built yet (a job does not wait).
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--explain", action="store_true", help="also show the learned ranker's score and features per file"
     )
+    parser.add_argument(
+        "--run-example",
+        action="store_true",
+        help="run the issue's example in the configured sandbox first; the functions it calls rank higher",
+    )
     parser.set_defaults(run=run)
 
 
@@ -54,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_workspace_settings(workspace).settings
     cache_dir = settings.cache_path()
     ranker, history, explained = None, None, None
+    example_notes: list[str] = []
     # On a repository seen for the first time this takes a while (django: the history and the index
     # a few seconds each, the embedding model's load and its 200 best symbols half a minute on a CPU).
     with progress_bar("localize") as update:
@@ -77,8 +85,16 @@ def run(args: argparse.Namespace) -> int:
             def embedded(done: int, total: int) -> None:
                 update(f"embedding symbols ({done}/{total})", 0.5 + 0.5 * done / total)
 
+            executed: frozenset[tuple[str, str]] = frozenset()
+            if args.run_example:
+                update("running the issue's example in the sandbox", 0.4)
+                executed, note = _run_example(settings, snapshot.root, index, issue, update)
+                example_notes.append(note)
             symbols = args.symbols or 2 * args.top
-            found = retrieve(index, issue, args.top, symbols, reorder, semantic=semantic, on_embed=embedded)
+            found = retrieve(
+                index, issue, args.top, symbols, reorder, semantic=semantic, on_embed=embedded,
+                executed=executed,
+            )  # fmt: skip
             if args.explain and ranker is not None:
                 explained = ranker.explain(first_stage(index, issue), history)[: args.top]
         update("done", 1.0)
@@ -88,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             **found.to_json(),
             "ranker": which,
             "semantic": semantic.source.name if semantic is not None else None,
-            "notes": [n for n in (why_not, *found.notes) if n],
+            "notes": [n for n in (why_not, *found.notes, *example_notes) if n],
         }
         if explained is not None:
             out["explain"] = [{"file": f, "score": round(s, 4), "features": v} for f, s, v in explained]
@@ -96,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"Ranked by: {which}")
     print(f"Symbols also ranked by: {_semantic_name(settings, semantic, why_not, found.notes)}")
+    for note in example_notes:
+        print(f"Example: {note}")
     if explained is not None:
         print("Learned ranker (score: features):")
         for path, score, values in explained:
@@ -109,6 +127,20 @@ def run(args: argparse.Namespace) -> int:
         why = ", ".join(sym.reasons)
         print(f"{n:>3}. {sym.file}:{sym.start}-{sym.end} {sym.name} [{sym.kind}]  ({sym.score:.3f}: {why})")
     return 0
+
+
+def _run_example(
+    settings: Any, tree: Path, index: Any, issue: str, update: Any
+) -> tuple[frozenset[tuple[str, str]], str]:
+    """The symbols the issue's example calls in the configured sandbox (its environment built first
+    if need be, with the build's steps as progress), and how it went."""
+    from swe_lsp.sandbox import open_sandbox, run_program
+    from swe_lsp.search.example import example_calls
+
+    with open_sandbox(settings.sandbox) as sandbox:
+        if hasattr(sandbox, "on_build_line"):  # Docker builds the workspace's environment once
+            sandbox.on_build_line = lambda line: update(f"sandbox: {line}"[:80], 0.4)
+        return example_calls(index, issue, lambda files, argv, t: run_program(sandbox, tree, files, argv, t))
 
 
 def _semantic_name(settings: Any, semantic: Any, why_not: str | None, notes: tuple[str, ...]) -> str:

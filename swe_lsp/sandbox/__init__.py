@@ -22,7 +22,7 @@ from swe_lsp.sandbox.runners import (
     run_tests,
     select_tests,
 )
-from swe_lsp.sandbox.verify import CandidateRuns, run_script, verify_candidate
+from swe_lsp.sandbox.verify import CandidateRuns, run_program, run_script, verify_candidate
 
 __all__ = [
     "CandidateRuns",
@@ -40,6 +40,7 @@ __all__ = [
     "compare",
     "detect_runner",
     "open_sandbox",
+    "run_program",
     "run_script",
     "run_tests",
     "select_tests",

@@ -155,6 +155,11 @@ class Sandbox(_Closing):
         """One line for logs and the user: which kind, and with what."""
         return self.kind
 
+    def ready(self, tree: Path) -> bool:
+        """Whether a session of `tree` starts without building anything first (the process-based
+        kinds always do; Docker once `tree`'s environment image is built)."""
+        return True
+
     def prepare(self, tree: Path) -> None:
         """Start, in the background, what the first session of `tree` will need, so that it is ready
         by the time a patch is (the model works for minutes first). Returns at once; never raises

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from swe_lsp.sandbox import docker_engine
 from swe_lsp.sandbox.base import POLL_S, Ending, Sandbox, SandboxSession, result_of, wait_for
 from swe_lsp.sandbox.base_image import DEFAULT_BASE_IMAGE, base_image_present
-from swe_lsp.sandbox.env_layer import SANDBOX_UID, WORKDIR, OnLine, env_image
+from swe_lsp.sandbox.env_layer import SANDBOX_UID, WORKDIR, OnLine, env_image, image_cached
 from swe_lsp.sandbox.environment import EnvPlan, plan_environment
 from swe_lsp.sandbox.errors import SandboxError, SandboxImageError
 from swe_lsp.sandbox.result import OutputCap, RunResult
@@ -125,6 +125,10 @@ class DockerSandbox(Sandbox):
                 log.info("preparing the sandbox for %s failed: %s", tree, exc)
 
         threading.Thread(target=build_and_warm, name="swe-lsp-sandbox-prepare", daemon=True).start()
+
+    def ready(self, tree: Path) -> bool:
+        """Whether `tree`'s environment image is built (a session then starts in seconds)."""
+        return image_cached(self.client, self.plan(tree), self.settings.image)
 
     def session(self, tree: Path, job_id: str | None = None) -> DockerSession:
         """A started container (warm if one is ready) of the image for `tree`'s dependencies,

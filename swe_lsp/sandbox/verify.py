@@ -88,6 +88,21 @@ def run_script(
 ) -> RunResult:
     """Run a reproduction script on the original `tree` (nothing else written), as
     `verify_candidate` runs it: same path, same interpreter."""
+    files = {REPRO_PATH: script.encode()}
+    return run_program(sandbox, tree, files, ["python3", REPRO_PATH], timeout_s, cancel, job_id)
+
+
+def run_program(
+    sandbox: Sandbox,
+    tree: Path,
+    files: Mapping[str, bytes],
+    argv: Sequence[str],
+    timeout_s: float | None = None,
+    cancel: threading.Event | None = None,
+    job_id: str | None = None,
+) -> RunResult:
+    """Run `argv` on the original `tree` with `files` written into its copy (a program and its
+    input), in a session of its own."""
     with sandbox.session(tree, job_id=job_id) as session:
-        session.put_files({REPRO_PATH: script.encode()})
-        return session.run(["python3", REPRO_PATH], timeout_s, cancel=cancel)
+        session.put_files(dict(files))
+        return session.run(list(argv), timeout_s, cancel=cancel)

@@ -3,6 +3,7 @@ the retrieval hits and the compressed tree, and the search settings it runs unde
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,7 +144,8 @@ class JobContext:
     `workspace.semantic`) re-ranks the best symbols by their similarity to the issue. `notes`: what
     the user should know about how the code was ranked (the job's report carries them), with
     retrieval's own (an embedding model that failed); `on_embed` hears how far the embedding of the
-    best symbols not stored ahead has got (and may stop it: a cancel)."""
+    best symbols not stored ahead has got (and may stop it: a cancel); `executed`: the symbols the
+    issue's example called in the sandbox (`search.example`), which the symbol stage weighs."""
 
     def __init__(
         self,
@@ -154,11 +156,14 @@ class JobContext:
         semantic: SemanticModel | None = None,
         notes: tuple[str, ...] = (),
         on_embed: EmbedProgress | None = None,
+        executed: frozenset[tuple[str, str]] = frozenset(),
     ) -> None:
         self.issue = issue
         self.index = index
         self.limits = limits or Limits()
         self.root: Path = index.root
+        self.executed = executed
+        self._given = (learned, semantic, notes, on_embed)
         top = max(self.limits.files_listed, self.limits.file_choices or 0)
         reorder = learned.files if learned else None
         found = retrieve(
@@ -169,6 +174,7 @@ class JobContext:
             reorder=reorder,
             semantic=semantic,
             on_embed=on_embed,
+            executed=executed,
         )
         self.hits = found.files
         self.symbol_hits = found.symbols
@@ -178,6 +184,18 @@ class JobContext:
         self._lines: dict[str, list[str] | None] = {}
         self._skeleton_lines: dict[str, list[str] | None] = {}
         self._choices: tuple[Limits, list[tuple[str, str]]] | None = None  # under these limits
+
+    def with_example(self, executed: frozenset[tuple[str, str]], note: str) -> JobContext:
+        """This context ranked again with the symbols the issue's example called, and `note` (what
+        the example's run found) among its notes."""
+        learned, semantic, notes, on_embed = self._given
+        if executed == self.executed:  # nothing to rank again
+            same = copy.copy(self)
+            same.notes = (*self.notes, note)
+            return same
+        return JobContext(
+            self.issue, self.index, self.limits, learned, semantic, (*notes, note), on_embed, executed
+        )
 
     def file_choices(self) -> list[tuple[str, str]]:
         """(path, why) of the files the model may pick, best first: retrieval's hits, then the

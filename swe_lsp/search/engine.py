@@ -20,6 +20,7 @@ from swe_lsp.errors import SweLspError
 from swe_lsp.llm import Backend, GenerationInterrupted, Manifest, get_manifest
 from swe_lsp.search.context import JobContext, SearchConfig
 from swe_lsp.search.controller import SearchResult, search
+from swe_lsp.search.example import ExampleRunner, weigh_example
 from swe_lsp.search.job import Cost, JobReport, Progress, ResolveRequest
 from swe_lsp.search.ranking import STRATEGIES, to_candidates
 from swe_lsp.search.records import why_no_candidate, write_trajectory
@@ -100,6 +101,8 @@ def resolve(
                 stack.enter_context(backend.interruptible(cancel))  # a cancel stops a generation
             ctx, commit = _prepare(rt, request, settings, stack, cfg)
             verifier = _verifier(rt, request, settings, ctx, cfg, stack, verifier_factory)
+            if settings.search.run_example and isinstance(verifier, ExampleRunner):
+                ctx = weigh_example(rt, ctx, verifier)
             result = search(rt, ctx, cfg, verifier)
             searched = True
     except (Cancelled, GenerationInterrupted):

@@ -21,6 +21,7 @@ from swe_lsp.sandbox import (
     TestRun,
     compare,
     detect_runner,
+    run_program,
     run_script,
     verify_candidate,
 )
@@ -132,6 +133,16 @@ class SandboxVerifier:
     def reproduce(self, script: str) -> RunResult:
         """Run `script` on the original tree, in a session of its own."""
         return run_script(self.sandbox, self.tree, script, self.timeout_s, self.cancel, self.job_id)
+
+    def run_example(
+        self, files: Mapping[str, bytes], argv: Sequence[str], timeout_s: float
+    ) -> RunResult | None:
+        """Run `argv` with `files` written on the original tree (the issue's example, `example`), or
+        None when the sandbox's environment is not built yet: the build overlaps the model's work,
+        and the job does not wait for it here."""
+        if not self.sandbox.ready(self.tree):
+            return None
+        return run_program(self.sandbox, self.tree, files, argv, timeout_s, self.cancel, self.job_id)
 
     def verify(
         self, patch: PatchCandidate, reproduction: Reproduction, files: dict[str, bytes | None] | None = None

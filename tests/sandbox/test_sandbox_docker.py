@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 import time
@@ -89,6 +90,20 @@ def test_prepare_warms_a_container_that_the_first_session_takes(
         assert session.run(["python3", "-c", "print(2 + 3)"]).stdout.strip() == "5"
     sandbox.close()  # the refill started by the take is removed too
     assert docker_engine.owned_containers(docker_client) == []
+
+
+def test_ready_says_whether_a_session_starts_without_a_build(
+    new_docker, calc_repo: CalcRepo, tmp_path
+) -> None:
+    sandbox = new_docker(warm=0)
+    with sandbox.session(calc_repo.path) as session:  # builds (or finds) its environment
+        assert session.run(["true"]).exit_code == 0
+    assert sandbox.ready(calc_repo.path)
+    other = tmp_path / "other"
+    shutil.copytree(calc_repo.path, other)
+    (other / "requirements.txt").write_text("# a dependency file of its own: another environment\n")
+    assert not sandbox.ready(other)  # and asking did not build it
+    assert not sandbox.ready(other)
 
 
 def _dead_pid() -> int:

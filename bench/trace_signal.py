@@ -1,0 +1,229 @@
+"""What running the issue's own example tells localization: the functions it calls (issue 14).
+
+    SWE_LSP_BENCH_MIRRORS=/work/.mirror python bench/trace_signal.py [--repos sympy/sympy]
+
+Lexical and history signals look used up on the Lite issues (README, "Not served"): a gold method of
+the top file shares its file's score with dozens of siblings and differs only by word overlap. What
+separates `LatexPrinter._print_MatrixElement` from its siblings is that `latex((M*N)[i, j])`, the
+issue's example, calls it. Each instance's example runs here as the product runs it in the
+workspace's sandbox (`swe_lsp.workspace.example_run`: its statements, the program that runs them one
+by one under a profile hook with the workspace's packages star-imported, the symbols the calls name)
+on the tree at the instance's base commit. Then, on `bench/symbol_tune.py`'s dumps of the product's
+own candidates, variants add a weight to the called symbols' hand scores (what
+`retrieval.EXECUTED_WEIGHT` serves), or to the executed files' scores, scored on the two halves by id
+as every symbol-stage setting is.
+
+Only repositories whose examples run here are measured: sympy (pure Python, its one dependency,
+mpmath, is in this environment; a release older than this Python gets the few names it misses put
+back, PRELUDE). Django's examples need settings and a database, matplotlib's and scikit-learn's a
+build of their C extensions at each base commit. The issue's code runs on this machine, in a child
+process, only because these are public issues of this bench; the product runs it only in the sandbox.
+
+Needs `bench/symbol_tune.py`'s dumps (it reads them, it does not make them; they hold no example, so
+a variant's weight is the whole of it). Traces are cached under bench/.cache/trace/. Summary:
+bench/results/trace_signal.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from localize import CACHE, FILE_KS, SYMBOL_KS, add_selection_args, materialize, selected_rows  # noqa: E402
+from symbol_tune import DUMPS, score  # noqa: E402
+
+from swe_lsp.workspace.example_run import (  # noqa: E402
+    INPUT_PATH,
+    PROGRAM_PATH,
+    TRACER,
+    called_symbols,
+    example_statements,
+    parse_report,
+    tracer_input,
+)
+from swe_lsp.workspace.index import RepoIndex  # noqa: E402
+
+TRACES = CACHE / "trace"
+RESULTS = HERE / "results" / "trace_signal.json"
+# Seconds a whole example may run, imports included (its statements have `example_run.STATEMENT_S`
+# each).
+EXAMPLE_S = 180
+# Repositories whose examples run here.
+RUNS_HERE = ("sympy/sympy",)
+# Run before the workspace's imports: a sympy release older than this Python misses a few names the
+# standard library has moved since (`collections.Mapping`, `fractions.gcd`, `time.clock`); the
+# product runs the example in the workspace's own environment, which needs none of this.
+PRELUDE = """
+import collections, collections.abc, fractions, math, time
+for name in ("Mapping", "MutableMapping", "Sequence", "MutableSequence", "Set", "MutableSet",
+             "Iterable", "Iterator", "Callable", "Hashable"):
+    if not hasattr(collections, name):
+        setattr(collections, name, getattr(collections.abc, name))
+if not hasattr(fractions, "gcd"):
+    fractions.gcd = math.gcd
+if not hasattr(time, "clock"):
+    time.clock = time.perf_counter
+"""
+
+
+def trace(row: dict) -> dict:
+    """The instance's example run at its base commit as the product runs it (`example_run`):
+    statements tried and run, the symbols it called (`called_symbols`) and the files they are in;
+    cached under TRACES."""
+    out = TRACES / f"{row['instance_id']}.json"
+    if out.exists():
+        return json.loads(out.read_text())
+    statements = example_statements(row["problem_statement"])
+    found: dict = {"statements": len(statements), "ran": 0, "called": []}
+    if statements:
+        repo = row["repo"]
+        tree = materialize(repo, row["base_commit"], CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
+        index = RepoIndex.build_or_load(tree, CACHE / "index", key=f"rank-{repo}")
+        (tree / INPUT_PATH).write_text(tracer_input(statements, index, PRELUDE))
+        (tree / PROGRAM_PATH).write_text(TRACER)
+        started = time.perf_counter()
+        try:
+            run = subprocess.run(
+                [sys.executable, PROGRAM_PATH, INPUT_PATH],
+                capture_output=True,
+                text=True,
+                timeout=EXAMPLE_S,
+                cwd=tree,
+            )
+            report = parse_report(run.stdout, len(statements))
+            found["ran"] = report.ran
+            found["called"] = sorted(f"{p}::{n}" for p, n in called_symbols(index, report.calls))
+        except (subprocess.TimeoutExpired, ValueError) as exc:
+            found["failure"] = str(exc)
+        finally:
+            (tree / INPUT_PATH).unlink()
+            (tree / PROGRAM_PATH).unlink()
+        found["seconds"] = round(time.perf_counter() - started, 1)
+    TRACES.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(found))
+    print(f"{row['instance_id']}: {found['ran']} of {found['statements']} statements ran, "
+          f"{len(found['called'])} symbols called", file=sys.stderr, flush=True)  # fmt: skip
+    return found
+
+
+def with_trace(dump: dict, found: dict) -> dict:
+    """The dump with each candidate's `called` flag and the example's `called` symbols and
+    `executed_files`."""
+    called = set(found["called"])
+    out = copy.deepcopy(dump)
+    for c in out["cands"]:
+        c["called"] = f"{c['file']}::{c['name']}" in called
+    out["called"] = sorted(called)
+    out["executed_files"] = sorted({name.partition("::")[0] for name in called})
+    return out
+
+
+def boosted(dumps: list[dict], symbol: float, file: float) -> list[dict]:
+    """The dumps as the stage would see them if each executed symbol's hand score gained `symbol`
+    and each executed file's score `file` (the files re-sorted)."""
+    out = []
+    for d in dumps:
+        e = copy.deepcopy(d)
+        for c in e["cands"]:
+            if c["called"]:
+                c["hand"] = round(c["hand"] + symbol, 4)
+                c["hand_plain"] = round(c["hand_plain"] + symbol, 4)
+        executed = set(e["executed_files"])
+        files = zip(e["files"], e["file_scores"], strict=True)
+        scores = [s + (file if p in executed else 0.0) for p, s in files]
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        e["files"], e["file_scores"] = [e["files"][i] for i in order], [scores[i] for i in order]
+        out.append(e)
+    return out
+
+
+VARIANTS = {
+    "served (no trace)": (0.0, 0.0),
+    **{f"executed symbols +{w}": (w, 0.0) for w in (0.2, 0.4, 0.6, 0.8, 1.0)},
+    **{f"executed files +{w}": (0.0, w) for w in (0.1, 0.2, 0.3)},
+    "executed symbols +0.6, files +0.2": (0.6, 0.2),
+}
+
+
+def coverage(dumps: list[dict], traces: dict[str, dict]) -> dict:
+    """How often the example ran and reached the gold functions and files."""
+    ran = [d for d in dumps if traces[d["instance_id"]]["ran"]]
+    with_gold = [d for d in ran if d["gold_symbols"]]
+    among = [{f"{c['file']}::{c['name']}" for c in d["cands"] if c["called"]} for d in with_gold]
+    outside = [
+        d["instance_id"]
+        for d in ran
+        if not set(d["gold_files"]) <= set(d["files"]) and set(d["gold_files"]) <= set(d["executed_files"])
+    ]
+
+    def median(values: list[int]) -> int:
+        return sorted(values)[len(values) // 2] if values else 0
+
+    return {
+        "instances": len(dumps),
+        "with_example": sum(1 for d in dumps if traces[d["instance_id"]]["statements"]),
+        "example_ran": len(ran),
+        "gold_functions_all_called": sum(set(d["gold_symbols"]) <= set(d["called"]) for d in with_gold),
+        "gold_functions_all_called_among_candidates": sum(
+            set(d["gold_symbols"]) <= names for d, names in zip(with_gold, among, strict=True)
+        ),
+        "ran_with_gold_functions": len(with_gold),
+        "gold_files_all_executed": sum(set(d["gold_files"]) <= set(d["executed_files"]) for d in ran),
+        "median_candidates_called": median([sum(c["called"] for c in d["cands"]) for d in ran]),
+        "median_candidates": median([len(d["cands"]) for d in ran]),
+        "median_files_executed": median([len(d["executed_files"]) for d in ran]),
+        "median_seconds": median([traces[d["instance_id"]].get("seconds", 0) for d in ran]),
+        "gold_files_executed_outside_the_symbol_stage_files": outside,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_selection_args(parser)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    if not args.repos:
+        args.repos = ",".join(RUNS_HERE)
+    rows = [r for r in selected_rows(args) if r["repo"] in RUNS_HERE]
+    missing = [r["instance_id"] for r in rows if not (DUMPS / f"{r['instance_id']}.json").exists()]
+    if missing:
+        sys.exit(
+            f"no symbol_tune dump for {len(missing)} instances (run bench/symbol_tune.py): {missing[:3]}"
+        )
+    traces = {r["instance_id"]: trace(r) for r in rows}
+    dumps = sorted(
+        (with_trace(json.loads((DUMPS / f"{i}.json").read_text()), t) for i, t in traces.items()),
+        key=lambda d: d["instance_id"],
+    )
+    halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
+    results = {
+        name: {h: score(boosted(part, symbol, file), {}) for h, part in halves.items()}
+        for name, (symbol, file) in VARIANTS.items()
+    }
+    repos = sorted({r["repo"] for r in rows})
+    summary = {"repos": repos, "coverage": coverage(dumps, traces), "variants": results}
+    args.out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary["coverage"], indent=1))
+    for name, r in results.items():
+        shown = "  ".join(
+            f"{h} "
+            + "/".join(
+                str(r[h][m]) for m in [*(f"file@{k}" for k in FILE_KS), *(f"function@{k}" for k in SYMBOL_KS)]
+            )
+            for h in halves
+        )
+        print(f"{name:36s} {shown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

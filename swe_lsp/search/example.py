@@ -1,0 +1,102 @@
+"""Before the search: the issue's own example runs in the job's sandbox, and the workspace functions
+it calls rank higher (`workspace.example_run`, `retrieval.EXECUTED_WEIGHT`).
+
+It runs only where the job's checks run (the sandbox the user configured for verification, never on
+the host unless that is what they configured), only when that sandbox's environment is already built
+(a cold environment's build overlaps the model's work instead, and this job goes on without the
+example), and within EXAMPLE_TIMEOUT_S. Whatever happens, the job goes on: an example that does not
+run, or a sandbox that fails, leaves the ranking as it was and says why in the job's notes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+from swe_lsp.sandbox import RunResult
+from swe_lsp.search.context import JobContext
+from swe_lsp.search.runtime import Cancelled, Runtime
+from swe_lsp.workspace import RepoIndex
+from swe_lsp.workspace.example_run import (
+    INPUT_PATH,
+    PROGRAM_PATH,
+    TRACER,
+    called_symbols,
+    example_statements,
+    parse_report,
+    tracer_input,
+)
+
+log = logging.getLogger(__name__)
+
+# The whole run's bound: the workspace's imports (django's or sympy's take a few seconds under the
+# profile hook) and every statement at its own bound would be far more; an example that slow is
+# rare (the sympy Lite examples ran in a median 1.2 s, the slowest in 20 s), and a job should not
+# wait minutes before its model starts. What ran before the bound still counts only if the program
+# reported, so a run cut here is a run without the signal.
+# (Each statement stops at example_run.STATEMENT_S, so one that hangs leaves room for the rest.)
+EXAMPLE_TIMEOUT_S = 60.0
+
+
+@runtime_checkable
+class ExampleRunner(Protocol):
+    """What runs the example: the job's sandbox-backed verifier (`SandboxVerifier.run_example`)."""
+
+    def run_example(
+        self, files: Mapping[str, bytes], argv: Sequence[str], timeout_s: float
+    ) -> RunResult | None:
+        """Run `argv` with `files` written on the original tree; None when the sandbox is not ready."""
+        ...
+
+
+def weigh_example(rt: Runtime, ctx: JobContext, runner: ExampleRunner) -> JobContext:
+    """`ctx` ranked again with the symbols the issue's example called, or `ctx` as it is (with a
+    note why) when the issue has no example, the sandbox is not ready or the run reported nothing."""
+    if not example_statements(ctx.issue):
+        return ctx
+
+    def run(files: Mapping[str, bytes], argv: Sequence[str], timeout_s: float) -> RunResult | None:
+        rt.checkpoint()
+        found = runner.run_example(files, argv, timeout_s)
+        rt.checkpoint()
+        if found is not None:
+            rt.charge_sandbox(found.duration_s)
+        return found
+
+    with rt.in_stage("index", "running the issue's example in the sandbox"):
+        called, note = example_calls(ctx.index, ctx.issue, run)
+    log.info("job %s: %s", rt.job_id, note)
+    return ctx.with_example(called, note)
+
+
+def example_calls(
+    index: RepoIndex, issue: str, run: Callable[[Mapping[str, bytes], Sequence[str], float], RunResult | None]
+) -> tuple[frozenset[tuple[str, str]], str]:
+    """The symbols of `index` that the issue's example called when `run` ran it (`run` writes the
+    files into a sandbox's copy of the tree and runs the command there; None: the sandbox is not
+    ready), and a note for the user on how it went (nothing called when it did not run)."""
+    statements = example_statements(issue)
+    if not statements:
+        return frozenset(), "the issue has no example to run (no >>> lines or Python code blocks)"
+    files = {PROGRAM_PATH: TRACER.encode(), INPUT_PATH: tracer_input(statements, index).encode()}
+    try:
+        result = run(files, ["python3", PROGRAM_PATH, INPUT_PATH], EXAMPLE_TIMEOUT_S)
+    except Cancelled:
+        raise
+    except Exception as exc:  # the sandbox failed: verification will say so; rank as before
+        return frozenset(), f"the issue's example did not run: {exc}"
+    if result is None:
+        return frozenset(), "the issue's example did not run: the sandbox's environment is still being built"
+    if result.timed_out:
+        return frozenset(), f"the issue's example ran past {EXAMPLE_TIMEOUT_S:g} s"
+    try:
+        report = parse_report(result.stdout, len(statements))
+    except ValueError as exc:
+        last = ((result.stderr or result.stdout).strip().splitlines() or [""])[-1][:200]
+        return frozenset(), f"the issue's example did not run: {exc} {last}".strip()
+    called = called_symbols(index, report.calls)
+    return called, (
+        f"the issue's example ran ({report.ran} of {report.tried} statements without an error) and "
+        f"called {len(called)} functions of the workspace, which rank higher"
+    )

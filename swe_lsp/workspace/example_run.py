@@ -1,0 +1,213 @@
+"""The issue's own example, run under a profile hook: which of the workspace's functions it calls.
+
+Word overlap cannot tell a gold method from the dozens of siblings in its file that share its
+file's score; the issue's example can: `latex((M*N)[i, j])` calls `LatexPrinter._print_MatrixElement`
+and none of the other `_print_*` methods the issue's words match as well. Measured on the sympy Lite
+issues (`bench/trace_signal.py`), the example as given runs for 32 of 55, reaches every gold file in
+27 of those and calls a median 61 of the 2,128 candidates of the best 30 files
+(`retrieval.EXECUTED_WEIGHT`).
+
+This module holds what does not depend on where the example runs: its statements
+(`example_statements`), the program that runs them (`TRACER`, one file for any Python from 3.6 on,
+as the workspace's environment has it), reading that program's report (`parse_report`) and naming
+the workspace's symbols it called (`called_symbols`). The job runs it in the workspace's sandbox
+(`search.example`), never outside one: the issue's code is untrusted input.
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from swe_lsp.workspace.index import RepoIndex
+from swe_lsp.workspace.model import Symbol
+
+# Where the program and its input go in the sandbox's copy of the tree (hidden names, so that no
+# project file is replaced and the test runners do not collect them).
+PROGRAM_PATH = ".swe_lsp_example.py"
+INPUT_PATH = ".swe_lsp_example.json"
+# The line the program prints its report after: the example's own output is swallowed, but a
+# crashing interpreter or a site hook may still print, so the report is found by this marker.
+MARKER = "SWE_LSP_EXAMPLE_REPORT "
+# Seconds one statement may run before the next one is tried: an issue about a computation that
+# "never returns" has one such statement, and its other statements still say what is called. Ten
+# seconds finishes every other statement of the sympy Lite examples under the hook, which slows pure
+# Python about threefold.
+STATEMENT_S = 10
+# Statements run at most: the longest example of the Lite issues has 33; an issue pasting a whole
+# session is cut here rather than run for minutes.
+MAX_STATEMENTS = 60
+_IPYTHON_IN = re.compile(r"^(\s*)In \[\d+\]: ?")
+_IPYTHON_MORE = re.compile(r"^\s*\.\.\.+: ?")
+_TIGHT_PROMPT = re.compile(r"^(\s*)>>>(?=\S)")  # `>>>f(x)`, as some issues type it
+_FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
+
+# The program. Its argument is INPUT_PATH: {"statements", "imports", "paths", "statement_s",
+# "prelude"}. It runs `prelude` and the `imports` (each may fail), then each statement in one
+# namespace with the example's output swallowed, a profile hook counting the calls whose code lies
+# in one of `paths` (the workspace's Python files, matched by path suffix, so an installed copy of
+# the project counts too) and an alarm ending a statement after `statement_s`; a statement that
+# fails is left and the next one runs. The report: statements run, calls as [path, first line, name,
+# count]. Written for any Python 3 from 3.6 on (the workspace's own interpreter runs it).
+TRACER = (
+    r"""
+import io, json, os, signal, sys
+config = json.load(open(sys.argv[1]))
+paths = set(config["paths"])
+places = {}
+def place(filename):
+    if filename not in places:
+        parts = os.path.abspath(filename).replace(os.sep, "/").split("/")
+        tails = ["/".join(parts[i:]) for i in range(len(parts))]
+        places[filename] = next((tail for tail in tails if tail in paths), None)
+    return places[filename]
+calls = {}
+def hook(frame, event, arg):
+    if event == "call":
+        code = frame.f_code
+        where = place(code.co_filename)
+        if where is not None:
+            key = (where, code.co_firstlineno, code.co_name)
+            calls[key] = calls.get(key, 0) + 1
+def stop(signum, frame):
+    raise TimeoutError("statement ran past %s s" % config["statement_s"])
+signal.signal(signal.SIGALRM, stop)
+namespace = {"__name__": "__main__"}
+real_out, real_err = sys.stdout, sys.stderr
+sys.stdout = sys.stderr = io.StringIO()
+for source in [config.get("prelude") or ""] + config["imports"]:
+    try:
+        exec(compile(source, "<setup>", "exec"), namespace)
+    except BaseException:
+        pass
+ran, failures = 0, []
+for source in config["statements"]:
+    signal.alarm(int(config["statement_s"]))
+    sys.setprofile(hook)
+    try:
+        exec(compile(source, "<issue>", "exec"), namespace)
+        ran += 1
+    except BaseException as e:
+        failures.append(type(e).__name__)
+    finally:
+        sys.setprofile(None)
+        signal.alarm(0)
+        sys.stdout = sys.stderr = io.StringIO()
+sys.stdout, sys.stderr = real_out, real_err
+report = {"ran": ran, "failures": failures, "calls": [[p, l, n, c] for (p, l, n), c in sorted(calls.items())]}
+print("\n"""
+    + MARKER
+    + r"""" + json.dumps(report))
+"""
+)
+
+
+@dataclass(frozen=True)
+class ExampleReport:
+    """What the example's run reported: statements run and tried, the failures' exception names,
+    and each function of the workspace it called as (path, first line, name) with its call count."""
+
+    ran: int
+    tried: int
+    failures: tuple[str, ...]
+    calls: tuple[tuple[str, int, str, int], ...]
+
+
+def example_statements(issue: str) -> list[str]:
+    """The issue's example as statements to run in order: its prompt lines (`>>>`, IPython's
+    `In [n]:`, read by the standard library's doctest parser) when it has any, else the statements
+    of each fenced block that parses as Python; at most MAX_STATEMENTS."""
+    plain = "\n".join(line.rstrip() for line in issue.splitlines())  # GitHub's \r\n, trailing blanks
+    try:
+        sources = [e.source for e in doctest.DocTestParser().get_examples(_as_doctest(plain))]
+    except ValueError:  # a prompt block indented inconsistently
+        sources = []
+    if not sources:
+        for block in _FENCED.findall(plain):
+            try:
+                module = ast.parse(block)
+            except SyntaxError:
+                continue
+            sources.extend(ast.unparse(node) for node in module.body)
+    found = []
+    for source in sources:
+        try:
+            ast.parse(source)
+        except SyntaxError:
+            continue
+        found.append(source)
+    return found[:MAX_STATEMENTS]
+
+
+def _as_doctest(text: str) -> str:
+    """`text` with IPython's prompts as doctest's (`In [n]:` as `>>>`, its `...:` continuations at
+    their prompt's indent, as IPython aligns them only for the eye) and `>>>x` as `>>> x`."""
+    lines, indent = [], ""
+    for line in text.splitlines():
+        cell, more = _IPYTHON_IN.match(line), _IPYTHON_MORE.match(line)
+        if cell:
+            indent = cell.group(1)
+            line = f"{indent}>>> {line[cell.end() :]}"
+        elif more:
+            line = f"{indent}... {line[more.end() :]}"
+        lines.append(_TIGHT_PROMPT.sub(r"\1>>> ", line))
+    return "\n".join(lines)
+
+
+def tracer_input(statements: list[str], index: RepoIndex, prelude: str = "") -> str:
+    """The program's input (INPUT_PATH): the statements, the workspace's top-level packages to
+    star-import first (an issue's snippet often leaves out the imports its reader's session has),
+    its Python files, STATEMENT_S and `prelude` (code run before the imports)."""
+    paths = sorted(p for p in index.paths if p.endswith(".py"))
+    packages = sorted({p.split("/")[0] for p in paths if p.count("/") == 1 and p.endswith("/__init__.py")})
+    packages += sorted({p.split("/")[1] for p in paths if p.startswith("src/") and p.count("/") == 2
+                        and p.endswith("/__init__.py")})  # fmt: skip
+    imports = [f"import {p}\nfrom {p} import *" for p in packages if p.isidentifier()]
+    config = {"statements": statements, "imports": imports, "paths": paths, "statement_s": STATEMENT_S}
+    return json.dumps({**config, "prelude": prelude})
+
+
+def parse_report(stdout: str, tried: int) -> ExampleReport:
+    """The program's report from its standard output; ValueError with the reason when there is none
+    (the interpreter failed before the statements ran) or it does not read."""
+    found = [line[len(MARKER) :] for line in stdout.splitlines() if line.startswith(MARKER)]
+    if not found:
+        raise ValueError("the example's program printed no report (its interpreter failed before it ran)")
+    try:
+        data = json.loads(found[-1])
+        calls = tuple((str(p), int(line), str(name), int(n)) for p, line, name, n in data["calls"])
+        return ExampleReport(int(data["ran"]), tried, tuple(str(f) for f in data["failures"]), calls)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"the example's report does not read: {exc}") from exc
+
+
+def called_symbols(
+    index: RepoIndex, calls: Iterable[tuple[str, int, str, int]]
+) -> frozenset[tuple[str, str]]:
+    """(path, qualified name) of the indexed symbols the calls ran: the function of the call's name
+    whose span starts at its code's first line (a symbol's span starts at its first decorator, as a
+    code object's first line does), else the innermost one of that name holding that line. Lambdas,
+    comprehensions and module bodies (`<lambda>`, `<module>`) name no symbol, nor does a class body:
+    it runs when its module is imported, which says nothing of the class's use (its methods do)."""
+    out: set[tuple[str, str]] = set()
+    for path, line, name, _ in calls:
+        entry = index.file(path)
+        if entry is None or name.startswith("<"):
+            continue
+        same = [s for s in entry.symbols if s.short_name == name]
+        found = _at(same, line)
+        if found is not None and found.kind != "class":
+            out.add((path, found.name))
+    return frozenset(out)
+
+
+def _at(symbols: list[Symbol], line: int) -> Symbol | None:
+    for s in symbols:
+        if s.start == line:
+            return s
+    holding = [s for s in symbols if s.start <= line <= s.end]
+    return max(holding, key=lambda s: s.start) if holding else None

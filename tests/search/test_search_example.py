@@ -1,0 +1,134 @@
+"""The issue's example runs in the job's sandbox before the search, and what it calls ranks higher;
+a sandbox that is not ready, or an example that does not run, leaves the ranking as it was."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from scripted import run_job
+
+from swe_lsp.sandbox import RunResult
+from swe_lsp.sandbox.local_sandbox import LocalSandbox
+from swe_lsp.search.context import JobContext
+from swe_lsp.search.example import ExampleRunner, weigh_example
+from swe_lsp.search.job import Progress
+from swe_lsp.search.runtime import Runtime
+from swe_lsp.search.verification import SandboxVerifier
+from swe_lsp.settings import SandboxSettings
+from swe_lsp.workspace import RepoIndex
+
+SHAPES = '''\
+class Shape:
+    """A shape's area and perimeter."""
+
+    def area(self):
+        return self.width * self.height
+
+    def area_of_square(self):
+        return self.width * self.width
+
+    def area_rounded(self):
+        return round(self.area_of_triangle())
+
+    def area_of_triangle(self):
+        return self.width * self.height / 2
+
+    def __init__(self, width, height):
+        self.width, self.height = width, height
+'''
+ISSUE = """The area of a shape is wrong
+
+The area is not the area of the shape:
+
+>>> from geo.shapes import Shape
+>>> Shape(3, 5).area_rounded()
+8
+"""
+
+
+def _workspace(root: Path) -> Path:
+    (root / "geo").mkdir(parents=True)
+    (root / "geo" / "__init__.py").write_text("")
+    (root / "geo" / "shapes.py").write_text(SHAPES)
+    return root
+
+
+def _runtime(progress: list[Progress]) -> Runtime:
+    return Runtime("job", None, threading.Event(), progress.append)  # type: ignore[arg-type]  # no model here
+
+
+def test_the_functions_the_example_calls_rank_first(tmp_path: Path) -> None:
+    tree = _workspace(tmp_path / "ws")
+    ctx = JobContext(ISSUE, RepoIndex.build_or_load(tree, None))
+    progress: list[Progress] = []
+    with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
+        verifier = SandboxVerifier(box, tree, "true", 60, threading.Event(), "job")
+        assert isinstance(verifier, ExampleRunner)
+        weighed = weigh_example(_runtime(progress), ctx, verifier)
+    before, after = [h.name for h in ctx.symbol_hits], [h.name for h in weighed.symbol_hits]
+    # Word overlap cannot tell the two helpers apart (the square's comes first, by line); the example
+    # calls the triangle's. The class body ran at the import, which is no use of the class.
+    assert before.index("Shape.area_of_square") < before.index("Shape.area_of_triangle")
+    assert after.index("Shape.area_of_triangle") < after.index("Shape.area_of_square")
+    assert after.index("Shape.__init__") < after.index("Shape.area")
+    assert weighed.executed == {
+        ("geo/shapes.py", "Shape.area_rounded"),
+        ("geo/shapes.py", "Shape.area_of_triangle"),
+        ("geo/shapes.py", "Shape.__init__"),
+    }
+    assert any(
+        "the issue's example ran (2 of 2 statements" in n and "called 3 functions" in n for n in weighed.notes
+    )
+    assert any("running the issue's example" in p.message for p in progress)
+    assert sorted(p.name for p in tree.rglob("*") if p.is_file()) == [
+        "__init__.py",
+        "shapes.py",
+    ]  # ran in a copy
+
+
+class _Runner:
+    """A sandbox whose environment is still being built, or whose run says `result`."""
+
+    def __init__(self, result: RunResult | None) -> None:
+        self.result = result
+        self.asked = 0
+
+    def run_example(
+        self, files: Mapping[str, bytes], argv: Sequence[str], timeout_s: float
+    ) -> RunResult | None:
+        self.asked += 1
+        return self.result
+
+
+def test_without_a_ready_sandbox_or_a_report_the_ranking_stays(tmp_path: Path) -> None:
+    tree = _workspace(tmp_path / "ws")
+    ctx = JobContext(ISSUE, RepoIndex.build_or_load(tree, None))
+    before = [h.name for h in ctx.symbol_hits]
+    building = weigh_example(_runtime([]), ctx, _Runner(None))
+    assert [h.name for h in building.symbol_hits] == before and not building.executed
+    assert building.notes[-1].endswith("the sandbox's environment is still being built")
+    crashed = RunResult(1, "", "python3: can't open file '.swe_lsp_example.py'", duration_s=0.1)
+    broken = weigh_example(_runtime([]), ctx, _Runner(crashed))
+    assert [h.name for h in broken.symbol_hits] == before
+    assert "printed no report" in broken.notes[-1] and "can't open file" in broken.notes[-1]
+
+
+def test_an_issue_without_an_example_runs_nothing(tmp_path: Path) -> None:
+    tree = _workspace(tmp_path / "ws")
+    ctx = JobContext("The area of a shape is wrong for squares.", RepoIndex.build_or_load(tree, None))
+    runner = _Runner(None)
+    assert weigh_example(_runtime([]), ctx, runner) is ctx
+    assert runner.asked == 0
+
+
+def test_a_job_runs_the_example_in_its_sandbox_and_says_so(workspace: Path, tmp_path: Path) -> None:
+    """The bundled example's issue: `mean([])` raises, and that call is what the example shows."""
+    ran = run_job(workspace, tmp_path / "on", sandbox={"kind": "local"}).report
+    note = (
+        "the issue's example ran (1 of 2 statements without an error) and called 1 functions of the workspace"
+    )
+    assert ran.state == "done" and any(n.startswith(note) for n in ran.notes), ran.notes
+    off = run_job(workspace, tmp_path / "off", sandbox={"kind": "local"}, run_example=False).report
+    assert off.state == "done" and not any("example" in n for n in off.notes)

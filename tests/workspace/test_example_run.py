@@ -1,0 +1,169 @@
+"""The issue's example: its statements, the program that runs them under a profile hook, the
+workspace symbols its report names, and the symbol stage's weighing of them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from swe_lsp.cli import main
+from swe_lsp.workspace import RepoIndex, retrieve
+from swe_lsp.workspace.example_run import (
+    INPUT_PATH,
+    MARKER,
+    PROGRAM_PATH,
+    TRACER,
+    called_symbols,
+    example_statements,
+    parse_report,
+    tracer_input,
+)
+
+PRINTER = '''\
+"""Printing expressions."""
+
+
+def traced(f):
+    return f
+
+
+class Printer:
+    """Prints an expression by dispatching on its kind."""
+
+    def doprint(self, kind):
+        print("printing", kind)  # the example's output must not spoil the report
+        return getattr(self, "_print_" + kind)()
+
+    def _print_Matrix(self):
+        return "matrix element"
+
+    def _print_MatrixSymbol(self):
+        return "matrix element symbol"
+
+    @traced
+    def _print_MatrixElement(self):
+        return self._element("matrix element")
+
+    def _element(self, text):
+        return text.upper()
+
+
+def matrix_element_helper():
+    return "matrix element"
+'''
+
+
+def _repo(root: Path) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("from pkg.printer import Printer\n")
+    (root / "pkg" / "printer.py").write_text(PRINTER)
+    return root
+
+
+def _run(tree: Path, statements: list[str], index: RepoIndex) -> subprocess.CompletedProcess[str]:
+    (tree / PROGRAM_PATH).write_text(TRACER)
+    (tree / INPUT_PATH).write_text(tracer_input(statements, index))
+    return subprocess.run(
+        [sys.executable, PROGRAM_PATH, INPUT_PATH], cwd=tree, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_statements_of_prompts_ipython_cells_and_code_blocks() -> None:
+    prompts = (
+        "Printing fails\r\n    >>> from pkg import Printer\r\n    >>> p = Printer()\r\n"
+        "    >>> p.doprint('X')\r\n    'x'\r\n"
+    )
+    assert example_statements(prompts) == ["from pkg import Printer\n", "p = Printer()\n", "p.doprint('X')\n"]
+    ipython = "```\nIn [3]: for k in ('A', 'B'):\n   ...:     print(k)\n   ...:\nOut[3]: None\n```"
+    assert example_statements(ipython) == ["for k in ('A', 'B'):\n    print(k)\n"]
+    assert example_statements(">>>latex(x)\n    'x'\n") == ["latex(x)\n"]
+    fenced = (
+        "Here:\n```python\nimport pkg\npkg.Printer().doprint('A')\n```\nand a log:\n```\n"
+        'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\nKeyError: 1\n```'
+    )
+    assert example_statements(fenced) == ["import pkg", "pkg.Printer().doprint('A')"]
+    assert example_statements("The printer prints `x` wrong; no code here.") == []
+
+
+def test_the_example_names_the_functions_it_calls(tmp_path: Path) -> None:
+    tree = _repo(tmp_path / "repo")
+    index = RepoIndex.build_or_load(tree, None)
+    statements = ["p = Printer()", "p.doprint('MatrixElement')", "undefined_name", "p.doprint('Matrix')"]
+    run = _run(tree, statements, index)
+    assert run.returncode == 0, run.stderr
+    report = parse_report(run.stdout, len(statements))
+    # The failing statement is left and the next one runs; the example's own print is swallowed.
+    assert (report.ran, report.tried, report.failures) == (3, 4, ("NameError",))
+    assert "printing" not in run.stdout
+    # Only the statements are profiled: `traced` ran when the package was imported, before them.
+    assert called_symbols(index, report.calls) == {
+        ("pkg/printer.py", "Printer.doprint"),
+        ("pkg/printer.py", "Printer._print_MatrixElement"),  # decorated: its code starts at the decorator
+        ("pkg/printer.py", "Printer._element"),
+        ("pkg/printer.py", "Printer._print_Matrix"),
+    }
+
+
+def test_a_report_that_is_missing_or_broken_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="printed no report"):
+        parse_report("Traceback (most recent call last):\nSyntaxError: invalid syntax\n", 2)
+    with pytest.raises(ValueError, match="does not read"):
+        parse_report(MARKER + json.dumps({"ran": 1, "calls": [["a.py", "x", "f", 1]]}), 1)
+
+
+def test_the_workspace_packages_are_imported_for_the_example(tmp_path: Path) -> None:
+    tree = _repo(tmp_path / "repo")
+    (tree / "src" / "other").mkdir(parents=True)
+    (tree / "src" / "other" / "__init__.py").write_text("")
+    (tree / "tests").mkdir()
+    (tree / "tests" / "test_printer.py").write_text("def test_it():\n    pass\n")
+    config = json.loads(tracer_input(["Printer()"], RepoIndex.build_or_load(tree, None)))
+    assert config["imports"] == ["import pkg\nfrom pkg import *", "import other\nfrom other import *"]
+    assert "pkg/printer.py" in config["paths"] and "tests/test_printer.py" in config["paths"]
+
+
+def test_a_symbol_the_example_called_ranks_first_among_its_siblings(tmp_path: Path) -> None:
+    tree = _repo(tmp_path / "repo")
+    index = RepoIndex.build_or_load(tree, None)
+    issue = (
+        "Printing a matrix element gives the wrong text\n\nThe matrix printer prints a matrix element badly."
+    )
+    plain = retrieve(index, issue, top=5, top_symbols=10)
+    called = frozenset({("pkg/printer.py", "Printer._print_MatrixElement")})
+    ran = retrieve(index, issue, top=5, top_symbols=10, executed=called)
+    assert plain.symbols[0].name != "Printer._print_MatrixElement"
+    assert ran.symbols[0].name == "Printer._print_MatrixElement"
+    assert "the issue's example calls it" in ran.symbols[0].reasons
+
+
+def test_localize_runs_the_example_in_the_configured_sandbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = _repo(tmp_path / "repo")
+    monkeypatch.setenv("SWE_LSP_CACHE_DIR", str(tmp_path / "cache"))
+    user = Path(platformdirs.user_config_dir("swe-lsp")) / "swe-lsp.toml"
+    user.parent.mkdir(parents=True, exist_ok=True)
+    user.write_text('[sandbox]\nkind = "local"\n')  # the user's own settings: no Docker in this test
+    issue = tmp_path / "issue.md"
+    issue.write_text(
+        "The printer gives the wrong text\n\n>>> kind = 'Matrix' + 'Element'\n>>> Printer().doprint(kind)\n"
+    )
+    args = ["localize", "--workspace", str(tree), "--issue", str(issue), "--symbols", "10", "--json"]
+    assert main([*args, "--run-example"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["notes"][-1].startswith(
+        "the issue's example ran (2 of 2 statements without an error) and called 3"
+    )
+    assert main(args) == 0  # without the flag nothing runs
+    plain = json.loads(capsys.readouterr().out)
+    assert not any("example" in n for n in plain["notes"])
+    ran, before = [s["name"] for s in out["symbols"]], [s["name"] for s in plain["symbols"]]
+    siblings = ("Printer._print_Matrix", "Printer._print_MatrixSymbol")
+    assert any(before.index(s) < before.index("Printer._print_MatrixElement") for s in siblings)
+    assert all(ran.index("Printer._print_MatrixElement") < ran.index(s) for s in siblings)
+    assert sorted(p.name for p in tree.rglob("*") if p.is_file()) == ["__init__.py", "printer.py"]
