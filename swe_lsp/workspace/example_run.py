@@ -45,6 +45,8 @@ _IPYTHON_IN = re.compile(r"^(\s*)In \[\d+\]: ?")
 _IPYTHON_MORE = re.compile(r"^\s*\.\.\.+: ?")
 _TIGHT_PROMPT = re.compile(r"^(\s*)>>>(?=\S)")  # `>>>f(x)`, as some issues type it
 _FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
+# Top-level packages a user's session does not import: the project's tests, docs and examples.
+_NOT_IMPORTED = frozenset({"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks"})
 
 # The program. Its argument is INPUT_PATH: {"statements", "imports", "paths", "statement_s",
 # "prelude"}. It runs `prelude` and the `imports` (each may fail), then each statement in one
@@ -160,13 +162,16 @@ def _as_doctest(text: str) -> str:
 
 def tracer_input(statements: list[str], index: RepoIndex, prelude: str = "") -> str:
     """The program's input (INPUT_PATH): the statements, the workspace's top-level packages to
-    star-import first (an issue's snippet often leaves out the imports its reader's session has),
-    its Python files, STATEMENT_S and `prelude` (code run before the imports)."""
+    star-import first (an issue's snippet often leaves out the imports its reader's session has;
+    not its tests', docs' or examples' packages), its Python files, STATEMENT_S and `prelude` (code
+    run before the imports)."""
     paths = sorted(p for p in index.paths if p.endswith(".py"))
     packages = sorted({p.split("/")[0] for p in paths if p.count("/") == 1 and p.endswith("/__init__.py")})
     packages += sorted({p.split("/")[1] for p in paths if p.startswith("src/") and p.count("/") == 2
                         and p.endswith("/__init__.py")})  # fmt: skip
-    imports = [f"import {p}\nfrom {p} import *" for p in packages if p.isidentifier()]
+    imports = [
+        f"import {p}\nfrom {p} import *" for p in packages if p.isidentifier() and p not in _NOT_IMPORTED
+    ]
     config = {"statements": statements, "imports": imports, "paths": paths, "statement_s": STATEMENT_S}
     return json.dumps({**config, "prelude": prelude})
 

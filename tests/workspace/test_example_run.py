@@ -121,6 +121,7 @@ def test_the_workspace_packages_are_imported_for_the_example(tmp_path: Path) -> 
     (tree / "src" / "other").mkdir(parents=True)
     (tree / "src" / "other" / "__init__.py").write_text("")
     (tree / "tests").mkdir()
+    (tree / "tests" / "__init__.py").write_text("")  # a package, but not one a session imports
     (tree / "tests" / "test_printer.py").write_text("def test_it():\n    pass\n")
     config = json.loads(tracer_input(["Printer()"], RepoIndex.build_or_load(tree, None)))
     assert config["imports"] == ["import pkg\nfrom pkg import *", "import other\nfrom other import *"]
