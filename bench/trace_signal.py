@@ -38,9 +38,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from localize import CACHE, FILE_KS, SYMBOL_KS, add_selection_args, materialize, selected_rows  # noqa: E402
-from symbol_tune import DUMPS, score  # noqa: E402
+from localize import CACHE, FILE_KS, SYMBOL_KS, add_selection_args, materialize, recall, selected_rows  # noqa: E402
+from rank_history import STORE  # noqa: E402
+from symbol_tune import DUMPS, replay, replay_files, score  # noqa: E402
 
+from swe_lsp.workspace import retrieval  # noqa: E402
 from swe_lsp.workspace.example_run import (  # noqa: E402
     INPUT_PATH,
     PROGRAM_PATH,
@@ -186,6 +188,39 @@ def coverage(dumps: list[dict], traces: dict[str, dict]) -> dict:
     }
 
 
+def whole_dataset(data: Path, dumps: list[dict]) -> dict[str, dict]:
+    """The product's recall over every instance rank_history cached (its own files and functions),
+    with the traced instances' replayed by the symbol stage without and with the example's weight
+    (`retrieval.EXECUTED_WEIGHT`): what the README's table would read if the example ran where it
+    runs here."""
+    traced = {d["instance_id"]: d for d in dumps}
+    rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    out = {}
+    for name, weight in (
+        ("product (replayed)", 0.0),
+        ("product with the example", retrieval.EXECUTED_WEIGHT),
+    ):
+        files, functions = [], []
+        for row in rows:
+            cached = STORE / "instances-q400" / f"{row['instance_id']}.json"
+            if not cached.exists():
+                continue
+            record = json.loads(cached.read_text())
+            d = traced.get(row["instance_id"])
+            ranked_files, ranked = record["product_files"], record["product_symbols"]
+            if d is not None:
+                moved = boosted([d], weight, 0.0)[0]
+                ranked_files, ranked = replay_files(moved), replay(moved)
+            files.append({"gold": record["gold_files"], "ranked": ranked_files})
+            functions.append({"gold": record["gold_symbols"], "ranked": ranked})
+        out[name] = {
+            "instances": len(files),
+            **{f"file@{k}": recall(files, "gold", "ranked", k) for k in FILE_KS},
+            **{f"function@{k}": recall(functions, "gold", "ranked", k) for k in SYMBOL_KS},
+        }
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_selection_args(parser)
@@ -210,9 +245,14 @@ def main() -> int:
         for name, (symbol, file) in VARIANTS.items()
     }
     repos = sorted({r["repo"] for r in rows})
-    summary = {"repos": repos, "coverage": coverage(dumps, traces), "variants": results}
+    summary = {
+        "repos": repos,
+        "coverage": coverage(dumps, traces),
+        "variants": results,
+        "whole_dataset": whole_dataset(args.data, dumps),
+    }
     args.out.write_text(json.dumps(summary, indent=1) + "\n")
-    print(json.dumps(summary["coverage"], indent=1))
+    print(json.dumps({k: summary[k] for k in ("coverage", "whole_dataset")}, indent=1))
     for name, r in results.items():
         shown = "  ".join(
             f"{h} "
