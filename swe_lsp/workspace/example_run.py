@@ -3,8 +3,8 @@
 Word overlap cannot tell a gold method from the dozens of siblings in its file that share its
 file's score; the issue's example can: `latex((M*N)[i, j])` calls `LatexPrinter._print_MatrixElement`
 and none of the other `_print_*` methods the issue's words match as well. Measured on the sympy Lite
-issues (`bench/trace_signal.py`), the example as given runs for 32 of 55, reaches every gold file in
-27 of those and calls a median 61 of the 2,128 candidates of the best 30 files
+issues (`bench/trace_signal.py`), the example as given runs for 37 of 55, reaches every gold file in
+32 of those and calls a median 51-61 of the 2,128 candidates of the best 30 files
 (`retrieval.EXECUTED_WEIGHT`).
 
 This module holds what does not depend on where the example runs: its statements
@@ -34,17 +34,19 @@ INPUT_PATH = ".swe_lsp_example.json"
 # crashing interpreter or a site hook may still print, so the report is found by this marker.
 MARKER = "SWE_LSP_EXAMPLE_REPORT "
 # Seconds one statement may run before the next one is tried: an issue about a computation that
-# "never returns" has one such statement, and its other statements still say what is called. Ten
-# seconds finishes every other statement of the sympy Lite examples under the hook, which slows pure
-# Python about threefold.
+# "never returns" has one such statement, and its other statements still say what is called. The
+# sympy Lite examples' whole runs took at most 3.1 s here under the hook (which slows pure Python
+# about threefold); ten seconds a statement leaves room for a slower laptop and heavier work.
 STATEMENT_S = 10
-# Statements run at most: the longest example of the Lite issues has 33; an issue pasting a whole
-# session is cut here rather than run for minutes.
+# Statements run at most: 114 of the 207 Lite issues have an example, the longest 77 top-level
+# statements (sympy-22840, a script and its output), the next 34; an issue pasting a whole session
+# is cut here rather than run for minutes.
 MAX_STATEMENTS = 60
 _IPYTHON_IN = re.compile(r"^(\s*)In \[\d+\]: ?")
 _IPYTHON_MORE = re.compile(r"^\s*\.\.\.+: ?")
 _TIGHT_PROMPT = re.compile(r"^(\s*)>>>(?=\S)")  # `>>>f(x)`, as some issues type it
 _FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
+_INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 # Top-level packages a user's session does not import: the project's tests, docs and examples.
 _NOT_IMPORTED = frozenset({"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks"})
 
@@ -121,20 +123,19 @@ class ExampleReport:
 
 def example_statements(issue: str) -> list[str]:
     """The issue's example as statements to run in order: its prompt lines (`>>>`, IPython's
-    `In [n]:`, read by the standard library's doctest parser) when it has any, else the statements
-    of each fenced block that parses as Python; at most MAX_STATEMENTS."""
+    `In [n]:`, read by the standard library's doctest parser) when it has any, else the top-level
+    statements of its fenced blocks that parse as Python (a block with a Python 2 `print x` or its
+    output pasted in keeps the rest), else its inline code spans that are calls or operations
+    (`latex(acsc(x), inv_trig_style="full")`, `0**-oo`); at most MAX_STATEMENTS."""
     plain = "\n".join(line.rstrip() for line in issue.splitlines())  # GitHub's \r\n, trailing blanks
     try:
         sources = [e.source for e in doctest.DocTestParser().get_examples(_as_doctest(plain))]
     except ValueError:  # a prompt block indented inconsistently
         sources = []
     if not sources:
-        for block in _FENCED.findall(plain):
-            try:
-                module = ast.parse(block)
-            except SyntaxError:
-                continue
-            sources.extend(ast.unparse(node) for node in module.body)
+        sources = [s for block in _FENCED.findall(plain) for s in _block_statements(block)]
+    if not sources:
+        sources = [span for span in _INLINE.findall(_FENCED.sub("", plain)) if _computes(span)]
     found = []
     for source in sources:
         try:
@@ -143,6 +144,44 @@ def example_statements(issue: str) -> list[str]:
             continue
         found.append(source)
     return found[:MAX_STATEMENTS]
+
+
+def _block_statements(block: str) -> list[str]:
+    """The top-level statements of a code block: all of them when it parses, else each top-level
+    chunk (a line at the left margin and the indented lines under it) that parses alone. A bare
+    annotation is left out: it is a pasted error line (`KeyError: 1`), not code."""
+    try:
+        return [ast.unparse(node) for node in ast.parse(block).body if not _bare_annotation(node)]
+    except SyntaxError:
+        pass
+    chunks: list[list[str]] = []
+    for line in block.splitlines():
+        if line.strip() and (line[0].isspace() or line.lstrip().startswith((")", "]", "}"))) and chunks:
+            chunks[-1].append(line)
+        elif line.strip():
+            chunks.append([line])
+    out = []
+    for chunk in chunks:
+        try:
+            out.extend(ast.unparse(n) for n in ast.parse("\n".join(chunk)).body if not _bare_annotation(n))
+        except SyntaxError:
+            continue
+    return out
+
+
+def _bare_annotation(node: ast.stmt) -> bool:
+    return isinstance(node, ast.AnnAssign) and node.value is None
+
+
+def _computes(span: str) -> bool:
+    """An inline code span worth running: one expression that calls or operates on something (not a
+    bare name, attribute or literal, which runs nothing of the workspace)."""
+    try:
+        tree = ast.parse(span, mode="eval")
+    except SyntaxError:
+        return False
+    return any(isinstance(node, ast.Call | ast.BinOp | ast.UnaryOp | ast.Compare | ast.Subscript)
+               for node in ast.walk(tree.body))  # fmt: skip
 
 
 def _as_doctest(text: str) -> str:

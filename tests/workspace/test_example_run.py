@@ -90,6 +90,17 @@ def test_the_statements_of_prompts_ipython_cells_and_code_blocks() -> None:
     assert example_statements("The printer prints `x` wrong; no code here.") == []
 
 
+def test_a_block_that_does_not_parse_keeps_its_statements_and_inline_calls_are_the_last_resort() -> None:
+    python2 = "```\nimport pkg\np = pkg.Printer()\nfor k in 'AB':\n    p.doprint(k)\nprint p\n```"
+    assert example_statements(python2) == [
+        "import pkg",
+        "p = pkg.Printer()",
+        "for k in 'AB':\n    p.doprint(k)",
+    ]
+    inline = "`Printer().doprint('A')` works but `0**-oo` gives `0`, as `Printer` and `pkg.printer` show."
+    assert example_statements(inline) == ["Printer().doprint('A')", "0**-oo"]
+
+
 def test_the_example_names_the_functions_it_calls(tmp_path: Path) -> None:
     tree = _repo(tmp_path / "repo")
     index = RepoIndex.build_or_load(tree, None)
