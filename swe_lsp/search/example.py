@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # The whole run's bound: the workspace's imports (django's or sympy's take a few seconds under the
 # profile hook) and every statement at its own bound would be far more; an example that slow is
-# rare (the sympy Lite examples ran in a median 1.3-1.5 s, the slowest in 3.1 s), and a job should not
+# rare (the sympy Lite examples ran in a median 1.3 s, the slowest in 3.1 s), and a job should not
 # wait minutes before its model starts. What ran before the bound still counts only if the program
 # reported, so a run cut here is a run without the signal.
 # (Each statement stops at example_run.STATEMENT_S, so one that hangs leaves room for the rest.)

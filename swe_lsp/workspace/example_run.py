@@ -4,7 +4,7 @@ Word overlap cannot tell a gold method from the dozens of siblings in its file t
 file's score; the issue's example can: `latex((M*N)[i, j])` calls `LatexPrinter._print_MatrixElement`
 and none of the other `_print_*` methods the issue's words match as well. Measured on the sympy Lite
 issues (`bench/trace_signal.py`), the example as given runs for 37 of 55, reaches every gold file in
-32 of those and calls a median 51-61 of the 2,128 candidates of the best 30 files
+32 of those and calls a median 42 of the 2,128 candidates of the best 30 files
 (`retrieval.EXECUTED_WEIGHT`).
 
 This module holds what does not depend on where the example runs: its statements
@@ -54,12 +54,14 @@ _NOT_IMPORTED = frozenset({"test", "tests", "testing", "doc", "docs", "example",
 # "prelude"}. It runs `prelude` and the `imports` (each may fail), then each statement in one
 # namespace with the example's output swallowed, a profile hook counting the calls whose code lies
 # in one of `paths` (the workspace's Python files, matched by path suffix, so an installed copy of
-# the project counts too) and an alarm ending a statement after `statement_s`; a statement that
-# fails is left and the next one runs. The report: statements run, calls as [path, first line, name,
-# count]. Written for any Python 3 from 3.6 on (the workspace's own interpreter runs it).
+# the project counts too) except those made while a module is being imported (a statement's
+# `from pkg.sub import f` runs `pkg.sub`'s set-up code, which says nothing of the issue), and an
+# alarm ending a statement after `statement_s`; a statement that fails is left and the next one
+# runs. The report: statements run, calls as [path, first line, name, count]. Written for any Python
+# 3 from 3.6 on (the workspace's own interpreter runs it).
 TRACER = (
     r"""
-import io, json, os, signal, sys
+import builtins, io, json, os, signal, sys
 config = json.load(open(sys.argv[1]))
 paths = set(config["paths"])
 places = {}
@@ -70,8 +72,17 @@ def place(filename):
         places[filename] = next((tail for tail in tails if tail in paths), None)
     return places[filename]
 calls = {}
+importing = [0]
+real_import = builtins.__import__
+def counted_import(*args, **kwargs):
+    importing[0] += 1
+    try:
+        return real_import(*args, **kwargs)
+    finally:
+        importing[0] -= 1
+builtins.__import__ = counted_import
 def hook(frame, event, arg):
-    if event == "call":
+    if event == "call" and not importing[0]:
         code = frame.f_code
         where = place(code.co_filename)
         if where is not None:

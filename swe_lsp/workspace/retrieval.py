@@ -142,9 +142,9 @@ HELPER_WEIGHT = 0.5
 # A symbol the issue's example called when it ran in the sandbox (`example_run`, `search.example`)
 # gains EXECUTED_WEIGHT. Measured on the product's own candidates of the sympy Lite issues, the one
 # repository whose examples run on this machine (`bench/trace_signal.py`, two halves by id; run as
-# given, with the package star-imported, the example runs for 37 of 55 and calls a median 51-61 of
-# 2,128 candidates): functions @10 / @20 0.538 / 0.654 -> (0.4) 0.558 / 0.673, (0.6) 0.577 / 0.673,
-# (0.8) 0.596 / 0.692; 0.6 gains one issue at @10 on each half and one at @20 on one, losing nothing;
+# given, with the package star-imported, the example runs for 37 of 55 and calls a median 42 of
+# 2,128 candidates): functions @10 / @20 0.538 / 0.654 -> (0.2) 0.558 / 0.654, (0.4 and 0.6) 0.577 /
+# 0.673, (0.8) 0.596 / 0.692; 0.6 gains one issue at @10 on each half and one at @20 on one, losing nothing;
 # 0.8 gains more but loses a file @1 on one half (the files' similarity is read from the best
 # symbols by this score, FILE_SIMILAR_FROM). The files the example ran are not weighed: +0.1 to
 # +0.3 to their scores gains two issues at file @10 on one half and loses one at @5 on the other.

@@ -62,6 +62,7 @@ def _repo(root: Path) -> Path:
     (root / "pkg").mkdir(parents=True)
     (root / "pkg" / "__init__.py").write_text("from pkg.printer import Printer\n")
     (root / "pkg" / "printer.py").write_text(PRINTER)
+    (root / "pkg" / "registry.py").write_text("def register():\n    return 1\n\n\nregister()\n")
     return root
 
 
@@ -104,12 +105,18 @@ def test_a_block_that_does_not_parse_keeps_its_statements_and_inline_calls_are_t
 def test_the_example_names_the_functions_it_calls(tmp_path: Path) -> None:
     tree = _repo(tmp_path / "repo")
     index = RepoIndex.build_or_load(tree, None)
-    statements = ["p = Printer()", "p.doprint('MatrixElement')", "undefined_name", "p.doprint('Matrix')"]
+    statements = [
+        "from pkg import registry",  # its set-up calls `register`: importing is not using
+        "p = Printer()",
+        "p.doprint('MatrixElement')",
+        "undefined_name",
+        "p.doprint('Matrix')",
+    ]
     run = _run(tree, statements, index)
     assert run.returncode == 0, run.stderr
     report = parse_report(run.stdout, len(statements))
     # The failing statement is left and the next one runs; the example's own print is swallowed.
-    assert (report.ran, report.tried, report.failures) == (3, 4, ("NameError",))
+    assert (report.ran, report.tried, report.failures) == (4, 5, ("NameError",))
     assert "printing" not in run.stdout
     # Only the statements are profiled: `traced` ran when the package was imported, before them.
     assert called_symbols(index, report.calls) == {
@@ -178,4 +185,8 @@ def test_localize_runs_the_example_in_the_configured_sandbox(
     siblings = ("Printer._print_Matrix", "Printer._print_MatrixSymbol")
     assert any(before.index(s) < before.index("Printer._print_MatrixElement") for s in siblings)
     assert all(ran.index("Printer._print_MatrixElement") < ran.index(s) for s in siblings)
-    assert sorted(p.name for p in tree.rglob("*") if p.is_file()) == ["__init__.py", "printer.py"]
+    assert sorted(p.name for p in tree.rglob("*") if p.is_file()) == [
+        "__init__.py",
+        "printer.py",
+        "registry.py",
+    ]
