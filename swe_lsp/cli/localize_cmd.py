@@ -133,11 +133,17 @@ def _run_example(
     settings: Any, tree: Path, index: Any, issue: str, update: Any
 ) -> tuple[frozenset[tuple[str, str]], str]:
     """The symbols the issue's example calls in the configured sandbox (its environment built first
-    if need be, with the build's steps as progress), and how it went."""
+    if need be, with the build's steps as progress), and how it went; a sandbox that cannot open is
+    a note (the ranking goes on without the example), as a failed run is."""
+    from swe_lsp.errors import SweLspError
     from swe_lsp.sandbox import open_sandbox, run_program
     from swe_lsp.search.example import example_calls
 
-    with open_sandbox(settings.sandbox) as sandbox:
+    try:
+        opened = open_sandbox(settings.sandbox)
+    except SweLspError as exc:
+        return frozenset(), f"the issue's example did not run: {exc}"
+    with opened as sandbox:
         if hasattr(sandbox, "on_build_line"):  # Docker builds the workspace's environment once
             sandbox.on_build_line = lambda line: update(f"sandbox: {line}"[:80], 0.4)
         return example_calls(index, issue, lambda files, argv, t: run_program(sandbox, tree, files, argv, t))

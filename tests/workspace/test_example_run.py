@@ -190,3 +190,21 @@ def test_localize_runs_the_example_in_the_configured_sandbox(
         "printer.py",
         "registry.py",
     ]
+
+
+def test_localize_without_a_sandbox_ranks_anyway_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = _repo(tmp_path / "repo")
+    monkeypatch.setenv("SWE_LSP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")  # an engine that is not there
+    user = Path(platformdirs.user_config_dir("swe-lsp")) / "swe-lsp.toml"
+    user.parent.mkdir(parents=True, exist_ok=True)
+    user.write_text('[sandbox]\nkind = "docker"\n')
+    issue = tmp_path / "issue.md"
+    issue.write_text("The printer gives the wrong text\n\n>>> Printer().doprint('Matrix')\n")
+    args = ["localize", "--workspace", str(tree), "--issue", str(issue), "--json", "--run-example"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["files"][0] == "pkg/printer.py"
+    assert out["notes"][-1].startswith("the issue's example did not run: the Docker engine does not answer")
