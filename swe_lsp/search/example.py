@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 # The whole run's bound: the workspace's imports (django's or sympy's take a few seconds under the
 # profile hook) and every statement at its own bound would be far more; an example that slow is
 # rare (the sympy Lite examples ran in a median 1.3 s, the slowest in 3.1 s), and a job should not
-# wait minutes before its model starts. What ran before the bound still counts only if the program
-# reported, so a run cut here is a run without the signal.
+# wait minutes before its model starts. The program reports after each statement, so what the
+# statements finished before the bound called still counts.
 # (Each statement stops at example_run.STATEMENT_S, so one that hangs leaves room for the rest.)
 EXAMPLE_TIMEOUT_S = 60.0
 
@@ -88,15 +88,19 @@ def example_calls(
         return frozenset(), f"the issue's example did not run: {exc}"
     if result is None:
         return frozenset(), "the issue's example did not run: the sandbox's environment is still being built"
-    if result.timed_out:
-        return frozenset(), f"the issue's example ran past {EXAMPLE_TIMEOUT_S:g} s"
+    cut = f" before it ran past {EXAMPLE_TIMEOUT_S:g} s" if result.timed_out else ""
     try:
         report = parse_report(result.stdout, len(statements))
     except ValueError as exc:
+        if cut:
+            return (
+                frozenset(),
+                f"the issue's example did not run: its first statement ran past {EXAMPLE_TIMEOUT_S:g} s",
+            )
         last = ((result.stderr or result.stdout).strip().splitlines() or [""])[-1][:200]
         return frozenset(), f"the issue's example did not run: {exc} {last}".strip()
     called = called_symbols(index, report.calls)
     return called, (
-        f"the issue's example ran ({report.ran} of {report.tried} statements without an error) and "
+        f"the issue's example ran ({report.ran} of {report.tried} statements without an error{cut}) and "
         f"called {len(called)} functions of the workspace, which rank higher"
     )

@@ -30,8 +30,8 @@ from swe_lsp.workspace.model import Symbol
 # project file is replaced and the test runners do not collect them).
 PROGRAM_PATH = ".swe_lsp_example.py"
 INPUT_PATH = ".swe_lsp_example.json"
-# The line the program prints its report after: the example's own output is swallowed, but a
-# crashing interpreter or a site hook may still print, so the report is found by this marker.
+# The start of the lines the program reports on: the example's own output is swallowed, but a
+# crashing interpreter or a site hook may still print, so the reports are found by this marker.
 MARKER = "SWE_LSP_EXAMPLE_REPORT "
 # Seconds one statement may run before the next one is tried: an issue about a computation that
 # "never returns" has one such statement, and its other statements still say what is called. The
@@ -57,8 +57,9 @@ _NOT_IMPORTED = frozenset({"test", "tests", "testing", "doc", "docs", "example",
 # the project counts too) except those made while a module is being imported (a statement's
 # `from pkg.sub import f` runs `pkg.sub`'s set-up code, which says nothing of the issue), and an
 # alarm ending a statement after `statement_s`; a statement that fails is left and the next one
-# runs. The report: statements run, calls as [path, first line, name, count]. Written for any Python
-# 3 from 3.6 on (the workspace's own interpreter runs it).
+# runs. After each statement a report line: statements run and failed so far, the calls it added as
+# [path, first line, name, count]. Written for any Python 3 from 3.6 on (the workspace's own
+# interpreter runs it).
 TRACER = (
     r"""
 import builtins, io, json, os, signal, sys
@@ -99,7 +100,7 @@ for source in [config.get("prelude") or ""] + config["imports"]:
         exec(compile(source, "<setup>", "exec"), namespace)
     except BaseException:
         pass
-ran, failures = 0, []
+ran, failures, reported = 0, [], {}
 for source in config["statements"]:
     signal.alarm(int(config["statement_s"]))
     sys.setprofile(hook)
@@ -112,11 +113,13 @@ for source in config["statements"]:
         sys.setprofile(None)
         signal.alarm(0)
         sys.stdout = sys.stderr = io.StringIO()
-sys.stdout, sys.stderr = real_out, real_err
-report = {"ran": ran, "failures": failures, "calls": [[p, l, n, c] for (p, l, n), c in sorted(calls.items())]}
-print("\n"""
+    new = [[p, l, n, c - reported.get((p, l, n), 0)] for (p, l, n), c in sorted(calls.items())
+           if c != reported.get((p, l, n), 0)]
+    reported = dict(calls)
+    real_out.write("\n"""
     + MARKER
-    + r"""" + json.dumps(report))
+    + r"""" + json.dumps({"ran": ran, "failures": failures, "calls": new}) + "\n")
+    real_out.flush()
 """
 )
 
@@ -227,14 +230,21 @@ def tracer_input(statements: list[str], index: RepoIndex, prelude: str = "") -> 
 
 
 def parse_report(stdout: str, tried: int) -> ExampleReport:
-    """The program's report from its standard output; ValueError with the reason when there is none
-    (the interpreter failed before the statements ran) or it does not read."""
+    """The program's report from its standard output: it prints one line per statement run, with
+    the calls that statement added, so a run stopped partway (the sandbox's time limit) still tells
+    what its finished statements called. ValueError with the reason when there is none (the
+    interpreter failed before a statement finished) or one does not read."""
     found = [line[len(MARKER) :] for line in stdout.splitlines() if line.startswith(MARKER)]
     if not found:
         raise ValueError("the example's program printed no report (its interpreter failed before it ran)")
+    counts: dict[tuple[str, int, str], int] = {}
     try:
-        data = json.loads(found[-1])
-        calls = tuple((str(p), int(line), str(name), int(n)) for p, line, name, n in data["calls"])
+        for text in found:
+            data = json.loads(text)
+            for path, line, name, n in data["calls"]:
+                key = (str(path), int(line), str(name))
+                counts[key] = counts.get(key, 0) + int(n)
+        calls = tuple((*key, n) for key, n in sorted(counts.items()))
         return ExampleReport(int(data["ran"]), tried, tuple(str(f) for f in data["failures"]), calls)
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"the example's report does not read: {exc}") from exc

@@ -3,6 +3,7 @@ a sandbox that is not ready, or an example that does not run, leaves the ranking
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from swe_lsp.search.runtime import Runtime
 from swe_lsp.search.verification import SandboxVerifier
 from swe_lsp.settings import SandboxSettings
 from swe_lsp.workspace import RepoIndex
+from swe_lsp.workspace.example_run import MARKER
 
 SHAPES = '''\
 class Shape:
@@ -132,3 +134,17 @@ def test_a_job_runs_the_example_in_its_sandbox_and_says_so(workspace: Path, tmp_
     assert ran.state == "done" and any(n.startswith(note) for n in ran.notes), ran.notes
     off = run_job(workspace, tmp_path / "off", sandbox={"kind": "local"}, run_example=False).report
     assert off.state == "done" and not any("example" in n for n in off.notes)
+
+
+def test_a_run_cut_at_the_limit_keeps_what_its_finished_statements_called(tmp_path: Path) -> None:
+    tree = _workspace(tmp_path / "ws")
+    ctx = JobContext(ISSUE, RepoIndex.build_or_load(tree, None))
+    line = MARKER + json.dumps(
+        {"ran": 1, "failures": [], "calls": [["geo/shapes.py", 13, "area_of_triangle", 1]]}
+    )
+    cut = RunResult(None, f"noise\n{line}\n", "", timed_out=True, duration_s=60.0)
+    weighed = weigh_example(_runtime([]), ctx, _Runner(cut))
+    assert weighed.executed == {("geo/shapes.py", "Shape.area_of_triangle")}
+    assert "(1 of 2 statements without an error before it ran past 60 s)" in weighed.notes[-1]
+    silent = weigh_example(_runtime([]), ctx, _Runner(RunResult(None, "", "", timed_out=True)))
+    assert not silent.executed and silent.notes[-1].endswith("its first statement ran past 60 s")

@@ -208,3 +208,20 @@ def test_localize_without_a_sandbox_ranks_anyway_and_says_why(
     out = json.loads(capsys.readouterr().out)
     assert out["files"][0] == "pkg/printer.py"
     assert out["notes"][-1].startswith("the issue's example did not run: the Docker engine does not answer")
+
+
+def test_a_run_stopped_partway_still_tells_what_its_finished_statements_called(tmp_path: Path) -> None:
+    tree = _repo(tmp_path / "repo")
+    index = RepoIndex.build_or_load(tree, None)
+    statements = ["Printer().doprint('Matrix')", "import time\nwhile True:\n    time.sleep(0.1)"]
+    (tree / PROGRAM_PATH).write_text(TRACER)
+    (tree / INPUT_PATH).write_text(tracer_input(statements, index))
+    with pytest.raises(subprocess.TimeoutExpired) as stopped:  # the sandbox's limit, before the alarm's
+        subprocess.run([sys.executable, PROGRAM_PATH, INPUT_PATH], cwd=tree, capture_output=True, timeout=5)
+    out = stopped.value.stdout
+    report = parse_report(out.decode() if isinstance(out, bytes) else out or "", len(statements))
+    assert report.ran == 1
+    assert called_symbols(index, report.calls) == {
+        ("pkg/printer.py", "Printer.doprint"),
+        ("pkg/printer.py", "Printer._print_Matrix"),
+    }
