@@ -139,6 +139,11 @@ async def test_cancel_mid_stage_with_the_real_engine(workspace: Path, model_cach
         assert (await ed.wait_job(second, ("done", "failed", "cancelled"), timeout=900))[
             "state"
         ] == "cancelled"
+        # As for the first job: the state is told at once, the container is gone once the engine
+        # confirms (a loaded CI machine showed the container still there between the two).
+        await ed.wait_update(
+            lambda: any(u["jobId"] == second and u["message"] == "cancelled" for u in ed.job_updates), 900
+        )
         assert ours() == before
 
 
