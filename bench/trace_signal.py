@@ -188,7 +188,7 @@ def coverage(dumps: list[dict], traces: dict[str, dict]) -> dict:
     }
 
 
-def whole_dataset(data: Path, dumps: list[dict]) -> dict[str, dict]:
+def whole_dataset(data: Path, queries: int, dumps: list[dict]) -> dict[str, dict]:
     """The product's recall over every instance rank_history cached (its own files and functions),
     with the traced instances' replayed by the symbol stage without and with the example's weight
     (`retrieval.EXECUTED_WEIGHT`): what the README's table would read if the example ran where it
@@ -202,7 +202,7 @@ def whole_dataset(data: Path, dumps: list[dict]) -> dict[str, dict]:
     ):
         files, functions = [], []
         for row in rows:
-            cached = STORE / "instances-q400" / f"{row['instance_id']}.json"
+            cached = STORE / f"instances-q{queries}" / f"{row['instance_id']}.json"
             if not cached.exists():
                 continue
             record = json.loads(cached.read_text())
@@ -224,6 +224,7 @@ def whole_dataset(data: Path, dumps: list[dict]) -> dict[str, dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_selection_args(parser)
+    parser.add_argument("--queries", type=int, default=400, help="rank_history's training size")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not args.repos:
@@ -249,7 +250,7 @@ def main() -> int:
         "repos": repos,
         "coverage": coverage(dumps, traces),
         "variants": results,
-        "whole_dataset": whole_dataset(args.data, dumps),
+        "whole_dataset": whole_dataset(args.data, args.queries, dumps),
     }
     args.out.write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps({k: summary[k] for k in ("coverage", "whole_dataset")}, indent=1))

@@ -138,7 +138,11 @@ def _run_example(
     from swe_lsp.errors import SweLspError
     from swe_lsp.sandbox import open_sandbox, run_program
     from swe_lsp.search.example import example_calls
+    from swe_lsp.workspace.example_run import example_statements
 
+    statements = example_statements(issue)
+    if not statements:
+        return frozenset(), "the issue has no example to run (no >>> lines, code blocks or inline calls)"
     try:
         opened = open_sandbox(settings.sandbox)
     except SweLspError as exc:
@@ -146,7 +150,9 @@ def _run_example(
     with opened as sandbox:
         if hasattr(sandbox, "on_build_line"):  # Docker builds the workspace's environment once
             sandbox.on_build_line = lambda line: update(f"sandbox: {line}"[:80], 0.4)
-        return example_calls(index, issue, lambda files, argv, t: run_program(sandbox, tree, files, argv, t))
+        return example_calls(
+            index, statements, lambda files, argv, t: run_program(sandbox, tree, files, argv, t)
+        )
 
 
 def _semantic_name(settings: Any, semantic: Any, why_not: str | None, notes: tuple[str, ...]) -> str:

@@ -53,7 +53,8 @@ class ExampleRunner(Protocol):
 def weigh_example(rt: Runtime, ctx: JobContext, runner: ExampleRunner) -> JobContext:
     """`ctx` ranked again with the symbols the issue's example called, or `ctx` as it is (with a
     note why) when the issue has no example, the sandbox is not ready or the run reported nothing."""
-    if not example_statements(ctx.issue):
+    statements = example_statements(ctx.issue)
+    if not statements:
         return ctx
 
     def run(files: Mapping[str, bytes], argv: Sequence[str], timeout_s: float) -> RunResult | None:
@@ -65,20 +66,20 @@ def weigh_example(rt: Runtime, ctx: JobContext, runner: ExampleRunner) -> JobCon
         return found
 
     with rt.in_stage("index", "running the issue's example in the sandbox"):
-        called, note = example_calls(ctx.index, ctx.issue, run)
+        called, note = example_calls(ctx.index, statements, run)
     log.info("job %s: %s", rt.job_id, note)
     return ctx.with_example(called, note)
 
 
 def example_calls(
-    index: RepoIndex, issue: str, run: Callable[[Mapping[str, bytes], Sequence[str], float], RunResult | None]
+    index: RepoIndex,
+    statements: list[str],
+    run: Callable[[Mapping[str, bytes], Sequence[str], float], RunResult | None],
 ) -> tuple[frozenset[tuple[str, str]], str]:
-    """The symbols of `index` that the issue's example called when `run` ran it (`run` writes the
-    files into a sandbox's copy of the tree and runs the command there; None: the sandbox is not
-    ready), and a note for the user on how it went (nothing called when it did not run)."""
-    statements = example_statements(issue)
-    if not statements:
-        return frozenset(), "the issue has no example to run (no >>> lines or Python code blocks)"
+    """The symbols of `index` that the example's `statements` (`example_statements`, not empty)
+    called when `run` ran them (`run` writes the files into a sandbox's copy of the tree and runs the
+    command there; None: the sandbox is not ready), and a note for the user on how it went (nothing
+    called when it did not run)."""
     files = {PROGRAM_PATH: TRACER.encode(), INPUT_PATH: tracer_input(statements, index).encode()}
     try:
         result = run(files, ["python3", PROGRAM_PATH, INPUT_PATH], EXAMPLE_TIMEOUT_S)
@@ -100,7 +101,8 @@ def example_calls(
         last = ((result.stderr or result.stdout).strip().splitlines() or [""])[-1][:200]
         return frozenset(), f"the issue's example did not run: {exc} {last}".strip()
     called = called_symbols(index, report.calls)
+    unimported = f"; its set-up failed: {', '.join(report.setup_failures)}" if report.setup_failures else ""
     return called, (
         f"the issue's example ran ({report.ran} of {report.tried} statements without an error{cut}) and "
-        f"called {len(called)} functions of the workspace, which rank higher"
+        f"called {len(called)} functions of the workspace, which rank higher{unimported}"
     )

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from swe_lsp.workspace.index import RepoIndex
+from swe_lsp.workspace.mentions import code_blocks, code_spans
 from swe_lsp.workspace.model import Symbol
 
 # Where the program and its input go in the sandbox's copy of the tree (hidden names, so that no
@@ -45,8 +46,6 @@ MAX_STATEMENTS = 60
 _IPYTHON_IN = re.compile(r"^(\s*)In \[\d+\]: ?")
 _IPYTHON_MORE = re.compile(r"^\s*\.\.\.+: ?")
 _TIGHT_PROMPT = re.compile(r"^(\s*)>>>(?=\S)")  # `>>>f(x)`, as some issues type it
-_FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
-_INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 # Top-level packages a user's session does not import: the project's tests, docs and examples.
 _NOT_IMPORTED = frozenset({"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks"})
 
@@ -57,7 +56,8 @@ _NOT_IMPORTED = frozenset({"test", "tests", "testing", "doc", "docs", "example",
 # the project counts too) except those made while a module is being imported (a statement's
 # `from pkg.sub import f` runs `pkg.sub`'s set-up code, which says nothing of the issue), and an
 # alarm ending a statement after `statement_s`; a statement that fails is left and the next one
-# runs. After each statement a report line: statements run and failed so far, the calls it added as
+# runs. After each statement a report line: statements run and failed so far, the set-up lines that
+# failed (a package that does not import says why the statements failed), the calls it added as
 # [path, first line, name, count]. Written for any Python 3 from 3.6 on (the workspace's own
 # interpreter runs it).
 TRACER = (
@@ -95,11 +95,12 @@ signal.signal(signal.SIGALRM, stop)
 namespace = {"__name__": "__main__"}
 real_out, real_err = sys.stdout, sys.stderr
 sys.stdout = sys.stderr = io.StringIO()
+setup = []
 for source in [config.get("prelude") or ""] + config["imports"]:
     try:
         exec(compile(source, "<setup>", "exec"), namespace)
-    except BaseException:
-        pass
+    except BaseException as e:
+        setup.append("%s: %s" % (source.splitlines()[0] if source else "", type(e).__name__))
 ran, failures, reported = 0, [], {}
 for source in config["statements"]:
     signal.alarm(int(config["statement_s"]))
@@ -118,7 +119,7 @@ for source in config["statements"]:
     reported = dict(calls)
     real_out.write("\n"""
     + MARKER
-    + r"""" + json.dumps({"ran": ran, "failures": failures, "calls": new}) + "\n")
+    + r"""" + json.dumps({"ran": ran, "failures": failures, "setup": setup, "calls": new}) + "\n")
     real_out.flush()
 """
 )
@@ -127,12 +128,14 @@ for source in config["statements"]:
 @dataclass(frozen=True)
 class ExampleReport:
     """What the example's run reported: statements run and tried, the failures' exception names,
-    and each function of the workspace it called as (path, first line, name) with its call count."""
+    each function of the workspace it called as (path, first line, name) with its call count, and
+    the set-up lines that failed before the statements (`import pkg: ModuleNotFoundError`)."""
 
     ran: int
     tried: int
     failures: tuple[str, ...]
     calls: tuple[tuple[str, int, str, int], ...]
+    setup_failures: tuple[str, ...] = ()
 
 
 def example_statements(issue: str) -> list[str]:
@@ -147,9 +150,9 @@ def example_statements(issue: str) -> list[str]:
     except ValueError:  # a prompt block indented inconsistently
         sources = []
     if not sources:
-        sources = [s for block in _FENCED.findall(plain) for s in _block_statements(block)]
+        sources = [s for block in code_blocks(plain) for s in _block_statements(block)]
     if not sources:
-        sources = [span for span in _INLINE.findall(_FENCED.sub("", plain)) if _computes(span)]
+        sources = [span for span in code_spans(plain) if _computes(span)]
     found = []
     for source in sources:
         try:
@@ -245,7 +248,8 @@ def parse_report(stdout: str, tried: int) -> ExampleReport:
                 key = (str(path), int(line), str(name))
                 counts[key] = counts.get(key, 0) + int(n)
         calls = tuple((*key, n) for key, n in sorted(counts.items()))
-        return ExampleReport(int(data["ran"]), tried, tuple(str(f) for f in data["failures"]), calls)
+        failures, setup = tuple(str(f) for f in data["failures"]), tuple(str(s) for s in data["setup"])
+        return ExampleReport(int(data["ran"]), tried, failures, calls, setup)
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"the example's report does not read: {exc}") from exc
 

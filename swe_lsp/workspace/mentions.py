@@ -15,6 +15,7 @@ _PATH = re.compile(rf"(?<![\w/.-])((?:[\w.-]+/)*[\w-]+\.(?:{_EXTENSIONS}))\b")
 _DOTTED = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b")
 _BACKTICK = re.compile(r"``?([^`\n]{1,120}?)``?")
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+_FENCED_BODY = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _ERROR = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception|Warning|Exit)):\s*(.+?)\s*$", re.MULTILINE)
 
@@ -46,7 +47,7 @@ def find_mentions(issue: str) -> Mentions:
     frames = [Frame(p.replace("\\", "/"), int(n), f) for p, n, f in _FRAME.findall(issue)]
     frames += [Frame(p.replace("\\", "/"), int(n), f or "") for p, n, f in _PYTEST_FRAME.findall(issue)]
     code = " ".join(m.group(0) for m in _FENCE.finditer(issue))
-    code += " " + " ".join(_BACKTICK.findall(_FENCE.sub(" ", issue)))
+    code += " " + " ".join(code_spans(issue))
     return Mentions(
         paths=_unique(p.replace("\\", "/").lstrip("./") for p in _PATH.findall(issue)),
         frames=tuple(dict.fromkeys(frames)),
@@ -55,6 +56,16 @@ def find_mentions(issue: str) -> Mentions:
         identifiers=_unique(_IDENTIFIER.findall(issue)),
         errors=_unique((kind, message) for kind, message in _ERROR.findall(issue) if len(message) >= 8),
     )
+
+
+def code_blocks(issue: str) -> list[str]:
+    """The text inside each closed ``` fence of `issue`, without the fence lines."""
+    return _FENCED_BODY.findall(issue)
+
+
+def code_spans(issue: str) -> list[str]:
+    """The inline code of `issue` (in single or double backticks, outside fences)."""
+    return _BACKTICK.findall(_FENCE.sub(" ", issue))
 
 
 def _unique(items):  # type: ignore[no-untyped-def]

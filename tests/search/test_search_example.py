@@ -140,7 +140,7 @@ def test_a_run_cut_at_the_limit_keeps_what_its_finished_statements_called(tmp_pa
     tree = _workspace(tmp_path / "ws")
     ctx = JobContext(ISSUE, RepoIndex.build_or_load(tree, None))
     line = MARKER + json.dumps(
-        {"ran": 1, "failures": [], "calls": [["geo/shapes.py", 13, "area_of_triangle", 1]]}
+        {"ran": 1, "failures": [], "setup": [], "calls": [["geo/shapes.py", 13, "area_of_triangle", 1]]}
     )
     cut = RunResult(None, f"noise\n{line}\n", "", timed_out=True, duration_s=60.0)
     weighed = weigh_example(_runtime([]), ctx, _Runner(cut))
@@ -148,3 +148,14 @@ def test_a_run_cut_at_the_limit_keeps_what_its_finished_statements_called(tmp_pa
     assert "(1 of 2 statements without an error before it ran past 60 s)" in weighed.notes[-1]
     silent = weigh_example(_runtime([]), ctx, _Runner(RunResult(None, "", "", timed_out=True)))
     assert not silent.executed and silent.notes[-1].endswith("its first statement ran past 60 s")
+
+
+def test_a_package_that_does_not_import_is_named_in_the_note(tmp_path: Path) -> None:
+    tree = _workspace(tmp_path / "ws")
+    (tree / "geo" / "__init__.py").write_text("import numpy_that_is_not_installed\n")
+    ctx = JobContext(ISSUE, RepoIndex.build_or_load(tree, None))
+    with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
+        verifier = SandboxVerifier(box, tree, "true", 60, threading.Event(), "job")
+        weighed = weigh_example(_runtime([]), ctx, verifier)
+    assert not weighed.executed  # its statements failed on the same import
+    assert weighed.notes[-1].endswith("its set-up failed: import geo: ModuleNotFoundError")
