@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,10 +47,14 @@ RESULTS = HERE / "results" / "symbol_tune.json"
 SIMILAR = 2 * retrieval.SEMANTIC_TOP
 
 
-def dump(row: dict, queries: int, product_model: Path) -> dict | None:
-    """The instance's candidates with what the variants need, written under DUMPS; None when
-    rank_history has not cached the instance."""
-    out = DUMPS / f"{row['instance_id']}.json"
+def dump(
+    row: dict, queries: int, product_model: Path, executed: Collection[str] = (), under: Path = DUMPS
+) -> dict | None:
+    """The instance's candidates with what the variants need, written under `under`; None when
+    rank_history has not cached the instance. `executed`: the `file::name` of the symbols the
+    issue's example called (`bench/trace_signal.py`), whose files beyond the best are drawn in after
+    them (measured, not served: the README's "Not served")."""
+    out = under / f"{row['instance_id']}.json"
     found_instance = product_instance(row, queries, product_model)
     if found_instance is None:
         return None
@@ -58,7 +63,9 @@ def dump(row: dict, queries: int, product_model: Path) -> dict | None:
     stage = retrieval.first_stage(index, issue)
     # The files the symbol stage draws from and the scores it weighs them by, as `retrieve` has them.
     ranked, scores, _ = retrieval.learned_order(stage, reorder)
+    drawn = {name.partition("::")[0] for name in executed}
     files = ranked[: retrieval.FILES_FOR_SYMBOLS]
+    files += [p for p in ranked[retrieval.FILES_FOR_SYMBOLS :] if p in drawn]
     weighted = retrieval.symbol_candidates(index, stage, files, scores)
     served_weight = retrieval.TITLE_WEIGHT
     try:

@@ -10,14 +10,17 @@ workspace's sandbox (`swe_lsp.workspace.example_run`: its statements, the progra
 by one under a profile hook with the workspace's packages star-imported, the symbols the calls name)
 on the tree at the instance's base commit. Then, on `bench/symbol_tune.py`'s dumps of the product's
 own candidates, variants add a weight to the called symbols' hand scores (what
-`retrieval.EXECUTED_WEIGHT` serves), or to the executed files' scores, scored on the two halves by id
-as every symbol-stage setting is.
+`retrieval.EXECUTED_WEIGHT` serves), or to the executed files' scores, or draw the executed files
+beyond the best into the candidates (symbol_tune's `dump` with the example's calls, cached under
+bench/.cache/trace-drawn/), scored on the two halves by id as every symbol-stage setting is.
 
 Only repositories whose examples run here are measured: sympy (pure Python, its one dependency,
 mpmath, is in this environment; a release older than this Python gets the few names it misses put
-back, PRELUDE). Django's examples need settings and a database, matplotlib's and scikit-learn's a
-build of their C extensions at each base commit. The issue's code runs on this machine, in a child
-process, only because these are public issues of this bench; the product runs it only in the sandbox.
+back, PRELUDE) and Django (pure Python, its three dependencies installed under DEPS; its examples get
+the settings `example_setup.setup_code` gives Django's own tree, as the product's do).
+Matplotlib's and scikit-learn's need a build of their C extensions at each base commit. The
+issue's code runs on this machine, in a child process, only because these are public issues of this
+bench; the product runs it only in the sandbox.
 
 Needs `bench/symbol_tune.py`'s dumps (it reads them, it does not make them; they hold no example, so
 a variant's weight is the whole of it). Traces are cached under bench/.cache/trace/. Summary:
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import subprocess
 import sys
 import time
@@ -40,7 +44,7 @@ sys.path.insert(0, str(HERE))
 
 from localize import CACHE, FILE_KS, SYMBOL_KS, add_selection_args, materialize, recall, selected_rows  # noqa: E402
 from rank_history import STORE  # noqa: E402
-from symbol_tune import DUMPS, replay, replay_files, score  # noqa: E402
+from symbol_tune import DUMPS, dump, replay, replay_files  # noqa: E402
 
 from swe_lsp.workspace import retrieval  # noqa: E402
 from swe_lsp.workspace.example_run import (  # noqa: E402
@@ -55,12 +59,18 @@ from swe_lsp.workspace.example_run import (  # noqa: E402
 from swe_lsp.workspace.index import RepoIndex  # noqa: E402
 
 TRACES = CACHE / "trace"
+# symbol_tune's dumps with the executed files beyond the best drawn in, for the instances whose
+# example called functions there (measured, not served).
+DRAWN = CACHE / "trace-drawn"
 RESULTS = HERE / "results" / "trace_signal.json"
 # Seconds a whole example may run, imports included (its statements have `example_run.STATEMENT_S`
 # each).
 EXAMPLE_S = 180
-# Repositories whose examples run here.
-RUNS_HERE = ("sympy/sympy",)
+# Repositories whose examples run here: pure Python, with what they import besides the standard
+# library installed under DEPS (pip's `--target`, made on the first run; sympy's mpmath is in this
+# environment already).
+RUNS_HERE = {"sympy/sympy": (), "django/django": ("asgiref", "sqlparse", "pytz")}
+DEPS = CACHE / "example-deps"
 # Run before the workspace's imports: a sympy release older than this Python misses a few names the
 # standard library has moved since (`collections.Mapping`, `fractions.gcd`, `time.clock`); the
 # product runs the example in the workspace's own environment, which needs none of this.
@@ -100,9 +110,11 @@ def trace(row: dict) -> dict:
                 text=True,
                 timeout=EXAMPLE_S,
                 cwd=tree,
+                env={**os.environ, "PYTHONPATH": str(deps(repo))},
             )
             report = parse_report(run.stdout, len(statements))
             found["ran"] = report.ran
+            found["failures"], found["setup_failures"] = list(report.failures), list(report.setup_failures)
             found["called"] = sorted(f"{p}::{n}" for p, n in called_symbols(index, report.calls))
         except (subprocess.TimeoutExpired, ValueError) as exc:
             found["failure"] = str(exc)
@@ -117,6 +129,18 @@ def trace(row: dict) -> dict:
     return found
 
 
+def deps(repo: str) -> Path:
+    """The folder holding what `repo`'s examples import besides the standard library (RUNS_HERE),
+    installed there by pip on the first call."""
+    folder = DEPS / repo.replace("/", "+")
+    if RUNS_HERE[repo] and not folder.exists():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--target", str(folder), *RUNS_HERE[repo]],
+            check=True,
+        )
+    return folder
+
+
 def with_trace(dump: dict, found: dict) -> dict:
     """The dump with each candidate's `called` flag and the example's `called` symbols and
     `executed_files`."""
@@ -127,6 +151,23 @@ def with_trace(dump: dict, found: dict) -> dict:
     out["called"] = sorted(called)
     out["executed_files"] = sorted({name.partition("::")[0] for name in called})
     return out
+
+
+def drawn(row: dict, plain: dict, found: dict, queries: int, summary: Path) -> dict:
+    """The instance's dump as the symbol stage would see it if the files the example executed beyond
+    the best were drawn in (not served: it loses functions): symbol_tune's `dump` with the example's
+    calls, cached under DRAWN; `plain` (the dump without) when it executed none there."""
+    beyond = {name.partition("::")[0] for name in found["called"]} - set(plain["files"])
+    if not beyond:
+        return plain
+    kept = DRAWN / f"{row['instance_id']}.json"
+    if kept.exists():
+        return json.loads(kept.read_text())
+    serves = json.loads(summary.read_text())["decisions"][row["repo"]]["serves"]
+    model = STORE / f"models-q{queries}" / row["repo"].replace("/", "+") / f"{serves}.txt"
+    made = dump(row, queries, model, executed=found["called"], under=DRAWN)
+    assert made is not None, row["instance_id"]  # it has a plain dump, so rank_history cached it
+    return made
 
 
 def boosted(dumps: list[dict], symbol: float, file: float) -> list[dict]:
@@ -146,6 +187,18 @@ def boosted(dumps: list[dict], symbol: float, file: float) -> list[dict]:
         e["files"], e["file_scores"] = [e["files"][i] for i in order], [scores[i] for i in order]
         out.append(e)
     return out
+
+
+def scored(dumps: list[dict], symbol: float, file: float) -> dict[str, float | None]:
+    """`boosted` dumps scored as the product ranks them: the functions with both weights, the files
+    with the file weight only (their similarity is read from the symbol order without the example's
+    weight, `retrieval._without_example`)."""
+    files = [{"gold": d["gold_files"], "ranked": replay_files(d)} for d in boosted(dumps, 0.0, file)]
+    functions = [{"gold": d["gold_symbols"], "ranked": replay(d)} for d in boosted(dumps, symbol, file)]
+    return {
+        **{f"file@{k}": recall(files, "gold", "ranked", k) for k in FILE_KS},
+        **{f"function@{k}": recall(functions, "gold", "ranked", k) for k in SYMBOL_KS},
+    }
 
 
 VARIANTS = {
@@ -188,18 +241,19 @@ def coverage(dumps: list[dict], traces: dict[str, dict]) -> dict:
     }
 
 
-def whole_dataset(data: Path, queries: int, dumps: list[dict]) -> dict[str, dict]:
+def whole_dataset(data: Path, queries: int, dumps: list[dict], drawn_dumps: list[dict]) -> dict[str, dict]:
     """The product's recall over every instance rank_history cached (its own files and functions),
     with the traced instances' replayed by the symbol stage without and with the example's weight
-    (`retrieval.EXECUTED_WEIGHT`): what the README's table would read if the example ran where it
-    runs here."""
-    traced = {d["instance_id"]: d for d in dumps}
+    (`retrieval.EXECUTED_WEIGHT`), and with the files it executed beyond the best drawn in as well
+    (not served): what the README's table would read if the example ran where it runs here."""
     rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
     out = {}
-    for name, weight in (
-        ("product (replayed)", 0.0),
-        ("product with the example", retrieval.EXECUTED_WEIGHT),
+    for name, weight, chosen in (
+        ("product (replayed)", 0.0, dumps),
+        ("product with the example", retrieval.EXECUTED_WEIGHT, dumps),
+        ("product with the example, its files drawn (not served)", retrieval.EXECUTED_WEIGHT, drawn_dumps),
     ):
+        traced = {d["instance_id"]: d for d in chosen}
         files, functions = [], []
         for row in rows:
             cached = STORE / f"instances-q{queries}" / f"{row['instance_id']}.json"
@@ -209,8 +263,7 @@ def whole_dataset(data: Path, queries: int, dumps: list[dict]) -> dict[str, dict
             d = traced.get(row["instance_id"])
             ranked_files, ranked = record["product_files"], record["product_symbols"]
             if d is not None:
-                moved = boosted([d], weight, 0.0)[0]
-                ranked_files, ranked = replay_files(moved), replay(moved)
+                ranked_files, ranked = replay_files(d), replay(boosted([d], weight, 0.0)[0])
             files.append({"gold": record["gold_files"], "ranked": ranked_files})
             functions.append({"gold": record["gold_symbols"], "ranked": ranked})
         out[name] = {
@@ -225,6 +278,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_selection_args(parser)
     parser.add_argument("--queries", type=int, default=400, help="rank_history's training size")
+    parser.add_argument(
+        "--summary",
+        type=Path,
+        default=HERE / "results" / "rank_history.json",
+        help="rank_history's summary (which model the product serves per repository)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if not args.repos:
@@ -240,20 +299,35 @@ def main() -> int:
         (with_trace(json.loads((DUMPS / f"{i}.json").read_text()), t) for i, t in traces.items()),
         key=lambda d: d["instance_id"],
     )
-    halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
-    results = {
-        name: {h: score(boosted(part, symbol, file), {}) for h, part in halves.items()}
-        for name, (symbol, file) in VARIANTS.items()
-    }
+    by_id = {r["instance_id"]: r for r in rows}
+    drawn_dumps = [
+        with_trace(drawn(by_id[d["instance_id"]], d, traces[d["instance_id"]], args.queries, args.summary),
+                   traces[d["instance_id"]])
+        for d in dumps
+    ]  # fmt: skip
+    results = {}
+    for name, (symbol, file) in VARIANTS.items():
+        halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
+        results[name] = {h: scored(part, symbol, file) for h, part in halves.items()}
+    for w in (0.6, 0.8):
+        halves = {"a": drawn_dumps[0::2], "b": drawn_dumps[1::2], "all": drawn_dumps}
+        results[f"executed symbols +{w}, their files drawn"] = {
+            h: scored(part, w, 0.0) for h, part in halves.items()
+        }
     repos = sorted({r["repo"] for r in rows})
+    for repo in repos:
+        part = [d for d in dumps if d["instance_id"].startswith(repo.replace("/", "__") + "-")]
+        for name in ("served (no trace)", f"executed symbols +{retrieval.EXECUTED_WEIGHT}"):
+            results[name][repo] = scored(part, VARIANTS[name][0], 0.0)
     summary = {
         "repos": repos,
         "coverage": coverage(dumps, traces),
         "variants": results,
-        "whole_dataset": whole_dataset(args.data, args.queries, dumps),
+        "whole_dataset": whole_dataset(args.data, args.queries, dumps, drawn_dumps),
     }
     args.out.write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps({k: summary[k] for k in ("coverage", "whole_dataset")}, indent=1))
+    halves = ("a", "b", "all")
     for name, r in results.items():
         shown = "  ".join(
             f"{h} "

@@ -3,7 +3,6 @@ the retrieval hits and the compressed tree, and the search settings it runs unde
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,7 +162,6 @@ class JobContext:
         self.limits = limits or Limits()
         self.root: Path = index.root
         self.executed = executed
-        self._given = (learned, semantic, notes, on_embed)
         top = max(self.limits.files_listed, self.limits.file_choices or 0)
         reorder = learned.files if learned else None
         found = retrieve(
@@ -184,18 +182,6 @@ class JobContext:
         self._lines: dict[str, list[str] | None] = {}
         self._skeleton_lines: dict[str, list[str] | None] = {}
         self._choices: tuple[Limits, list[tuple[str, str]]] | None = None  # under these limits
-
-    def with_example(self, executed: frozenset[tuple[str, str]], note: str) -> JobContext:
-        """This context ranked again with the symbols the issue's example called, and `note` (what
-        the example's run found) among its notes."""
-        learned, semantic, notes, on_embed = self._given
-        if executed == self.executed:  # nothing to rank again
-            same = copy.copy(self)
-            same.notes = (*self.notes, note)
-            return same
-        return JobContext(
-            self.issue, self.index, self.limits, learned, semantic, (*notes, note), on_embed, executed
-        )
 
     def file_choices(self) -> list[tuple[str, str]]:
         """(path, why) of the files the model may pick, best first: retrieval's hits, then the

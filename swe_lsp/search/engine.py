@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,7 @@ from swe_lsp.errors import SweLspError
 from swe_lsp.llm import Backend, GenerationInterrupted, Manifest, get_manifest
 from swe_lsp.search.context import JobContext, SearchConfig
 from swe_lsp.search.controller import SearchResult, search
-from swe_lsp.search.example import ExampleRunner, weigh_example
+from swe_lsp.search.example import ExampleOutcome, ExampleRunner, issue_example
 from swe_lsp.search.job import Cost, JobReport, Progress, ResolveRequest
 from swe_lsp.search.ranking import STRATEGIES, to_candidates
 from swe_lsp.search.records import why_no_candidate, write_trajectory
@@ -30,6 +30,7 @@ from swe_lsp.search.verification import SandboxVerifier, Verifier
 from swe_lsp.settings import Settings
 
 if TYPE_CHECKING:
+    from swe_lsp.workspace import RepoIndex
     from swe_lsp.workspace.semantic import SemanticModel
 
 log = logging.getLogger(__name__)
@@ -94,15 +95,20 @@ def resolve(
     out = job_dir(request, settings)
     state, error, result, commit = "done", None, SearchResult(), None
     ctx: JobContext | None = None
+    prepared: _Prepared | None = None
     searched = False
     try:
         with ExitStack() as stack:
             if isinstance(backend, Backend):  # (given roles may come without one)
                 stack.enter_context(backend.interruptible(cancel))  # a cancel stops a generation
-            ctx, commit = _prepare(rt, request, settings, stack, cfg)
-            verifier = _verifier(rt, request, settings, ctx, cfg, stack, verifier_factory)
+            prepared = _prepare(rt, request, settings, stack, cfg)
+            commit = prepared.commit
+            verifier = _verifier(rt, request, settings, prepared.index.root, cfg, stack, verifier_factory)
+            example = ExampleOutcome()
             if settings.search.run_example and isinstance(verifier, ExampleRunner):
-                ctx = weigh_example(rt, ctx, verifier)
+                example = issue_example(rt, request.issue.model_text(), prepared.index, verifier)
+            with rt.in_stage("index", "ranking the code for the issue"):
+                ctx = prepared.context(example)
             result = search(rt, ctx, cfg, verifier)
             searched = True
     except (Cancelled, GenerationInterrupted):
@@ -123,13 +129,26 @@ def resolve(
     trajectory = _persist(out, rt, cost, cfg, state, result)
     why = why_no_candidate(rt.recorder.records) if state == "done" and not candidates else ""
     rt.finish(f"{state}: {len(candidates)} candidate(s)" + (f" ({why})" if why else ""))
-    notes = (*(ctx.notes if ctx is not None else ()), *((result.beam_rule,) if result.beam_rule else ()))
+    ranked = ctx.notes if ctx is not None else prepared.notes if prepared is not None else ()
+    notes = (*ranked, *((result.beam_rule,) if result.beam_rule else ()))
     return JobReport(request.job_id, state, candidates, cost, trajectory, commit, error, why, notes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The job's indexed snapshot (`commit`: its base commit) and what ranks its code for the issue,
+    before the ranking runs: it runs once, after the issue's example (whose calls it weighs) had its
+    chance to run in the sandbox the verifier opens on `index.root`. `notes`: the ranking's so far."""
+
+    index: RepoIndex
+    commit: str | None
+    notes: tuple[str, ...]
+    context: Callable[[ExampleOutcome], JobContext]
 
 
 def _prepare(
     rt: Runtime, request: ResolveRequest, settings: Settings, stack: ExitStack, cfg: SearchConfig
-) -> tuple[JobContext, str | None]:
+) -> _Prepared:
     from swe_lsp.workspace import RepoIndex, make_snapshot
 
     cache = settings.cache_path()
@@ -155,10 +174,13 @@ def _prepare(
             rt.checkpoint()
             rt.report(f"embedding the best symbols ({done}/{total})", done / total)
 
-        ctx = JobContext(
-            request.issue.model_text(), index, cfg.limits, learned, semantic, tuple(notes), embedding
-        )
-    return ctx, snapshot.base_commit
+        issue, limits, given = request.issue.model_text(), cfg.limits, tuple(notes)
+
+        def context(example: ExampleOutcome) -> JobContext:
+            ranked = (*given, *example.notes)
+            return JobContext(issue, index, limits, learned, semantic, ranked, embedding, example.called)
+
+    return _Prepared(index, snapshot.base_commit, given, context)
 
 
 def _semantic(settings: Settings) -> tuple[SemanticModel | None, str | None]:
@@ -175,17 +197,18 @@ def _verifier(
     rt: Runtime,
     request: ResolveRequest,
     settings: Settings,
-    ctx: JobContext,
+    root: Path,
     cfg: SearchConfig,
     stack: ExitStack,
     factory: Callable[[Path], Verifier | None] | None,
 ) -> Verifier | None:
-    """The sandbox-backed verifier (None for `vote`, which runs nothing); opened before the model
-    is asked anything, so that a missing sandbox fails the job at once, not after minutes."""
+    """The sandbox-backed verifier on the snapshot at `root` (None for `vote`, which runs nothing);
+    opened before the model is asked anything, so that a missing sandbox fails the job at once, not
+    after minutes."""
     if cfg.strategy == "vote":
         return None
     if factory is not None:
-        return factory(ctx.root)
+        return factory(root)
     from swe_lsp.sandbox import open_sandbox
 
     sandbox_settings = settings.sandbox
@@ -195,10 +218,10 @@ def _verifier(
     sandbox = stack.enter_context(open_sandbox(sandbox_settings))
     if hasattr(sandbox, "on_build_line"):  # Docker builds the project's environment: show its steps
         sandbox.on_build_line = _build_progress(rt)
-    sandbox.prepare(ctx.root)
+    sandbox.prepare(root)
     return SandboxVerifier(
         sandbox,
-        ctx.root,
+        root,
         sandbox_settings.test_command,
         sandbox_settings.timeout_s,
         rt.cancel,

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from swe_lsp.sandbox import RunResult
-from swe_lsp.search.context import JobContext
 from swe_lsp.search.runtime import Cancelled, Runtime
 from swe_lsp.workspace import RepoIndex
 from swe_lsp.workspace.example_run import (
@@ -50,12 +50,22 @@ class ExampleRunner(Protocol):
         ...
 
 
-def weigh_example(rt: Runtime, ctx: JobContext, runner: ExampleRunner) -> JobContext:
-    """`ctx` ranked again with the symbols the issue's example called, or `ctx` as it is (with a
-    note why) when the issue has no example, the sandbox is not ready or the run reported nothing."""
-    statements = example_statements(ctx.issue)
+@dataclass(frozen=True)
+class ExampleOutcome:
+    """What the issue's example gave the ranking: the symbols it called (path, qualified name), none
+    when it did not run, and the notes saying how it went (none when the issue has no example)."""
+
+    called: frozenset[tuple[str, str]] = frozenset()
+    notes: tuple[str, ...] = ()
+
+
+def issue_example(rt: Runtime, issue: str, index: RepoIndex, runner: ExampleRunner) -> ExampleOutcome:
+    """The issue's example run by `runner` on the workspace of `index`: what it called (which the
+    job's ranking then weighs, `JobContext(executed=...)`) and a note on how it went, or nothing
+    called (with a note why) when the sandbox is not ready or the run reported nothing."""
+    statements = example_statements(issue)
     if not statements:
-        return ctx
+        return ExampleOutcome()
 
     def run(files: Mapping[str, bytes], argv: Sequence[str], timeout_s: float) -> RunResult | None:
         rt.checkpoint()
@@ -66,9 +76,9 @@ def weigh_example(rt: Runtime, ctx: JobContext, runner: ExampleRunner) -> JobCon
         return found
 
     with rt.in_stage("index", "running the issue's example in the sandbox"):
-        called, note = example_calls(ctx.index, statements, run)
+        called, note = example_calls(index, statements, run)
     log.info("job %s: %s", rt.job_id, note)
-    return ctx.with_example(called, note)
+    return ExampleOutcome(called, (note,))
 
 
 def example_calls(

@@ -2,10 +2,11 @@
 
 Word overlap cannot tell a gold method from the dozens of siblings in its file that share its
 file's score; the issue's example can: `latex((M*N)[i, j])` calls `LatexPrinter._print_MatrixElement`
-and none of the other `_print_*` methods the issue's words match as well. Measured on the sympy Lite
-issues (`bench/trace_signal.py`), the example as given runs for 37 of 55, reaches every gold file in
-32 of those and calls a median 42 of the 2,128 candidates of the best 30 files
-(`retrieval.EXECUTED_WEIGHT`).
+and none of the other `_print_*` methods the issue's words match as well. Measured on the sympy and
+Django Lite issues (`bench/trace_signal.py`), the example runs for 48 of sympy's 55 (37 without the
+names its reader's session had defined, `free_names`) and 24 of Django's 71 (none without its
+unfenced code and its settings, `example_setup`), reaches every gold file in 52 of those 72 and
+calls a median 40 of the 1,911 candidates of the best 30 files (`retrieval.EXECUTED_WEIGHT`).
 
 This module holds what does not depend on where the example runs: its statements
 (`example_statements`), the program that runs them (`TRACER`, one file for any Python from 3.6 on,
@@ -17,15 +18,19 @@ the workspace's symbols it called (`called_symbols`). The job runs it in the wor
 from __future__ import annotations
 
 import ast
+import builtins
 import doctest
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from swe_lsp.workspace.example_setup import setup_code
+from swe_lsp.workspace.files import read_text
 from swe_lsp.workspace.index import RepoIndex
-from swe_lsp.workspace.mentions import code_blocks, code_spans
+from swe_lsp.workspace.mentions import code_blocks, code_spans, outside_fences
 from swe_lsp.workspace.model import Symbol
+from swe_lsp.workspace.retrieval import _TEST_PATH
 
 # Where the program and its input go in the sandbox's copy of the tree (hidden names, so that no
 # project file is replaced and the test runners do not collect them).
@@ -49,17 +54,22 @@ _TIGHT_PROMPT = re.compile(r"^(\s*)>>>(?=\S)")  # `>>>f(x)`, as some issues type
 # Top-level packages a user's session does not import: the project's tests, docs and examples.
 _NOT_IMPORTED = frozenset({"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks"})
 
-# The program. Its argument is INPUT_PATH: {"statements", "imports", "paths", "statement_s",
-# "prelude"}. It runs `prelude` and the `imports` (each may fail), then each statement in one
-# namespace with the example's output swallowed, a profile hook counting the calls whose code lies
-# in one of `paths` (the workspace's Python files, matched by path suffix, so an installed copy of
-# the project counts too) except those made while a module is being imported (a statement's
-# `from pkg.sub import f` runs `pkg.sub`'s set-up code, which says nothing of the issue), and an
-# alarm ending a statement after `statement_s`; a statement that fails is left and the next one
-# runs. After each statement a report line: statements run and failed so far, the set-up lines that
-# failed (a package that does not import says why the statements failed), the calls it added as
-# [path, first line, name, count]. Written for any Python 3 from 3.6 on (the workspace's own
-# interpreter runs it).
+# The program. Its argument is INPUT_PATH: {"statements", "imports", "packages", "free", "sources",
+# "paths", "statement_s", "prelude"}. It runs `prelude` and the `imports` (each may fail), unbinds
+# the submodules of `packages` a star-import bound without their package's `__all__` naming them
+# (`from shop import *` after `django.setup()` imported `shop.models` binds `models` to it, which
+# the example means as `django.db.models`; a session importing the package first has no such name),
+# then imports the `free` names the imports left undefined from the `sources` ([module, names])
+# binding them, the module binding the most still-missing names first, then the shallowest
+# (`name_sources`), then each statement in one namespace with the example's output swallowed, a
+# profile hook counting the calls whose code lies in one of `paths` (the workspace's Python files,
+# matched by path suffix, so an installed copy of the project counts too) except those made while a
+# module is being imported (a statement's `from pkg.sub import f` runs `pkg.sub`'s set-up code,
+# which says nothing of the issue), and an alarm ending a statement after `statement_s`; a statement
+# that fails is left and the next one runs. After each statement a report line: statements run and
+# failed so far, the set-up lines that failed (a package that does not import says why the
+# statements failed), the calls it added as [path, first line, name, count]. Written for any Python
+# 3 from 3.6 on (the workspace's own interpreter runs it).
 TRACER = (
     r"""
 import builtins, io, json, os, signal, sys
@@ -101,6 +111,25 @@ for source in [config.get("prelude") or ""] + config["imports"]:
         exec(compile(source, "<setup>", "exec"), namespace)
     except BaseException as e:
         setup.append("%s: %s" % (source.splitlines()[0] if source else "", type(e).__name__))
+for name, value in list(namespace.items()):
+    where = getattr(value, "__name__", "") if type(value) is type(sys) else ""
+    parent = where.rpartition(".")[0]
+    if (where.rpartition(".")[2] == name and parent.partition(".")[0] in config["packages"]
+            and name not in getattr(sys.modules.get(parent), "__all__", ())):
+        del namespace[name]
+sources = dict((module, set(names)) for module, names in config.get("sources", []))
+missing = set(config.get("free", [])) - set(namespace)
+while missing and sources:
+    module = max(sorted(sources), key=lambda m: (len(missing & sources[m]), -m.count(".")))
+    wanted = sorted(missing & sources.pop(module))
+    if not wanted:
+        break
+    source = "from %s import %s" % (module, ", ".join(wanted))
+    try:
+        exec(compile(source, "<setup>", "exec"), namespace)
+        missing -= set(wanted)
+    except BaseException:  # a guess (another module may bind them); a name left out fails as such
+        pass
 ran, failures, reported = 0, [], {}
 for source in config["statements"]:
     signal.alarm(int(config["statement_s"]))
@@ -143,7 +172,9 @@ def example_statements(issue: str) -> list[str]:
     `In [n]:`, read by the standard library's doctest parser) when it has any, else the top-level
     statements of its fenced blocks that parse as Python (a block with a Python 2 `print x` or its
     output pasted in keeps the rest), else its inline code spans that are calls or operations
-    (`latex(acsc(x), inv_trig_style="full")`, `0**-oo`); at most MAX_STATEMENTS."""
+    (`latex(acsc(x), inv_trig_style="full")`, `0**-oo`), else the code typed between its prose
+    without fences (`_unfenced_code`: Django's issues, converted from Trac, have no fences; 30 of
+    its 71 Lite issues have code so); at most MAX_STATEMENTS."""
     plain = "\n".join(line.rstrip() for line in issue.splitlines())  # GitHub's \r\n, trailing blanks
     try:
         sources = [e.source for e in doctest.DocTestParser().get_examples(_as_doctest(plain))]
@@ -153,6 +184,8 @@ def example_statements(issue: str) -> list[str]:
         sources = [s for block in code_blocks(plain) for s in _block_statements(block)]
     if not sources:
         sources = [span for span in code_spans(plain) if _computes(span)]
+    if not sources:
+        sources = [s for run in _unfenced_code(plain) for s in _block_statements(run) if _does_something(s)]
     found = []
     for source in sources:
         try:
@@ -184,6 +217,53 @@ def _block_statements(block: str) -> list[str]:
         except SyntaxError:
             continue
     return out
+
+
+# A line at the left margin that starts code rather than prose: an import, a definition or
+# decorator, a compound statement's keyword, an assignment, or a call written without a space
+# before its parenthesis (`text.slugify('x')`; prose puts one there).
+_CODE_LINE = re.compile(
+    r"(?:from\s+[\w.]+\s+import\s|import\s+\w|(?:async\s+)?def\s+\w+\s*\(|class\s+\w+\s*[(:]|@[\w.]+"
+    r"|(?:for|if|while|with|try|elif|else|except|finally)\b.*:$"
+    r"|[\w.]+(?:\[[^\]]*\])?\s*(?:[-+*/|&]?=)(?!=)\s*\S|[\w.]+\(.*\)[\w.()\[\]]*\s*(?:#.*)?$)"
+)
+
+
+def _unfenced_code(text: str) -> list[str]:
+    """The runs of code lines in `text` outside its fences: a line at the margin that starts code
+    (`_CODE_LINE`) begins or continues a run, with the indented lines, closing brackets and comments
+    under it (their leading tabs as four spaces: Trac keeps tabs); any other line ends it, and so
+    does the line a traceback's frame quotes."""
+    runs: list[list[str]] = []
+    current: list[str] | None = None
+    frame = False
+    for line in outside_fences(text).splitlines():
+        after_frame, frame = frame, bool(_FRAME_LINE.match(line))
+        if not line.strip() or after_frame:  # a traceback's frame quotes its line: not the example
+            current = None
+        elif line[0].isspace() or line.startswith((")", "]", "}", "#")):
+            if current is not None:
+                current.append(_TABS.sub(lambda m: m.group(0).replace("\t", "    "), line))
+        elif _CODE_LINE.match(line):
+            if current is None:
+                current = []
+                runs.append(current)
+            current.append(line)
+        else:
+            current = None
+    return ["\n".join(run) for run in runs]
+
+
+_TABS = re.compile(r"^[\t ]+")
+_FRAME_LINE = re.compile(r'^\s*File "[^"]+", line \d+')
+
+
+def _does_something(statement: str) -> bool:
+    """Whether a statement of unfenced code runs anything: not a bare name, attribute or literal
+    (a word of prose that happens to parse, `Description`)."""
+    body = ast.parse(statement).body
+    return any(not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Name | ast.Attribute | ast.Constant))
+               for n in body)  # fmt: skip
 
 
 def _bare_annotation(node: ast.stmt) -> bool:
@@ -219,17 +299,91 @@ def _as_doctest(text: str) -> str:
 def tracer_input(statements: list[str], index: RepoIndex, prelude: str = "") -> str:
     """The program's input (INPUT_PATH): the statements, the workspace's top-level packages to
     star-import first (an issue's snippet often leaves out the imports its reader's session has;
-    not its tests', docs' or examples' packages), its Python files, STATEMENT_S and `prelude` (code
-    run before the imports)."""
+    not its tests', docs' or examples' packages), the example's free names with the workspace's
+    modules that bind them (`name_sources`), its Python files, STATEMENT_S and the code run before
+    the imports: `prelude`, then what the workspace's framework needs (`example_setup.setup_code`:
+    Django's settings)."""
     paths = sorted(p for p in index.paths if p.endswith(".py"))
-    packages = sorted({p.split("/")[0] for p in paths if p.count("/") == 1 and p.endswith("/__init__.py")})
-    packages += sorted({p.split("/")[1] for p in paths if p.startswith("src/") and p.count("/") == 2
-                        and p.endswith("/__init__.py")})  # fmt: skip
-    imports = [
-        f"import {p}\nfrom {p} import *" for p in packages if p.isidentifier() and p not in _NOT_IMPORTED
-    ]
-    config = {"statements": statements, "imports": imports, "paths": paths, "statement_s": STATEMENT_S}
-    return json.dumps({**config, "prelude": prelude})
+    packages = _packages(paths)
+    imports = [f"import {p}\nfrom {p} import *" for p in packages]
+    free = free_names(statements)
+    sources = sorted((module, sorted(names)) for module, names in name_sources(index, packages, free).items())
+    config = {"statements": statements, "imports": imports, "packages": packages, "paths": paths,
+              "statement_s": STATEMENT_S}  # fmt: skip
+    setup = "\n".join(code for code in (prelude, setup_code(index)) if code)
+    return json.dumps({**config, "free": free, "sources": sources, "prelude": setup})
+
+
+def _packages(paths: list[str]) -> list[str]:
+    """The workspace's top-level packages a user's session imports (at the root or under `src/`)."""
+    found = sorted({p.split("/")[0] for p in paths if p.count("/") == 1 and p.endswith("/__init__.py")})
+    found += sorted({p.split("/")[1] for p in paths if p.startswith("src/") and p.count("/") == 2
+                     and p.endswith("/__init__.py")})  # fmt: skip
+    return [p for p in found if p.isidentifier() and p not in _NOT_IMPORTED]
+
+
+def free_names(statements: list[str]) -> list[str]:
+    """The names the example reads and never binds that Python does not provide: what its reader's
+    session had defined (`x` after `from sympy.abc import x`, `joule` from `sympy.physics.units`).
+    11 of the 37 sympy Lite examples that failed to run at all failed on such a name."""
+    bound: set[str] = set()
+    read: set[str] = set()
+    for source in statements:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Name):
+                (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            elif isinstance(node, ast.alias):
+                bound.add((node.asname or node.name).partition(".")[0])
+            elif isinstance(node, ast.arg):
+                bound.add(node.arg)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.ExceptHandler):
+                bound.add(node.name or "")
+    return sorted(n for n in read - bound if not hasattr(builtins, n))
+
+
+# A binding at a module's top level: `def`/`class`, an assignment to names (`a, b = symbols("a b")`)
+# or a `from ... import` (a package's `__init__` re-exporting its names).
+_BINDING = re.compile(
+    r"^(?:async\s+def|def|class)\s+(\w+)"
+    r"|^(\w+(?:[ \t]*,[ \t]*\w+)*)[ \t]*=(?!=)"
+    r"|^from[ \t]+[\w.]+[ \t]+import[ \t]+(\([^)]*\)|[^\n#;]+)",
+    re.M,
+)
+
+
+def name_sources(index: RepoIndex, packages: list[str], names: list[str]) -> dict[str, set[str]]:
+    """The modules of `packages` (not their tests, docs, examples or benchmarks) that bind some of
+    `names` at their top level, each with those names: where the program looks for what the example
+    left undefined. It imports them greedily, first the module that binds the most names still
+    missing (`x`, `y`, `z` together from `sympy.abc` rather than one by one from wherever a module
+    happens to define an `x`), then the one nearest the package's top."""
+    wanted = set(names)
+    out: dict[str, set[str]] = {}
+    if not wanted:
+        return out
+    for path in index.paths:
+        parts = path.removeprefix("src/").removesuffix(".py").split("/")
+        if (not path.endswith(".py") or parts[0] not in packages or _TEST_PATH.search(path)
+                or not all(p.isidentifier() and p not in _NOT_IMPORTED for p in parts)):  # fmt: skip
+            continue
+        text = read_text(index.root, path)
+        if text is None:
+            continue
+        bound = set()
+        for match in _BINDING.finditer(text):
+            single, targets, imported = match.groups()
+            if single:
+                bound.add(single)
+            elif targets:
+                bound.update(t.strip() for t in targets.split(","))
+            else:
+                for item in imported.strip("()").split(","):
+                    bound.add(item.split()[-1] if item.split() else "")
+        found = bound & wanted
+        if found:
+            module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            out[module] = found
+    return out
 
 
 def parse_report(stdout: str, tried: int) -> ExampleReport:

@@ -65,7 +65,12 @@ def code_blocks(issue: str) -> list[str]:
 
 def code_spans(issue: str) -> list[str]:
     """The inline code of `issue` (in single or double backticks, outside fences)."""
-    return _BACKTICK.findall(_FENCE.sub(" ", issue))
+    return _BACKTICK.findall(outside_fences(issue))
+
+
+def outside_fences(issue: str) -> str:
+    """`issue` with each ``` fenced block (an unclosed one to the end) replaced by a blank line."""
+    return _FENCE.sub("\n", issue)
 
 
 def _unique(items):  # type: ignore[no-untyped-def]

@@ -140,15 +140,18 @@ QUOTED_FILE_GAIN = 0.3
 # little on top of these (one issue at @10 on one half, one at @20 on the other).
 HELPER_WEIGHT = 0.5
 # A symbol the issue's example called when it ran in the sandbox (`example_run`, `search.example`)
-# gains EXECUTED_WEIGHT. Measured on the product's own candidates of the sympy Lite issues, the one
-# repository whose examples run on this machine (`bench/trace_signal.py`, two halves by id; run as
-# given, with the package star-imported, the example runs for 37 of 55 and calls a median 42 of
-# 2,128 candidates): functions @10 / @20 0.538 / 0.654 -> (0.2) 0.558 / 0.654, (0.4 and 0.6) 0.577 /
-# 0.673, (0.8) 0.596 / 0.692; 0.6 gains one issue at @10 on each half and one at @20 on one, losing nothing;
-# 0.8 gains more but loses a file @1 on one half (the files' similarity is read from the best
-# symbols by this score, FILE_SIMILAR_FROM). The files the example ran are not weighed: +0.1 to
-# +0.3 to their scores gains two issues at file @10 on one half and loses one at @5 on the other.
-EXECUTED_WEIGHT = 0.6
+# gains EXECUTED_WEIGHT. Measured on the product's own candidates of the Lite issues whose examples
+# run on this machine, sympy's 55 and Django's 71 (`bench/trace_signal.py`, two halves by id; the
+# example runs for 47 and 26 of them and calls a median 40 candidates of 1,911): functions @10 /
+# @20 0.576 / 0.670 -> (0.2) 0.576 / 0.670, (0.4) 0.585 / 0.670, (0.6) 0.610 / 0.678, (0.8 and 1.0)
+# 0.619 / 0.695. 0.8 gains on both halves over 0.6 (one issue at @20 on one, one at @10 and @20 on
+# the other) and loses nothing against none; 0.6 lost django-11910 at @20 on one half. Files do not
+# move: their similarity is read from the order without this weight (`_without_example`; read
+# from the order with it, 0.8 lost a file @1 and django-11910's gold file fell out of the best 5).
+# The files the example ran are not weighed: +0.1 to +0.3 to their scores gains issues at file
+# @10 on one half and loses one at @5 on the other.
+EXECUTED_WEIGHT = 0.8
+_EXAMPLE_REASON = "the issue's example calls it"
 # A symbol's file's place in the file order counts beyond its score: FILE_RANK_WEIGHT x ln(1 + rank)
 # (rank 0 for the best file) is taken off its final score. The learned order gives files the first
 # stage's scores of the places they moved to, so the best files' symbols are close in file score and
@@ -698,7 +701,7 @@ def hand_score(c: SymbolCandidate) -> tuple[float, list[str]]:
         why.append("called by a function the issue names")
     if c.executed:
         score += EXECUTED_WEIGHT
-        why.append("the issue's example calls it")
+        why.append(_EXAMPLE_REASON)
     return score, why
 
 
@@ -726,8 +729,11 @@ def _rank_symbols(index: RepoIndex, stage: FirstStage, files: list[str], file_sc
     notes: tuple[str, ...] = ()
     similar: dict[str, float] = {}
     if semantic is not None and hits:
+        by_words = _without_example(hits) if executed else hits
         try:
-            hits, similar = _add_semantic(index, stage.issue, hits, semantic, on_embed)
+            hits, similar = _add_semantic(
+                index, stage.issue, hits, semantic, on_embed, by_words[: min(SEMANTIC_TOP, FILE_SIMILAR_FROM)]
+            )
         except SemanticUnavailable as e:
             logger.warning("symbols keep the hand-weighted order: %s", e)
             notes = (f"symbols ranked without the embedding model: {e}",)
@@ -792,23 +798,47 @@ def _nested_after_functions(hits: list[SymbolHit]) -> list[SymbolHit]:
     return out
 
 
+def _without_example(hits: list[SymbolHit]) -> list[SymbolHit]:
+    """`hits` in the order they would have without the issue's example (EXECUTED_WEIGHT taken off
+    the scores of the symbols it called): the order the files' similarity is read from."""
+
+    def plain(h: SymbolHit) -> float:
+        return (
+            h.score - EXECUTED_WEIGHT
+            if _EXAMPLE_REASON in h.reasons and "learned rank" not in h.reasons
+            else h.score
+        )
+
+    return sorted(hits, key=lambda h: (-plain(h), h.file, h.start))
+
+
 def _add_semantic(
     index: RepoIndex,
     issue: str,
     hits: list[SymbolHit],
     semantic: SemanticModel,
     on_embed: EmbedProgress | None,
+    file_from: list[SymbolHit],
 ) -> tuple[list[SymbolHit], dict[str, float]]:
     """`hits` (best first) with the SEMANTIC_TOP best re-scored by their similarity to the issue, and
-    the best similarity of each file among the FILE_SIMILAR_FROM best."""
+    the best similarity of each file among `file_from` (the FILE_SIMILAR_FROM best without the issue's
+    example: the functions an example calls move the symbols, never the files; drawn from the
+    files' symbols the example ran, their similarity re-ordered the best files and lost a gold file at
+    @5 for django-11910, `bench/trace_signal.py`)."""
     head, rest = hits[:SEMANTIC_TOP], hits[SEMANTIC_TOP:]
+    seen = {(h.file, h.name, h.start) for h in head}
+    extra = [h for h in file_from if (h.file, h.name, h.start) not in seen]
     lines: dict[str, list[str]] = {}
-    for h in head:
+    for h in [*head, *extra]:
         if h.file not in lines:
             lines[h.file] = (read_text(index.root, h.file) or "").splitlines()
-    sims = semantic.similarities(issue, [symbol_text(h, lines[h.file]) for h in head], on_embed)
+    texts = [symbol_text(h, lines[h.file]) for h in [*head, *extra]]
+    found = semantic.similarities(issue, texts, on_embed)
+    sims = found[: len(head)]
+    by_key = {(h.file, h.name, h.start): sim for h, sim in zip([*head, *extra], found, strict=True)}
     similar: dict[str, float] = {}
-    for h, sim in zip(head[:FILE_SIMILAR_FROM], sims, strict=False):
+    for h in file_from:
+        sim = by_key[h.file, h.name, h.start]
         similar[h.file] = max(similar.get(h.file, sim), sim)
     scored = []
     for h, z in zip(head, _standardized(sims), strict=True):

@@ -7,18 +7,21 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import pytest
 from scripted import run_job
 
 from swe_lsp.sandbox import RunResult
 from swe_lsp.sandbox.local_sandbox import LocalSandbox
+from swe_lsp.search import context
 from swe_lsp.search.context import JobContext
-from swe_lsp.search.example import ExampleRunner, weigh_example
+from swe_lsp.search.example import ExampleOutcome, ExampleRunner, issue_example
 from swe_lsp.search.job import Progress
 from swe_lsp.search.runtime import Runtime
 from swe_lsp.search.verification import SandboxVerifier
 from swe_lsp.settings import SandboxSettings
-from swe_lsp.workspace import RepoIndex
+from swe_lsp.workspace import Localization, RepoIndex, retrieve
 from swe_lsp.workspace.example_run import MARKER
 
 SHAPES = '''\
@@ -61,6 +64,12 @@ def _runtime(progress: list[Progress]) -> Runtime:
     return Runtime("job", None, threading.Event(), progress.append)  # type: ignore[arg-type]  # no model here
 
 
+def _weighed(ctx: JobContext, runner: ExampleRunner, progress: list[Progress] | None = None) -> JobContext:
+    """`ctx` ranked as the engine ranks a job's context after the example ran (`engine.resolve`)."""
+    found = issue_example(_runtime([] if progress is None else progress), ctx.issue, ctx.index, runner)
+    return JobContext(ctx.issue, ctx.index, notes=found.notes, executed=found.called)
+
+
 def test_the_functions_the_example_calls_rank_first(tmp_path: Path) -> None:
     tree = _workspace(tmp_path / "ws")
     ctx = JobContext(ISSUE, RepoIndex.build_or_load(tree, None))
@@ -68,7 +77,7 @@ def test_the_functions_the_example_calls_rank_first(tmp_path: Path) -> None:
     with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
         verifier = SandboxVerifier(box, tree, "true", 60, threading.Event(), "job")
         assert isinstance(verifier, ExampleRunner)
-        weighed = weigh_example(_runtime(progress), ctx, verifier)
+        weighed = _weighed(ctx, verifier, progress)
     before, after = [h.name for h in ctx.symbol_hits], [h.name for h in weighed.symbol_hits]
     # Word overlap cannot tell the two helpers apart (the square's comes first, by line); the example
     # calls the triangle's. The class body ran at the import, which is no use of the class.
@@ -108,11 +117,11 @@ def test_without_a_ready_sandbox_or_a_report_the_ranking_stays(tmp_path: Path) -
     tree = _workspace(tmp_path / "ws")
     ctx = JobContext(ISSUE, RepoIndex.build_or_load(tree, None))
     before = [h.name for h in ctx.symbol_hits]
-    building = weigh_example(_runtime([]), ctx, _Runner(None))
+    building = _weighed(ctx, _Runner(None))
     assert [h.name for h in building.symbol_hits] == before and not building.executed
     assert building.notes[-1].endswith("the sandbox's environment is still being built")
     crashed = RunResult(1, "", "python3: can't open file '.swe_lsp_example.py'", duration_s=0.1)
-    broken = weigh_example(_runtime([]), ctx, _Runner(crashed))
+    broken = _weighed(ctx, _Runner(crashed))
     assert [h.name for h in broken.symbol_hits] == before
     assert "printed no report" in broken.notes[-1] and "can't open file" in broken.notes[-1]
 
@@ -121,17 +130,28 @@ def test_an_issue_without_an_example_runs_nothing(tmp_path: Path) -> None:
     tree = _workspace(tmp_path / "ws")
     ctx = JobContext("The area of a shape is wrong for squares.", RepoIndex.build_or_load(tree, None))
     runner = _Runner(None)
-    assert weigh_example(_runtime([]), ctx, runner) is ctx
+    assert issue_example(_runtime([]), ctx.issue, ctx.index, runner) == ExampleOutcome()
     assert runner.asked == 0
 
 
-def test_a_job_runs_the_example_in_its_sandbox_and_says_so(workspace: Path, tmp_path: Path) -> None:
-    """The bundled example's issue: `mean([])` raises, and that call is what the example shows."""
+def test_a_job_runs_the_example_in_its_sandbox_and_says_so(
+    workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundled example's issue: `mean([])` raises, and that call is what the example shows. The
+    job ranks its code once, after the example ran, not once before and again with its calls."""
+    rankings: list[frozenset[tuple[str, str]]] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Localization:
+        rankings.append(kwargs["executed"])
+        return retrieve(*args, **kwargs)
+
+    monkeypatch.setattr(context, "retrieve", counted)
     ran = run_job(workspace, tmp_path / "on", sandbox={"kind": "local"}).report
     note = (
         "the issue's example ran (1 of 2 statements without an error) and called 1 functions of the workspace"
     )
     assert ran.state == "done" and any(n.startswith(note) for n in ran.notes), ran.notes
+    assert len(rankings) == 1 and len(rankings[0]) == 1
     off = run_job(workspace, tmp_path / "off", sandbox={"kind": "local"}, run_example=False).report
     assert off.state == "done" and not any("example" in n for n in off.notes)
 
@@ -143,10 +163,10 @@ def test_a_run_cut_at_the_limit_keeps_what_its_finished_statements_called(tmp_pa
         {"ran": 1, "failures": [], "setup": [], "calls": [["geo/shapes.py", 13, "area_of_triangle", 1]]}
     )
     cut = RunResult(None, f"noise\n{line}\n", "", timed_out=True, duration_s=60.0)
-    weighed = weigh_example(_runtime([]), ctx, _Runner(cut))
+    weighed = _weighed(ctx, _Runner(cut))
     assert weighed.executed == {("geo/shapes.py", "Shape.area_of_triangle")}
     assert "(1 of 2 statements without an error before it ran past 60 s)" in weighed.notes[-1]
-    silent = weigh_example(_runtime([]), ctx, _Runner(RunResult(None, "", "", timed_out=True)))
+    silent = _weighed(ctx, _Runner(RunResult(None, "", "", timed_out=True)))
     assert not silent.executed and silent.notes[-1].endswith("its first statement ran past 60 s")
 
 
@@ -156,6 +176,6 @@ def test_a_package_that_does_not_import_is_named_in_the_note(tmp_path: Path) -> 
     ctx = JobContext(ISSUE, RepoIndex.build_or_load(tree, None))
     with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
         verifier = SandboxVerifier(box, tree, "true", 60, threading.Event(), "job")
-        weighed = weigh_example(_runtime([]), ctx, verifier)
+        weighed = _weighed(ctx, verifier)
     assert not weighed.executed  # its statements failed on the same import
     assert weighed.notes[-1].endswith("its set-up failed: import geo: ModuleNotFoundError")

@@ -3,6 +3,7 @@ workspace symbols its report names, and the symbol stage's weighing of them."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from swe_lsp.workspace.example_run import (
     parse_report,
     tracer_input,
 )
+from swe_lsp.workspace.example_setup import setup_code
 
 PRINTER = '''\
 """Printing expressions."""
@@ -225,3 +227,124 @@ def test_a_run_stopped_partway_still_tells_what_its_finished_statements_called(t
         ("pkg/printer.py", "Printer.doprint"),
         ("pkg/printer.py", "Printer._print_Matrix"),
     }
+
+
+def test_names_the_example_leaves_undefined_come_from_the_module_that_binds_most_of_them(
+    tmp_path: Path,
+) -> None:
+    tree = _repo(tmp_path / "repo")
+    (tree / "pkg" / "abc.py").write_text(
+        "from pkg.printer import Printer\n\nx, y = 'x', 'y'\nkind = 'Matrix'\n"
+    )
+    (tree / "pkg" / "deep").mkdir()
+    (tree / "pkg" / "deep" / "__init__.py").write_text("")
+    (tree / "pkg" / "deep" / "names.py").write_text("x = 'deep'\n\n\ndef kind():\n    pass\n")
+    (tree / "pkg" / "tests").mkdir()
+    (tree / "pkg" / "tests" / "test_names.py").write_text("x, y, kind = 1, 2, 3\n")
+    statements = [
+        "p = Printer()",
+        "p.doprint(kind + 'Element')",
+        "assert (x, y) == ('x', 'y')",
+        "[q for q in z]",
+    ]
+    index = RepoIndex.build_or_load(tree, None)
+    config = json.loads(tracer_input(statements, index))
+    # `Printer` is bound by the star-import of `pkg` when the program runs; `p`, `q` by the example.
+    assert config["free"] == ["Printer", "kind", "x", "y", "z"]
+    assert config["sources"] == [
+        ["pkg", ["Printer"]],
+        ["pkg.abc", ["Printer", "kind", "x", "y"]],
+        ["pkg.deep.names", ["kind", "x"]],
+        ["pkg.printer", ["Printer"]],
+    ]  # not the tests' bindings
+    run = _run(tree, statements, index)
+    report = parse_report(run.stdout, len(statements))
+    # `pkg.abc` binds the most of what is missing, so `kind` is its string, not `deep.names`'s function.
+    assert (report.ran, report.failures, report.setup_failures) == (3, ("NameError",), ())
+    assert ("pkg/printer.py", "Printer._print_MatrixElement") in called_symbols(index, report.calls)
+
+
+TRAC_ISSUE = """Filtering on a slug drops its underscores
+Description
+\t
+Slugs lose their leading underscores:
+from pkg.printer import Printer
+p = Printer()
+p.doprint('Matrix')  # fine
+# prints MATRIX ELEMENT
+for kind in ('MatrixElement',):
+\tp.doprint(kind)
+Description
+Traceback (most recent call last):
+  File "/srv/app.py", line 3, in <module>
+p.doprint('MatrixSymbol')
+KeyError: 'x'
+but calling it again (twice) works.
+"""
+
+
+def test_code_typed_between_the_prose_without_fences_is_the_example() -> None:
+    """Trac's issues (Django's) have no fences: the code lines and what is indented or commented
+    under them are the example; prose, a bare word and the line a traceback frame quotes are not."""
+    assert example_statements(TRAC_ISSUE) == [
+        "from pkg.printer import Printer",
+        "p = Printer()",
+        "p.doprint('Matrix')",
+        "for kind in ('MatrixElement',):\n    p.doprint(kind)",
+    ]
+    # Fenced code, prompts and inline calls come first; prose alone is no example.
+    assert example_statements("```\nPrinter().doprint('A')\n```\n" + TRAC_ISSUE) == ["Printer().doprint('A')"]
+    assert example_statements("Calling it (twice) fails.\nDescription\nSee the docs.") == []
+
+
+def _django_project(root: Path) -> Path:
+    (root / "mysite").mkdir(parents=True)
+    (root / "mysite" / "__init__.py").write_text("")
+    # A server the sandbox cannot reach, with a driver it does not have: the example must not use it.
+    (root / "mysite" / "settings.py").write_text(
+        "SECRET_KEY = 'x'\nINSTALLED_APPS = ['django.contrib.contenttypes', 'shop']\n"
+        "DATABASES = {'default': {'ENGINE': 'django.db.backends.postgresql', 'NAME': 'prod',"
+        " 'HOST': 'db.internal'}}\n"
+    )
+    (root / "manage.py").write_text(
+        "import os\nimport sys\n\n\ndef main():\n"
+        "    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n"
+        "    from django.core.management import execute_from_command_line\n"
+        "    execute_from_command_line(sys.argv)\n"
+    )
+    (root / "shop").mkdir()
+    (root / "shop" / "__init__.py").write_text("")
+    (root / "shop" / "models.py").write_text(
+        "from django.db import models\n\n\nclass Item(models.Model):\n"
+        "    name = models.CharField(max_length=10)\n\n"
+        "    def label(self):\n        return self.name.title()\n"
+    )
+    return root
+
+
+def test_the_setup_a_workspace_s_framework_needs() -> None:
+    class Tree:
+        def __init__(self, paths: list[str], root: Path = Path(".")) -> None:
+            self.paths, self.root = paths, root
+
+    framework = setup_code(Tree(["django/__init__.py", "django/conf/__init__.py", "setup.py"]))  # type: ignore[arg-type]
+    assert "_settings.configure(" in framework and "'django.contrib.auth'" in framework
+    ast.parse(framework)
+    assert setup_code(Tree(["pkg/__init__.py", "pkg/printer.py"])) == ""  # type: ignore[arg-type]
+
+
+def test_a_django_project_s_example_runs_with_its_settings_on_a_memory_database(tmp_path: Path) -> None:
+    tree = _django_project(tmp_path / "project")
+    index = RepoIndex.build_or_load(tree, None)
+    assert "'mysite.settings'" in setup_code(index)
+    statements = [
+        "from shop.models import Item",
+        "Item(name='book').label()",
+        "class Note(models.Model):\n    text = models.TextField()",  # the example's own model
+        "print(Note.objects.filter(text='a').query)",
+        "list(Item.objects.all())",  # no table: the query compiles and runs on SQLite, not the server
+    ]
+    run = _run(tree, statements, index)
+    report = parse_report(run.stdout, len(statements))
+    assert (report.ran, report.failures, report.setup_failures) == (4, ("OperationalError",), ())
+    assert ("shop/models.py", "Item.label") in called_symbols(index, report.calls)

@@ -254,3 +254,24 @@ def test_a_job_uses_the_model_unless_the_setting_is_off(tmp_path: Path) -> None:
     # A model folder that is not one: the job goes on with the hand-weighted order, and says why.
     model, why_not = _semantic(on.with_overrides({"search": {"embedding_model": str(tmp_path)}}))
     assert model is None and why_not is not None and "not a sentence-transformers model folder" in why_not
+
+
+def test_the_example_s_calls_move_the_symbols_never_the_files(
+    fixture_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files' likeness to the issue is read from the symbol order without the example's weight:
+    a function the example called moves up among the symbols, but does not lend its file its
+    similarity (which would re-weigh the best files by what the example happened to run)."""
+    index = RepoIndex.build_or_load(fixture_repo, None)
+    monkeypatch.setattr(retrieval_module, "FILE_SIMILAR_FROM", 2)
+    monkeypatch.setattr(retrieval_module, "EXECUTED_WEIGHT", 5.0)  # the test's function comes first
+    model = KeywordModel("def test_filter")
+    called = {("tests/test_query.py", "test_filter")}
+    plain = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=model)  # type: ignore[arg-type]
+    ran = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=model, executed=called)  # type: ignore[arg-type]
+    assert ran.symbols[0].name == "test_filter" and plain.symbols[0].name != "test_filter"
+    assert ran.files == plain.files  # the same files with the same scores
+    # Read from the order with the example's weight, the called function's file would gain.
+    monkeypatch.setattr(retrieval_module, "_without_example", lambda hits: hits)
+    coupled = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=model, executed=called)  # type: ignore[arg-type]
+    assert coupled.files != plain.files
