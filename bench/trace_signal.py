@@ -66,10 +66,22 @@ RESULTS = HERE / "results" / "trace_signal.json"
 # Seconds a whole example may run, imports included (its statements have `example_run.STATEMENT_S`
 # each).
 EXAMPLE_S = 180
-# Repositories whose examples run here: pure Python, with what they import besides the standard
-# library installed under DEPS (pip's `--target`, made on the first run; sympy's mpmath is in this
-# environment already).
-RUNS_HERE = {"sympy/sympy": (), "django/django": ("asgiref", "sqlparse", "pytz")}
+# Repositories (and their versions, "*" any) whose examples run here, with what they import besides
+# the standard library, installed under DEPS (pip's `--target`, made on the first run; sympy's
+# mpmath is in this environment already). sympy and Django are pure Python and run from the tree.
+# Matplotlib's C extensions are not built here: its examples run on the released wheel of their
+# minor version that this Python has (3.6.3, 3.7.5; none for 3.3 and 3.5), whose files map to the
+# tree's by path (`example_run`: an installed copy of a `lib/` layout) and whose functions map to
+# the tree's by name where their lines moved: a measure of the signal on code a release or so away
+# from the instance's, where the product runs the workspace's own.
+RUNS_HERE: dict[str, dict[str, tuple[str, ...]]] = {
+    "sympy/sympy": {"*": ()},
+    "django/django": {"*": ("asgiref", "sqlparse", "pytz")},
+    "matplotlib/matplotlib": {
+        "3.6": ("matplotlib==3.6.3", "numpy<2"),
+        "3.7": ("matplotlib==3.7.5", "numpy<2"),
+    },
+}
 DEPS = CACHE / "example-deps"
 # Run before the workspace's imports: a sympy release older than this Python misses a few names the
 # standard library has moved since (`collections.Mapping`, `fractions.gcd`, `time.clock`); the
@@ -110,7 +122,7 @@ def trace(row: dict) -> dict:
                 text=True,
                 timeout=EXAMPLE_S,
                 cwd=tree,
-                env={**os.environ, "PYTHONPATH": str(deps(repo))},
+                env={**os.environ, "PYTHONPATH": str(deps(repo, row["version"])), "MPLBACKEND": "Agg"},
             )
             report = parse_report(run.stdout, len(statements))
             found["ran"] = report.ran
@@ -129,16 +141,25 @@ def trace(row: dict) -> dict:
     return found
 
 
-def deps(repo: str) -> Path:
-    """The folder holding what `repo`'s examples import besides the standard library (RUNS_HERE),
-    installed there by pip on the first call."""
+def deps(repo: str, version: str) -> Path:
+    """The folder holding what `repo`'s examples at `version` import besides the standard library
+    (RUNS_HERE), installed there by pip on the first call."""
+    wanted = runs_here(repo, version)
     folder = DEPS / repo.replace("/", "+")
-    if RUNS_HERE[repo] and not folder.exists():
+    if version in RUNS_HERE.get(repo, {}):  # what this version needs, apart from the others'
+        folder = folder.with_name(f"{folder.name}-{version}")
+    if wanted and not folder.exists():
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--target", str(folder), *RUNS_HERE[repo]],
-            check=True,
+            [sys.executable, "-m", "pip", "install", "-q", "--target", str(folder), *wanted], check=True
         )
     return folder
+
+
+def runs_here(repo: str, version: str) -> tuple[str, ...] | None:
+    """What `repo`'s examples at `version` need installed (RUNS_HERE), or None when they cannot run
+    here."""
+    versions = RUNS_HERE.get(repo, {})
+    return versions.get(version, versions.get("*"))
 
 
 def with_trace(dump: dict, found: dict) -> dict:
@@ -288,7 +309,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.repos:
         args.repos = ",".join(RUNS_HERE)
-    rows = [r for r in selected_rows(args) if r["repo"] in RUNS_HERE]
+    rows = [r for r in selected_rows(args) if runs_here(r["repo"], r["version"]) is not None]
     missing = [r["instance_id"] for r in rows if not (DUMPS / f"{r['instance_id']}.json").exists()]
     if missing:
         sys.exit(

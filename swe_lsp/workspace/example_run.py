@@ -2,11 +2,12 @@
 
 Word overlap cannot tell a gold method from the dozens of siblings in its file that share its
 file's score; the issue's example can: `latex((M*N)[i, j])` calls `LatexPrinter._print_MatrixElement`
-and none of the other `_print_*` methods the issue's words match as well. Measured on the sympy and
-Django Lite issues (`bench/trace_signal.py`), the example runs for 48 of sympy's 55 (37 without the
-names its reader's session had defined, `free_names`) and 24 of Django's 71 (none without its
-unfenced code and its settings, `example_setup`), reaches every gold file in 52 of those 72 and
-calls a median 40 of the 1,911 candidates of the best 30 files (`retrieval.EXECUTED_WEIGHT`).
+and none of the other `_print_*` methods the issue's words match as well. Measured on the sympy,
+Django and matplotlib (3.6-3.7) Lite issues (`bench/trace_signal.py`), the example runs for 48 of
+sympy's 55 (37 without the names its reader's session had defined, `free_names`), 26 of Django's 71
+(none without its unfenced code and its settings, `example_setup`) and 8 of matplotlib's 11,
+reaches every gold file in 58 of those 82 and calls a median 40 of the 1,938 candidates of the best
+30 files (`retrieval.EXECUTED_WEIGHT`).
 
 This module holds what does not depend on where the example runs: its statements
 (`example_statements`), the program that runs them (`TRACER`, one file for any Python from 3.6 on,
@@ -22,6 +23,7 @@ import builtins
 import doctest
 import json
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -55,15 +57,17 @@ _TIGHT_PROMPT = re.compile(r"^(\s*)>>>(?=\S)")  # `>>>f(x)`, as some issues type
 _NOT_IMPORTED = frozenset({"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks"})
 
 # The program. Its argument is INPUT_PATH: {"statements", "imports", "packages", "free", "sources",
-# "paths", "statement_s", "prelude"}. It runs `prelude` and the `imports` (each may fail), unbinds
-# the submodules of `packages` a star-import bound without their package's `__all__` naming them
-# (`from shop import *` after `django.setup()` imported `shop.models` binds `models` to it, which
-# the example means as `django.db.models`; a session importing the package first has no such name),
-# then imports the `free` names the imports left undefined from the `sources` ([module, names])
-# binding them, the module binding the most still-missing names first, then the shallowest
-# (`name_sources`), then each statement in one namespace with the example's output swallowed, a
-# profile hook counting the calls whose code lies in one of `paths` (the workspace's Python files,
-# matched by path suffix, so an installed copy of the project counts too) except those made while a
+# "stdlib", "paths", "aliases", "statement_s", "prelude"}. It runs `prelude` and the `imports` (each
+# may fail), unbinds the submodules of `packages` a star-import bound without their package's
+# `__all__` naming them (`from shop import *` after `django.setup()` imported `shop.models` binds
+# `models` to it, which the example means as `django.db.models`; a session importing the package
+# first has no such name), then imports the `free` names the imports left undefined from the
+# `sources` ([module, names]) binding them, the module binding the most still-missing names first,
+# then the shallowest (`name_sources`), then the `stdlib` modules among them (`re` of `re.UNICODE`:
+# the reader's session had imported it), then each statement in one namespace with the example's
+# output swallowed, a profile hook counting the calls whose code lies in one of `paths` (the
+# workspace's Python files, matched by path suffix, so an installed copy of the project counts too;
+# `aliases` name the files of a `src/` or `lib/` layout as installed) except those made while a
 # module is being imported (a statement's `from pkg.sub import f` runs `pkg.sub`'s set-up code,
 # which says nothing of the issue), and an alarm ending a statement after `statement_s`; a statement
 # that fails is left and the next one runs. After each statement a report line: statements run and
@@ -74,13 +78,14 @@ TRACER = (
     r"""
 import builtins, io, json, os, signal, sys
 config = json.load(open(sys.argv[1]))
-paths = set(config["paths"])
+paths = dict((p, p) for p in config["paths"])
+paths.update(config.get("aliases", {}))
 places = {}
 def place(filename):
     if filename not in places:
         parts = os.path.abspath(filename).replace(os.sep, "/").split("/")
         tails = ["/".join(parts[i:]) for i in range(len(parts))]
-        places[filename] = next((tail for tail in tails if tail in paths), None)
+        places[filename] = next((paths[tail] for tail in tails if tail in paths), None)
     return places[filename]
 calls = {}
 importing = [0]
@@ -130,6 +135,12 @@ while missing and sources:
         missing -= set(wanted)
     except BaseException:  # a guess (another module may bind them); a name left out fails as such
         pass
+for name in config.get("stdlib", []):
+    if name in missing:
+        try:
+            exec(compile("import " + name, "<setup>", "exec"), namespace)
+        except BaseException:
+            pass
 ran, failures, reported = 0, [], {}
 for source in config["statements"]:
     signal.alarm(int(config["statement_s"]))
@@ -308,16 +319,20 @@ def tracer_input(statements: list[str], index: RepoIndex, prelude: str = "") -> 
     imports = [f"import {p}\nfrom {p} import *" for p in packages]
     free = free_names(statements)
     sources = sorted((module, sorted(names)) for module, names in name_sources(index, packages, free).items())
+    # An installed copy of a `src/` or `lib/` layout has its files without that folder.
+    aliases = {p.split("/", 1)[1]: p for p in paths if p.startswith(("src/", "lib/"))}
+    stdlib = [name for name in free if name in sys.stdlib_module_names and not name.startswith("_")]
     config = {"statements": statements, "imports": imports, "packages": packages, "paths": paths,
-              "statement_s": STATEMENT_S}  # fmt: skip
+              "aliases": aliases, "stdlib": stdlib, "statement_s": STATEMENT_S}  # fmt: skip
     setup = "\n".join(code for code in (prelude, setup_code(index)) if code)
     return json.dumps({**config, "free": free, "sources": sources, "prelude": setup})
 
 
 def _packages(paths: list[str]) -> list[str]:
-    """The workspace's top-level packages a user's session imports (at the root or under `src/`)."""
+    """The workspace's top-level packages a user's session imports (at the root or under `src/` or
+    `lib/`, as matplotlib has them)."""
     found = sorted({p.split("/")[0] for p in paths if p.count("/") == 1 and p.endswith("/__init__.py")})
-    found += sorted({p.split("/")[1] for p in paths if p.startswith("src/") and p.count("/") == 2
+    found += sorted({p.split("/")[1] for p in paths if p.startswith(("src/", "lib/")) and p.count("/") == 2
                      and p.endswith("/__init__.py")})  # fmt: skip
     return [p for p in found if p.isidentifier() and p not in _NOT_IMPORTED]
 
@@ -362,7 +377,7 @@ def name_sources(index: RepoIndex, packages: list[str], names: list[str]) -> dic
     if not wanted:
         return out
     for path in index.paths:
-        parts = path.removeprefix("src/").removesuffix(".py").split("/")
+        parts = path.removeprefix("src/").removeprefix("lib/").removesuffix(".py").split("/")
         if (not path.endswith(".py") or parts[0] not in packages or _TEST_PATH.search(path)
                 or not all(p.isidentifier() and p not in _NOT_IMPORTED for p in parts)):  # fmt: skip
             continue
@@ -413,7 +428,8 @@ def called_symbols(
 ) -> frozenset[tuple[str, str]]:
     """(path, qualified name) of the indexed symbols the calls ran: the function of the call's name
     whose span starts at its code's first line (a symbol's span starts at its first decorator, as a
-    code object's first line does), else the innermost one of that name holding that line. Lambdas,
+    code object's first line does), else the innermost one of that name holding that line, else the
+    file's one symbol of that name (an installed copy of another version, its lines moved). Lambdas,
     comprehensions and module bodies (`<lambda>`, `<module>`) name no symbol, nor does a class body:
     it runs when its module is imported, which says nothing of the class's use (its methods do)."""
     out: set[tuple[str, str]] = set()
@@ -422,7 +438,7 @@ def called_symbols(
         if entry is None or name.startswith("<"):
             continue
         same = [s for s in entry.symbols if s.short_name == name]
-        found = _at(same, line)
+        found = _at(same, line) or (same[0] if len(same) == 1 else None)
         if found is not None and found.kind != "class":
             out.add((path, found.name))
     return frozenset(out)

@@ -141,15 +141,15 @@ QUOTED_FILE_GAIN = 0.3
 HELPER_WEIGHT = 0.5
 # A symbol the issue's example called when it ran in the sandbox (`example_run`, `search.example`)
 # gains EXECUTED_WEIGHT. Measured on the product's own candidates of the Lite issues whose examples
-# run on this machine, sympy's 55 and Django's 71 (`bench/trace_signal.py`, two halves by id; the
-# example runs for 47 and 26 of them and calls a median 40 candidates of 1,911): functions @10 /
-# @20 0.576 / 0.670 -> (0.2) 0.576 / 0.670, (0.4) 0.585 / 0.670, (0.6) 0.610 / 0.678, (0.8 and 1.0)
-# 0.619 / 0.695. 0.8 gains on both halves over 0.6 (one issue at @20 on one, one at @10 and @20 on
-# the other) and loses nothing against none; 0.6 lost django-11910 at @20 on one half. Files do not
-# move: their similarity is read from the order without this weight (`_without_example`; read
-# from the order with it, 0.8 lost a file @1 and django-11910's gold file fell out of the best 5).
-# The files the example ran are not weighed: +0.1 to +0.3 to their scores gains issues at file
-# @10 on one half and loses one at @5 on the other.
+# run on this machine, sympy's 55, Django's 71 and matplotlib's 11 at 3.6-3.7 (`bench/trace_signal.py`,
+# two halves by id; the example runs for 48, 26 and 8 of them and calls a median 40 candidates of
+# 1,938): functions @10 / @20 0.566 / 0.667 -> (0.2) 0.566 / 0.667, (0.4) 0.574 / 0.667, (0.6)
+# 0.605 / 0.674, (0.8 and 1.0) 0.612 / 0.690. 0.8 gains on both halves (two and four issues at @10,
+# three and one at @20) and loses nothing; over 0.6 it gains on both halves too. Files do not move:
+# their similarity is read from the order without this weight (`_without_example`; read from the
+# order with it, 0.8 lost a file @1 and django-11910's gold file fell out of the best 5). The files
+# the example ran are not weighed: +0.1 to +0.3 to their scores gains issues at file @10 on one
+# half and loses one at @5 on the other.
 EXECUTED_WEIGHT = 0.8
 _EXAMPLE_REASON = "the issue's example calls it"
 # A symbol's file's place in the file order counts beyond its score: FILE_RANK_WEIGHT x ln(1 + rank)

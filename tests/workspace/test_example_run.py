@@ -348,3 +348,31 @@ def test_a_django_project_s_example_runs_with_its_settings_on_a_memory_database(
     report = parse_report(run.stdout, len(statements))
     assert (report.ran, report.failures, report.setup_failures) == (4, ("OperationalError",), ())
     assert ("shop/models.py", "Item.label") in called_symbols(index, report.calls)
+
+
+def test_an_installed_copy_of_a_lib_layout_counts_though_its_lines_moved(tmp_path: Path) -> None:
+    """The sandbox may run the project as installed (`site-packages/geo/...`, not `lib/geo/...`),
+    from another version whose lines moved; and the reader's session had `re` imported."""
+    tree = tmp_path / "repo"
+    (tree / "lib" / "geo").mkdir(parents=True)
+    (tree / "lib" / "geo" / "__init__.py").write_text("")
+    shapes = "def area(side):\n    return side * side\n\n\ndef perimeter(side):\n    return 4 * side\n"
+    (tree / "lib" / "geo" / "shapes.py").write_text(shapes)
+    (tmp_path / "site" / "geo").mkdir(parents=True)
+    (tmp_path / "site" / "geo" / "__init__.py").write_text("")
+    (tmp_path / "site" / "geo" / "shapes.py").write_text('"""Shapes, a release later."""\n\n\n' + shapes)
+    index = RepoIndex.build_or_load(tree, None)
+    statements = ["from geo.shapes import area", "area(3)", "re.compile('a+')"]
+    (tree / PROGRAM_PATH).write_text(TRACER)
+    (tree / INPUT_PATH).write_text(tracer_input(statements, index))
+    run = subprocess.run(
+        [sys.executable, PROGRAM_PATH, INPUT_PATH],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"},
+    )
+    report = parse_report(run.stdout, len(statements))
+    assert (report.ran, report.failures) == (3, ())
+    assert called_symbols(index, report.calls) == {("lib/geo/shapes.py", "area")}
