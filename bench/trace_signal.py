@@ -128,6 +128,11 @@ def trace(row: dict) -> dict:
             found["ran"] = report.ran
             found["failures"], found["setup_failures"] = list(report.failures), list(report.setup_failures)
             found["called"] = sorted(f"{p}::{n}" for p, n in called_symbols(index, report.calls))
+            counts: dict[str, int] = {}
+            for call in report.calls:  # each symbol's calls, summed over the code objects naming it
+                for p, n in called_symbols(index, [call]):
+                    counts[f"{p}::{n}"] = counts.get(f"{p}::{n}", 0) + call[3]
+            found["counts"] = counts
         except (subprocess.TimeoutExpired, ValueError) as exc:
             found["failure"] = str(exc)
         finally:
@@ -165,10 +170,11 @@ def runs_here(repo: str, version: str) -> tuple[str, ...] | None:
 def with_trace(dump: dict, found: dict) -> dict:
     """The dump with each candidate's `called` flag and the example's `called` symbols and
     `executed_files`."""
-    called = set(found["called"])
+    called, counts = set(found["called"]), found.get("counts", {})
     out = copy.deepcopy(dump)
     for c in out["cands"]:
         c["called"] = f"{c['file']}::{c['name']}" in called
+        c["count"] = counts.get(f"{c['file']}::{c['name']}", 0)
     out["called"] = sorted(called)
     out["executed_files"] = sorted({name.partition("::")[0] for name in called})
     return out
@@ -191,14 +197,15 @@ def drawn(row: dict, plain: dict, found: dict, queries: int, summary: Path) -> d
     return made
 
 
-def boosted(dumps: list[dict], symbol: float, file: float) -> list[dict]:
+def boosted(dumps: list[dict], symbol: float, file: float, most: int | None = None) -> list[dict]:
     """The dumps as the stage would see them if each executed symbol's hand score gained `symbol`
-    and each executed file's score `file` (the files re-sorted)."""
+    (only those the example called at most `most` times, when given: not measured as served) and
+    each executed file's score `file` (the files re-sorted)."""
     out = []
     for d in dumps:
         e = copy.deepcopy(d)
         for c in e["cands"]:
-            if c["called"]:
+            if c["called"] and (most is None or c["count"] <= most):
                 c["hand"] = round(c["hand"] + symbol, 4)
                 c["hand_plain"] = round(c["hand_plain"] + symbol, 4)
         executed = set(e["executed_files"])
@@ -210,12 +217,12 @@ def boosted(dumps: list[dict], symbol: float, file: float) -> list[dict]:
     return out
 
 
-def scored(dumps: list[dict], symbol: float, file: float) -> dict[str, float | None]:
+def scored(dumps: list[dict], symbol: float, file: float, most: int | None = None) -> dict[str, float | None]:
     """`boosted` dumps scored as the product ranks them: the functions with both weights, the files
     with the file weight only (their similarity is read from the symbol order without the example's
     weight, `retrieval._without_example`)."""
     files = [{"gold": d["gold_files"], "ranked": replay_files(d)} for d in boosted(dumps, 0.0, file)]
-    functions = [{"gold": d["gold_symbols"], "ranked": replay(d)} for d in boosted(dumps, symbol, file)]
+    functions = [{"gold": d["gold_symbols"], "ranked": replay(d)} for d in boosted(dumps, symbol, file, most)]
     return {
         **{f"file@{k}": recall(files, "gold", "ranked", k) for k in FILE_KS},
         **{f"function@{k}": recall(functions, "gold", "ranked", k) for k in SYMBOL_KS},
@@ -330,6 +337,11 @@ def main() -> int:
     for name, (symbol, file) in VARIANTS.items():
         halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
         results[name] = {h: scored(part, symbol, file) for h, part in halves.items()}
+    for most in (1, 3, 10, 100):
+        halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
+        results[f"executed symbols +{retrieval.EXECUTED_WEIGHT}, called at most {most} times"] = {
+            h: scored(part, retrieval.EXECUTED_WEIGHT, 0.0, most) for h, part in halves.items()
+        }
     for w in (0.6, 0.8):
         halves = {"a": drawn_dumps[0::2], "b": drawn_dumps[1::2], "all": drawn_dumps}
         results[f"executed symbols +{w}, their files drawn"] = {
