@@ -158,8 +158,9 @@ def score(dumps: list[dict], weight: float, top: int, combine: str) -> dict[str,
 
 
 def product_args(description: str, results: Path) -> argparse.Namespace:
-    """The command line of a bench that tunes a stage on the product's candidates (this one and
-    `symbol_tune.py`): the instances, rank_history's training size and summary, the output."""
+    """The command line of a bench that tunes a stage on the product's candidates (this one,
+    `symbol_tune.py`, `trace_signal.py`): the instances, rank_history's training size and summary,
+    the output."""
     parser = argparse.ArgumentParser(description=description)
     add_selection_args(parser)
     parser.add_argument("--queries", type=int, default=400, help="rank_history's training size")
@@ -173,22 +174,25 @@ def product_args(description: str, results: Path) -> argparse.Namespace:
     return parser.parse_args()
 
 
+def served_model(summary: Path, queries: int, repo: str) -> Path:
+    """The model file the product serves `repo` (rank_history's `summary` decides which)."""
+    serves = json.loads(summary.read_text())["decisions"][repo]["serves"]
+    return STORE / f"models-q{queries}" / repo.replace("/", "+") / f"{serves}.txt"
+
+
 def product_dumps(
     args: argparse.Namespace, dump: Callable[[dict, int, Path], dict | None], cached: Path
 ) -> list[dict]:
     """Each selected instance's dump: the one `cached` holds (`<instance id>.json`), else `dump(row,
     queries, the model the product serves the row's repository)` (None where rank_history has not
     cached the instance), sorted by instance id (the halves alternate on it)."""
-    decisions = json.loads(args.summary.read_text())["decisions"]
-    models = STORE / f"models-q{args.queries}"
     dumps = []
     for row in selected_rows(args):
         kept = cached / f"{row['instance_id']}.json"
         if kept.exists():
             dumps.append(json.loads(kept.read_text()))
             continue
-        serves = decisions[row["repo"]]["serves"]
-        found = dump(row, args.queries, models / row["repo"].replace("/", "+") / f"{serves}.txt")
+        found = dump(row, args.queries, served_model(args.summary, args.queries, row["repo"]))
         if found is not None:
             dumps.append(found)
     return sorted(dumps, key=lambda d: d["instance_id"])

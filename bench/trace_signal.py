@@ -29,7 +29,6 @@ bench/results/trace_signal.json.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
@@ -42,8 +41,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from localize import CACHE, FILE_KS, SYMBOL_KS, add_selection_args, materialize, recall, selected_rows  # noqa: E402
+from localize import CACHE, FILE_KS, SYMBOL_KS, materialize, recall, selected_rows  # noqa: E402
 from rank_history import STORE  # noqa: E402
+from semantic_tune import product_args, served_model  # noqa: E402
 from symbol_tune import DUMPS, dump, replay, replay_files  # noqa: E402
 
 from swe_lsp.workspace import retrieval  # noqa: E402
@@ -190,8 +190,7 @@ def drawn(row: dict, plain: dict, found: dict, queries: int, summary: Path) -> d
     kept = DRAWN / f"{row['instance_id']}.json"
     if kept.exists():
         return json.loads(kept.read_text())
-    serves = json.loads(summary.read_text())["decisions"][row["repo"]]["serves"]
-    model = STORE / f"models-q{queries}" / row["repo"].replace("/", "+") / f"{serves}.txt"
+    model = served_model(summary, queries, row["repo"])
     made = dump(row, queries, model, executed=found["called"], under=DRAWN)
     assert made is not None, row["instance_id"]  # it has a plain dump, so rank_history cached it
     return made
@@ -303,17 +302,7 @@ def whole_dataset(data: Path, queries: int, dumps: list[dict], drawn_dumps: list
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_selection_args(parser)
-    parser.add_argument("--queries", type=int, default=400, help="rank_history's training size")
-    parser.add_argument(
-        "--summary",
-        type=Path,
-        default=HERE / "results" / "rank_history.json",
-        help="rank_history's summary (which model the product serves per repository)",
-    )
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    args = product_args(__doc__.split("\n\n")[0], RESULTS)
     if not args.repos:
         args.repos = ",".join(RUNS_HERE)
     rows = [r for r in selected_rows(args) if runs_here(r["repo"], r["version"]) is not None]

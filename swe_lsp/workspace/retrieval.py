@@ -151,7 +151,6 @@ HELPER_WEIGHT = 0.5
 # the example ran are not weighed: +0.1 to +0.3 to their scores gains issues at file @10 on one
 # half and loses one at @5 on the other.
 EXECUTED_WEIGHT = 0.8
-_EXAMPLE_REASON = "the issue's example calls it"
 # A symbol's file's place in the file order counts beyond its score: FILE_RANK_WEIGHT x ln(1 + rank)
 # (rank 0 for the best file) is taken off its final score. The learned order gives files the first
 # stage's scores of the places they moved to, so the best files' symbols are close in file score and
@@ -701,7 +700,7 @@ def hand_score(c: SymbolCandidate) -> tuple[float, list[str]]:
         why.append("called by a function the issue names")
     if c.executed:
         score += EXECUTED_WEIGHT
-        why.append(_EXAMPLE_REASON)
+        why.append("the issue's example calls it")
     return score, why
 
 
@@ -729,7 +728,8 @@ def _rank_symbols(index: RepoIndex, stage: FirstStage, files: list[str], file_sc
     notes: tuple[str, ...] = ()
     similar: dict[str, float] = {}
     if semantic is not None and hits:
-        by_words = _without_example(hits) if executed else hits
+        ran = {(c.symbol.file, c.symbol.name, c.symbol.start) for c in candidates if c.executed}
+        by_words = _without_example(hits, ran) if ran and not learned else hits
         try:
             hits, similar = _add_semantic(
                 index, stage.issue, hits, semantic, on_embed, by_words[: min(SEMANTIC_TOP, FILE_SIMILAR_FROM)]
@@ -798,18 +798,14 @@ def _nested_after_functions(hits: list[SymbolHit]) -> list[SymbolHit]:
     return out
 
 
-def _without_example(hits: list[SymbolHit]) -> list[SymbolHit]:
-    """`hits` in the order they would have without the issue's example (EXECUTED_WEIGHT taken off
-    the scores of the symbols it called): the order the files' similarity is read from."""
-
-    def plain(h: SymbolHit) -> float:
-        return (
-            h.score - EXECUTED_WEIGHT
-            if _EXAMPLE_REASON in h.reasons and "learned rank" not in h.reasons
-            else h.score
-        )
-
-    return sorted(hits, key=lambda h: (-plain(h), h.file, h.start))
+def _without_example(hits: list[SymbolHit], ran: set[tuple[str, str, int]]) -> list[SymbolHit]:
+    """`hits` in the order they would have without the issue's example: EXECUTED_WEIGHT taken off
+    the scores of those it called (`ran`: file, name, first line); the order the files' similarity
+    is read from."""
+    return sorted(
+        hits,
+        key=lambda h: (-(h.score - EXECUTED_WEIGHT * ((h.file, h.name, h.start) in ran)), h.file, h.start),
+    )
 
 
 def _add_semantic(

@@ -272,6 +272,6 @@ def test_the_example_s_calls_move_the_symbols_never_the_files(
     assert ran.symbols[0].name == "test_filter" and plain.symbols[0].name != "test_filter"
     assert ran.files == plain.files  # the same files with the same scores
     # Read from the order with the example's weight, the called function's file would gain.
-    monkeypatch.setattr(retrieval_module, "_without_example", lambda hits: hits)
+    monkeypatch.setattr(retrieval_module, "_without_example", lambda hits, ran: hits)
     coupled = retrieve(index, ISSUE, top=3, top_symbols=10, semantic=model, executed=called)  # type: ignore[arg-type]
     assert coupled.files != plain.files
