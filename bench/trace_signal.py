@@ -14,13 +14,16 @@ own candidates, variants add a weight to the called symbols' hand scores (what
 beyond the best into the candidates (symbol_tune's `dump` with the example's calls, cached under
 bench/.cache/trace-drawn/), scored on the two halves by id as every symbol-stage setting is.
 
-Only repositories whose examples run here are measured: sympy (pure Python, its one dependency,
-mpmath, is in this environment; a release older than this Python gets the few names it misses put
-back, PRELUDE) and Django (pure Python, its three dependencies installed under DEPS; its examples get
-the settings `example_setup.setup_code` gives Django's own tree, as the product's do).
-Matplotlib's and scikit-learn's need a build of their C extensions at each base commit. The
-issue's code runs on this machine, in a child process, only because these are public issues of this
-bench; the product runs it only in the sandbox.
+Only repositories whose examples run here are measured (RUNS_HERE): sympy (pure Python, its one
+dependency, mpmath, is in this environment; a release older than this Python gets the few names it
+misses put back, PRELUDE), Django (pure Python, its three dependencies installed under DEPS; its
+examples get the settings `example_setup.setup_code` gives Django's own tree, as the product's do),
+seaborn and xarray (pure Python, on their dependencies' releases of the time), and matplotlib 3.6-3.7
+and scikit-learn 1.3 on their released wheels (their C extensions are not built here). Each
+statement's own calls are kept (`ExampleReport.steps`), for the variants that weigh what the
+statements showing the issue called (`focus_steps`). The issue's code runs on this machine, in a
+child process, only because these are public issues of this bench; the product runs it only in the
+sandbox.
 
 Needs `bench/symbol_tune.py`'s dumps (it reads them, it does not make them; they hold no example, so
 a variant's weight is the whole of it). Traces are cached under bench/.cache/trace/. Summary:
@@ -31,10 +34,12 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -54,6 +59,7 @@ from swe_lsp.workspace.example_run import (  # noqa: E402
     called_symbols,
     example_statements,
     parse_report,
+    showing_statements,
     tracer_input,
 )
 from swe_lsp.workspace.index import RepoIndex  # noqa: E402
@@ -74,6 +80,10 @@ EXAMPLE_S = 180
 # tree's by path (`example_run`: an installed copy of a `lib/` layout) and whose functions map to
 # the tree's by name where their lines moved: a measure of the signal on code a release or so away
 # from the instance's, where the product runs the workspace's own.
+# seaborn and xarray are pure Python and run from the tree, on the numpy/pandas/matplotlib (and
+# dask, which `DataArray.chunk` imports) releases of their versions' time. scikit-learn's C
+# extensions are not built here either: its 1.3 examples run on the released 1.3.0 wheel (0.20-0.22
+# have no wheel for this Python).
 RUNS_HERE: dict[str, dict[str, tuple[str, ...]]] = {
     "sympy/sympy": {"*": ()},
     "django/django": {"*": ("asgiref", "sqlparse", "pytz")},
@@ -81,6 +91,19 @@ RUNS_HERE: dict[str, dict[str, tuple[str, ...]]] = {
         "3.6": ("matplotlib==3.6.3", "numpy<2"),
         "3.7": ("matplotlib==3.7.5", "numpy<2"),
     },
+    "mwaskom/seaborn": {
+        "0.12": ("numpy==1.23.5", "pandas==1.5.3", "matplotlib==3.6.3"),
+        "0.13": ("numpy==1.25.2", "pandas==2.0.3", "matplotlib==3.7.5"),
+    },
+    "pydata/xarray": {"0.12": ("numpy==1.23.5", "pandas==1.5.3", "scipy==1.10.1", "dask[array]==2022.2.0")},
+    "scikit-learn/scikit-learn": {"1.3": ("scikit-learn==1.3.0", "numpy==1.25.2", "pandas==2.0.3")},
+}
+# (repository, version) whose examples run on a released wheel of the project (above) rather than
+# the tree: the tree must not be importable there.
+FROM_RELEASE = {
+    ("matplotlib/matplotlib", "3.6"),
+    ("matplotlib/matplotlib", "3.7"),
+    ("scikit-learn/scikit-learn", "1.3"),
 }
 DEPS = CACHE / "example-deps"
 # Run before the workspace's imports: a sympy release older than this Python misses a few names the
@@ -115,9 +138,12 @@ def trace(row: dict) -> dict:
         (tree / INPUT_PATH).write_text(tracer_input(statements, index, PRELUDE))
         (tree / PROGRAM_PATH).write_text(TRACER)
         started = time.perf_counter()
+        # A released copy of the project runs with `-P`: the tree's own package (`sklearn/` at its
+        # root, unbuilt) must not shadow the installed one.
+        isolated = ["-P"] if (repo, row["version"]) in FROM_RELEASE else []
         try:
             run = subprocess.run(
-                [sys.executable, PROGRAM_PATH, INPUT_PATH],
+                [sys.executable, *isolated, PROGRAM_PATH, INPUT_PATH],
                 capture_output=True,
                 text=True,
                 timeout=EXAMPLE_S,
@@ -133,6 +159,11 @@ def trace(row: dict) -> dict:
                 for p, n in called_symbols(index, [call]):
                     counts[f"{p}::{n}"] = counts.get(f"{p}::{n}", 0) + call[3]
             found["counts"] = counts
+            found["steps"] = [
+                {"raised": step.raised,
+                 "called": sorted(f"{p}::{n}" for p, n in called_symbols(index, step.calls))}
+                for step in report.steps
+            ]  # fmt: skip
         except (subprocess.TimeoutExpired, ValueError) as exc:
             found["failure"] = str(exc)
         finally:
@@ -171,10 +202,17 @@ def with_trace(dump: dict, found: dict) -> dict:
     """The dump with each candidate's `called` flag and the example's `called` symbols and
     `executed_files`."""
     called, counts = set(found["called"]), found.get("counts", {})
+    steps = found.get("steps", [])
+    focus = showing_statements([(step["raised"], bool(step["called"])) for step in steps])
     out = copy.deepcopy(dump)
     for c in out["cands"]:
-        c["called"] = f"{c['file']}::{c['name']}" in called
-        c["count"] = counts.get(f"{c['file']}::{c['name']}", 0)
+        name = f"{c['file']}::{c['name']}"
+        c["called"] = name in called
+        c["count"] = counts.get(name, 0)
+        c["steps"] = [i for i, step in enumerate(steps) if name in step["called"]]
+        c["focus"] = bool(focus & set(c["steps"]))
+    out["focus_steps"] = len(focus)
+    out["focus_files"] = sorted({n.partition("::")[0] for i in focus for n in steps[i]["called"]})
     out["called"] = sorted(called)
     out["executed_files"] = sorted({name.partition("::")[0] for name in called})
     return out
@@ -196,43 +234,95 @@ def drawn(row: dict, plain: dict, found: dict, queries: int, summary: Path) -> d
     return made
 
 
-def boosted(dumps: list[dict], symbol: float, file: float, most: int | None = None) -> list[dict]:
+Weigh = Callable[[dict], float]  # a called candidate's share of the weight (not served: measured)
+
+
+def boosted(
+    dumps: list[dict],
+    symbol: float,
+    file: float,
+    most: int | None = None,
+    weigh: Weigh | None = None,
+    showing: float = 0.0,
+) -> list[dict]:
     """The dumps as the stage would see them if each executed symbol's hand score gained `symbol`
-    (only those the example called at most `most` times, when given: not measured as served) and
-    each executed file's score `file` (the files re-sorted)."""
+    (only those the example called at most `most` times, when given; times `weigh(candidate)`, when
+    given: neither measured as served), each executed file's score `file` and each file the
+    statements showing the issue executed `showing` (the files re-sorted)."""
     out = []
     for d in dumps:
         e = copy.deepcopy(d)
         for c in e["cands"]:
             if c["called"] and (most is None or c["count"] <= most):
-                c["hand"] = round(c["hand"] + symbol, 4)
-                c["hand_plain"] = round(c["hand_plain"] + symbol, 4)
-        executed = set(e["executed_files"])
+                gain = symbol * (weigh(c) if weigh else 1.0)
+                c["hand"] = round(c["hand"] + gain, 4)
+                c["hand_plain"] = round(c["hand_plain"] + gain, 4)
+        executed, shown = set(e["executed_files"]), set(e["focus_files"])
         files = zip(e["files"], e["file_scores"], strict=True)
-        scores = [s + (file if p in executed else 0.0) for p, s in files]
+        scores = [s + (file if p in executed else 0.0) + (showing if p in shown else 0.0) for p, s in files]
         order = sorted(range(len(scores)), key=lambda i: -scores[i])
         e["files"], e["file_scores"] = [e["files"][i] for i in order], [scores[i] for i in order]
         out.append(e)
     return out
 
 
-def scored(dumps: list[dict], symbol: float, file: float, most: int | None = None) -> dict[str, float | None]:
-    """`boosted` dumps scored as the product ranks them: the functions with both weights, the files
-    with the file weight only (their similarity is read from the symbol order without the example's
-    weight, `retrieval._without_example`)."""
-    files = [{"gold": d["gold_files"], "ranked": replay_files(d)} for d in boosted(dumps, 0.0, file)]
-    functions = [{"gold": d["gold_symbols"], "ranked": replay(d)} for d in boosted(dumps, symbol, file, most)]
+def scored(
+    dumps: list[dict],
+    symbol: float,
+    file: float,
+    most: int | None = None,
+    weigh: Weigh | None = None,
+    showing: float = retrieval.SHOWING_FILE_WEIGHT,
+    showing_moves_symbols: bool = False,
+) -> dict[str, float | None]:
+    """`boosted` dumps scored as the product ranks them: the functions with the symbol and file
+    weights, the files with the file weights only (their similarity is read from the symbol order
+    without the example's weight, `retrieval._without_example`); the showing statements' files'
+    weight (`retrieval.SHOWING_FILE_WEIGHT`) moves the files after the symbols are ranked (with
+    `showing_moves_symbols`, not served, the symbols' file places too)."""
+    on_symbols = showing if showing_moves_symbols else 0.0
+    files = [
+        {"gold": d["gold_files"], "ranked": replay_files(d)}
+        for d in boosted(dumps, 0.0, file, showing=showing)
+    ]
+    functions = [
+        {"gold": d["gold_symbols"], "ranked": replay(d)}
+        for d in boosted(dumps, symbol, file, most, weigh, on_symbols)
+    ]
     return {
         **{f"file@{k}": recall(files, "gold", "ranked", k) for k in FILE_KS},
         **{f"function@{k}": recall(functions, "gold", "ranked", k) for k in SYMBOL_KS},
     }
 
 
+# name -> (weight of the executed symbols, of the executed files, of the showing statements' files)
+SERVED = (
+    f"served: executed symbols +{retrieval.EXECUTED_WEIGHT}, showing files +{retrieval.SHOWING_FILE_WEIGHT}"
+)
 VARIANTS = {
-    "served (no trace)": (0.0, 0.0),
-    **{f"executed symbols +{w}": (w, 0.0) for w in (0.2, 0.4, 0.6, 0.8, 1.0)},
-    **{f"executed files +{w}": (0.0, w) for w in (0.1, 0.2, 0.3)},
-    "executed symbols +0.6, files +0.2": (0.6, 0.2),
+    "no example": (0.0, 0.0, 0.0),
+    **{f"executed symbols +{w}": (w, 0.0, 0.0) for w in (0.2, 0.4, 0.6, 0.8, 1.0)},
+    **{f"executed files +{w}": (0.0, w, 0.0) for w in (0.1, 0.2, 0.3)},
+    "executed symbols +0.6, files +0.2": (0.6, 0.2, 0.0),
+    **{
+        f"executed symbols +{retrieval.EXECUTED_WEIGHT}, showing files +{w}": (
+            retrieval.EXECUTED_WEIGHT,
+            0.0,
+            w,
+        )
+        for w in (0.2, 0.4, 0.5, 0.7)
+    },
+    SERVED: (retrieval.EXECUTED_WEIGHT, 0.0, retrieval.SHOWING_FILE_WEIGHT),
+}
+
+
+# Which statements called a symbol, measured (not served): the weight only, or more, for what the
+# statements showing the issue called (`focus_steps`), or less for what many statements called.
+STEP_VARIANTS: dict[str, Weigh] = {
+    "only what the showing statements called": lambda c: float(c["focus"]),
+    "half for what only the others called": lambda c: 1.0 if c["focus"] else 0.5,
+    "over the root of the statements calling it": lambda c: 1 / math.sqrt(max(1, len(c["steps"]))),
+    "only what one statement called": lambda c: float(len(c["steps"]) <= 1),
 }
 
 
@@ -275,10 +365,16 @@ def whole_dataset(data: Path, queries: int, dumps: list[dict], drawn_dumps: list
     (not served): what the README's table would read if the example ran where it runs here."""
     rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
     out = {}
-    for name, weight, chosen in (
-        ("product (replayed)", 0.0, dumps),
-        ("product with the example", retrieval.EXECUTED_WEIGHT, dumps),
-        ("product with the example, its files drawn (not served)", retrieval.EXECUTED_WEIGHT, drawn_dumps),
+    for name, weight, showing, chosen in (
+        ("product (replayed)", 0.0, 0.0, dumps),
+        ("product with the example's symbols only (as served before)", retrieval.EXECUTED_WEIGHT, 0.0, dumps),
+        ("product with the example", retrieval.EXECUTED_WEIGHT, retrieval.SHOWING_FILE_WEIGHT, dumps),
+        (
+            "product with the example, its files drawn (not served)",
+            retrieval.EXECUTED_WEIGHT,
+            retrieval.SHOWING_FILE_WEIGHT,
+            drawn_dumps,
+        ),
     ):
         traced = {d["instance_id"]: d for d in chosen}
         files, functions = [], []
@@ -290,7 +386,8 @@ def whole_dataset(data: Path, queries: int, dumps: list[dict], drawn_dumps: list
             d = traced.get(row["instance_id"])
             ranked_files, ranked = record["product_files"], record["product_symbols"]
             if d is not None:
-                ranked_files, ranked = replay_files(d), replay(boosted([d], weight, 0.0)[0])
+                ranked_files = replay_files(boosted([d], 0.0, 0.0, showing=showing)[0])
+                ranked = replay(boosted([d], weight, 0.0)[0])
             files.append({"gold": record["gold_files"], "ranked": ranked_files})
             functions.append({"gold": record["gold_symbols"], "ranked": ranked})
         out[name] = {
@@ -323,24 +420,35 @@ def main() -> int:
         for d in dumps
     ]  # fmt: skip
     results = {}
-    for name, (symbol, file) in VARIANTS.items():
+    for name, (symbol, file, showing) in VARIANTS.items():
         halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
-        results[name] = {h: scored(part, symbol, file) for h, part in halves.items()}
+        results[name] = {h: scored(part, symbol, file, showing=showing) for h, part in halves.items()}
     for most in (1, 3, 10, 100):
         halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
         results[f"executed symbols +{retrieval.EXECUTED_WEIGHT}, called at most {most} times"] = {
             h: scored(part, retrieval.EXECUTED_WEIGHT, 0.0, most) for h, part in halves.items()
         }
+    for name, weigh in STEP_VARIANTS.items():
+        halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
+        results[f"executed symbols +{retrieval.EXECUTED_WEIGHT}, {name}"] = {
+            h: scored(part, retrieval.EXECUTED_WEIGHT, 0.0, weigh=weigh) for h, part in halves.items()
+        }
+    halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
+    results[f"{SERVED}, the showing files' weight moving the symbols' file places"] = {
+        h: scored(part, retrieval.EXECUTED_WEIGHT, 0.0, showing_moves_symbols=True)
+        for h, part in halves.items()
+    }
     for w in (0.6, 0.8):
         halves = {"a": drawn_dumps[0::2], "b": drawn_dumps[1::2], "all": drawn_dumps}
-        results[f"executed symbols +{w}, their files drawn"] = {
-            h: scored(part, w, 0.0) for h, part in halves.items()
-        }
+        results[
+            f"executed symbols +{w}, showing files +{retrieval.SHOWING_FILE_WEIGHT}, their files drawn"
+        ] = {h: scored(part, w, 0.0) for h, part in halves.items()}
     repos = sorted({r["repo"] for r in rows})
     for repo in repos:
         part = [d for d in dumps if d["instance_id"].startswith(repo.replace("/", "__") + "-")]
-        for name in ("served (no trace)", f"executed symbols +{retrieval.EXECUTED_WEIGHT}"):
-            results[name][repo] = scored(part, VARIANTS[name][0], 0.0)
+        for name in ("no example", f"executed symbols +{retrieval.EXECUTED_WEIGHT}", SERVED):
+            symbol, file, showing = VARIANTS[name]
+            results[name][repo] = scored(part, symbol, file, showing=showing)
     summary = {
         "repos": repos,
         "coverage": coverage(dumps, traces),

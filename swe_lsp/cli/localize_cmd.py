@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swe_lsp.cli.common import load_workspace_settings, positive_int, progress_bar, read_issue
+
+if TYPE_CHECKING:
+    from swe_lsp.search.example import ExampleOutcome
 
 
 def register(subparsers: Any) -> None:
@@ -50,6 +53,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Snapshot, index, retrieve, print."""
+    from swe_lsp.search.example import ExampleOutcome
     from swe_lsp.workspace import RepoIndex, WorkspaceError, make_snapshot, retrieve
     from swe_lsp.workspace.retrieval import first_stage
     from swe_lsp.workspace.semantic import configured_semantic
@@ -85,15 +89,15 @@ def run(args: argparse.Namespace) -> int:
             def embedded(done: int, total: int) -> None:
                 update(f"embedding symbols ({done}/{total})", 0.5 + 0.5 * done / total)
 
-            executed: frozenset[tuple[str, str]] = frozenset()
+            example = ExampleOutcome()
             if args.run_example:
                 update("running the issue's example in the sandbox", 0.4)
-                executed, note = _run_example(settings, snapshot.root, index, issue, update)
-                example_notes.append(note)
+                example = _run_example(settings, snapshot.root, index, issue, update)
+                example_notes.extend(example.notes)
             symbols = args.symbols or 2 * args.top
             found = retrieve(
                 index, issue, args.top, symbols, reorder, semantic=semantic, on_embed=embedded,
-                executed=executed,
+                executed=example.called, showing=example.files,
             )  # fmt: skip
             if args.explain and ranker is not None:
                 explained = ranker.explain(first_stage(index, issue), history)[: args.top]
@@ -129,24 +133,24 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_example(
-    settings: Any, tree: Path, index: Any, issue: str, update: Any
-) -> tuple[frozenset[tuple[str, str]], str]:
-    """The symbols the issue's example calls in the configured sandbox (its environment built first
-    if need be, with the build's steps as progress), and how it went; a sandbox that cannot open is
-    a note (the ranking goes on without the example), as a failed run is."""
+def _run_example(settings: Any, tree: Path, index: Any, issue: str, update: Any) -> ExampleOutcome:
+    """What the issue's example calls in the configured sandbox (its environment built first if need
+    be, with the build's steps as progress), and how it went; a sandbox that cannot open is a note
+    (the ranking goes on without the example), as a failed run is."""
     from swe_lsp.errors import SweLspError
     from swe_lsp.sandbox import open_sandbox, run_program
-    from swe_lsp.search.example import example_calls
+    from swe_lsp.search.example import ExampleOutcome, example_calls
     from swe_lsp.workspace.example_run import example_statements
 
     statements = example_statements(issue)
     if not statements:
-        return frozenset(), "the issue has no example to run (no >>> lines, code blocks or inline calls)"
+        return ExampleOutcome(
+            notes=("the issue has no example to run (no >>> lines, code blocks or inline calls)",)
+        )
     try:
         opened = open_sandbox(settings.sandbox)
     except SweLspError as exc:
-        return frozenset(), f"the issue's example did not run: {exc}"
+        return ExampleOutcome(notes=(f"the issue's example did not run: {exc}",))
     with opened as sandbox:
         if hasattr(sandbox, "on_build_line"):  # Docker builds the workspace's environment once
             sandbox.on_build_line = lambda line: update(f"sandbox: {line}"[:80], 0.4)

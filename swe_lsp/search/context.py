@@ -144,7 +144,8 @@ class JobContext:
     the user should know about how the code was ranked (the job's report carries them), with
     retrieval's own (an embedding model that failed); `on_embed` hears how far the embedding of the
     best symbols not stored ahead has got (and may stop it: a cancel); `executed`: the symbols the
-    issue's example called in the sandbox (`search.example`), which the symbol stage weighs."""
+    issue's example called in the sandbox (`search.example`), which the symbol stage weighs;
+    `showing`: the files its statements showing the issue ran, which the file order weighs."""
 
     def __init__(
         self,
@@ -156,6 +157,7 @@ class JobContext:
         notes: tuple[str, ...] = (),
         on_embed: EmbedProgress | None = None,
         executed: frozenset[tuple[str, str]] = frozenset(),
+        showing: frozenset[str] = frozenset(),
     ) -> None:
         self.issue = issue
         self.index = index
@@ -173,6 +175,7 @@ class JobContext:
             semantic=semantic,
             on_embed=on_embed,
             executed=executed,
+            showing=showing,
         )
         self.hits = found.files
         self.symbol_hits = found.symbols

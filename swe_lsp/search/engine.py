@@ -178,7 +178,9 @@ def _prepare(
 
         def context(example: ExampleOutcome) -> JobContext:
             ranked = (*given, *example.notes)
-            return JobContext(issue, index, limits, learned, semantic, ranked, embedding, example.called)
+            return JobContext(
+                issue, index, limits, learned, semantic, ranked, embedding, example.called, example.files
+            )
 
     return _Prepared(index, snapshot.base_commit, given, context)
 

@@ -25,6 +25,7 @@ from swe_lsp.workspace.example_run import (
     called_symbols,
     example_statements,
     parse_report,
+    showing_files,
     tracer_input,
 )
 
@@ -53,9 +54,11 @@ class ExampleRunner(Protocol):
 @dataclass(frozen=True)
 class ExampleOutcome:
     """What the issue's example gave the ranking: the symbols it called (path, qualified name), none
-    when it did not run, and the notes saying how it went (none when the issue has no example)."""
+    when it did not run, the files the statements showing the issue ran (`example_run.showing_files`)
+    and the notes saying how it went (none when the issue has no example)."""
 
     called: frozenset[tuple[str, str]] = frozenset()
+    files: frozenset[str] = frozenset()
     notes: tuple[str, ...] = ()
 
 
@@ -76,43 +79,46 @@ def issue_example(rt: Runtime, issue: str, index: RepoIndex, runner: ExampleRunn
         return found
 
     with rt.in_stage("index", "running the issue's example in the sandbox"):
-        called, note = example_calls(index, statements, run)
-    log.info("job %s: %s", rt.job_id, note)
-    return ExampleOutcome(called, (note,))
+        outcome = example_calls(index, statements, run)
+    log.info("job %s: %s", rt.job_id, outcome.notes[0])
+    return outcome
 
 
 def example_calls(
     index: RepoIndex,
     statements: list[str],
     run: Callable[[Mapping[str, bytes], Sequence[str], float], RunResult | None],
-) -> tuple[frozenset[tuple[str, str]], str]:
+) -> ExampleOutcome:
     """The symbols of `index` that the example's `statements` (`example_statements`, not empty)
     called when `run` ran them (`run` writes the files into a sandbox's copy of the tree and runs the
-    command there; None: the sandbox is not ready), and a note for the user on how it went (nothing
-    called when it did not run)."""
+    command there; None: the sandbox is not ready), the files its statements showing the issue ran,
+    and a note for the user on how it went (nothing called when it did not run)."""
     files = {PROGRAM_PATH: TRACER.encode(), INPUT_PATH: tracer_input(statements, index).encode()}
     try:
         result = run(files, ["python3", PROGRAM_PATH, INPUT_PATH], EXAMPLE_TIMEOUT_S)
     except Cancelled:
         raise
     except Exception as exc:  # the sandbox failed: verification will say so; rank as before
-        return frozenset(), f"the issue's example did not run: {exc}"
+        return ExampleOutcome(notes=(f"the issue's example did not run: {exc}",))
     if result is None:
-        return frozenset(), "the issue's example did not run: the sandbox's environment is still being built"
+        building = "the issue's example did not run: the sandbox's environment is still being built"
+        return ExampleOutcome(notes=(building,))
     cut = f" before it ran past {EXAMPLE_TIMEOUT_S:g} s" if result.timed_out else ""
     try:
         report = parse_report(result.stdout, len(statements))
     except ValueError as exc:
         if cut:
-            return (
-                frozenset(),
-                f"the issue's example did not run: its first statement ran past {EXAMPLE_TIMEOUT_S:g} s",
+            return ExampleOutcome(
+                notes=(
+                    f"the issue's example did not run: its first statement ran past {EXAMPLE_TIMEOUT_S:g} s",
+                )
             )
         last = ((result.stderr or result.stdout).strip().splitlines() or [""])[-1][:200]
-        return frozenset(), f"the issue's example did not run: {exc} {last}".strip()
+        return ExampleOutcome(notes=(f"the issue's example did not run: {exc} {last}".strip(),))
     called = called_symbols(index, report.calls)
     unimported = f"; its set-up failed: {', '.join(report.setup_failures)}" if report.setup_failures else ""
-    return called, (
+    note = (
         f"the issue's example ran ({report.ran} of {report.tried} statements without an error{cut}) and "
         f"called {len(called)} functions of the workspace, which rank higher{unimported}"
     )
+    return ExampleOutcome(called, showing_files(index, report), (note,))

@@ -24,7 +24,7 @@ import doctest
 import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from swe_lsp.workspace.example_setup import setup_code
@@ -57,15 +57,16 @@ _TIGHT_PROMPT = re.compile(r"^(\s*)>>>(?=\S)")  # `>>>f(x)`, as some issues type
 _NOT_IMPORTED = frozenset({"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks"})
 
 # The program. Its argument is INPUT_PATH: {"statements", "imports", "packages", "free", "sources",
-# "stdlib", "paths", "aliases", "statement_s", "prelude"}. It runs `prelude` and the `imports` (each
+# "modules", "paths", "aliases", "statement_s", "prelude"}. It runs `prelude` and the `imports` (each
 # may fail), unbinds the submodules of `packages` a star-import bound without their package's
 # `__all__` naming them (`from shop import *` after `django.setup()` imported `shop.models` binds
 # `models` to it, which the example means as `django.db.models`; a session importing the package
 # first has no such name), then imports the `free` names the imports left undefined from the
 # `sources` ([module, names]) binding them, the module binding the most still-missing names first,
-# then the shallowest (`name_sources`), then the `stdlib` modules among them (`re` of `re.UNICODE`:
-# the reader's session had imported it), then each statement in one namespace with the example's
-# output swallowed, a profile hook counting the calls whose code lies in one of `paths` (the
+# then the shallowest (`name_sources`), then the `modules` ([name, module]) among them (`re` of
+# `re.UNICODE`, `np`: the reader's session had imported them, `module_named`), then each statement
+# in one namespace with the example's output swallowed, a profile hook counting the calls whose
+# code lies in one of `paths` (the
 # workspace's Python files, matched by path suffix, so an installed copy of the project counts too;
 # `aliases` name the files of a `src/` or `lib/` layout as installed) except those made while a
 # module is being imported (a statement's `from pkg.sub import f` runs `pkg.sub`'s set-up code,
@@ -135,10 +136,10 @@ while missing and sources:
         missing -= set(wanted)
     except BaseException:  # a guess (another module may bind them); a name left out fails as such
         pass
-for name in config.get("stdlib", []):
+for name, module in config.get("modules", []):
     if name in missing:
         try:
-            exec(compile("import " + name, "<setup>", "exec"), namespace)
+            exec(compile("import %s as %s" % (module, name), "<setup>", "exec"), namespace)
         except BaseException:
             pass
 ran, failures, reported = 0, [], {}
@@ -165,17 +166,31 @@ for source in config["statements"]:
 )
 
 
+Call = tuple[str, int, str, int]  # (path, first line, name, count): a code object the hook counted
+
+
+@dataclass(frozen=True)
+class ExampleStep:
+    """One statement's run, in the order tried: whether it raised, and the calls it made (not those
+    of the statements before it)."""
+
+    raised: bool
+    calls: tuple[Call, ...]
+
+
 @dataclass(frozen=True)
 class ExampleReport:
     """What the example's run reported: statements run and tried, the failures' exception names,
-    each function of the workspace it called as (path, first line, name) with its call count, and
-    the set-up lines that failed before the statements (`import pkg: ModuleNotFoundError`)."""
+    each function of the workspace it called as (path, first line, name) with its call count, the
+    set-up lines that failed before the statements (`import pkg: ModuleNotFoundError`), and each
+    reported statement's own run (`steps`: which statement called what)."""
 
     ran: int
     tried: int
     failures: tuple[str, ...]
-    calls: tuple[tuple[str, int, str, int], ...]
+    calls: tuple[Call, ...]
     setup_failures: tuple[str, ...] = ()
+    steps: tuple[ExampleStep, ...] = ()
 
 
 def example_statements(issue: str) -> list[str]:
@@ -321,11 +336,38 @@ def tracer_input(statements: list[str], index: RepoIndex, prelude: str = "") -> 
     sources = sorted((module, sorted(names)) for module, names in name_sources(index, packages, free).items())
     # An installed copy of a `src/` or `lib/` layout has its files without that folder.
     aliases = {p.split("/", 1)[1]: p for p in paths if p.startswith(("src/", "lib/"))}
-    stdlib = [name for name in free if name in sys.stdlib_module_names and not name.startswith("_")]
+    modules = [[name, module] for name in free if (module := module_named(name))]
     config = {"statements": statements, "imports": imports, "packages": packages, "paths": paths,
-              "aliases": aliases, "stdlib": stdlib, "statement_s": STATEMENT_S}  # fmt: skip
+              "aliases": aliases, "modules": modules, "statement_s": STATEMENT_S}  # fmt: skip
     setup = "\n".join(code for code in (prelude, setup_code(index)) if code)
     return json.dumps({**config, "free": free, "sources": sources, "prelude": setup})
+
+
+# The names the Python data stack's own documentation imports its modules as, which an issue's
+# example uses without importing them (`xr.DataArray(np.random.randn(3, 3))`, xarray-4493;
+# `so.Plot(...)`, seaborn-3010). `sp` is left out: scipy's and sympy's readers both use it.
+CONVENTIONAL_MODULES = {
+    "np": "numpy",
+    "pd": "pandas",
+    "plt": "matplotlib.pyplot",
+    "mpl": "matplotlib",
+    "sns": "seaborn",
+    "so": "seaborn.objects",
+    "xr": "xarray",
+    "u": "astropy.units",
+    "nx": "networkx",
+    "da": "dask.array",
+    "dd": "dask.dataframe",
+}
+
+
+def module_named(name: str) -> str | None:
+    """The module a free name of the example stands for in its reader's session: a standard-library
+    module of that name (`re` of `re.UNICODE`) or one of CONVENTIONAL_MODULES (`np`); None when the
+    name is no module's."""
+    if name in sys.stdlib_module_names and not name.startswith("_"):
+        return name
+    return CONVENTIONAL_MODULES.get(name)
 
 
 def _packages(paths: list[str]) -> list[str]:
@@ -410,22 +452,24 @@ def parse_report(stdout: str, tried: int) -> ExampleReport:
     if not found:
         raise ValueError("the example's program printed no report (its interpreter failed before it ran)")
     counts: dict[tuple[str, int, str], int] = {}
+    steps: list[ExampleStep] = []
+    failed = 0
     try:
         for text in found:
             data = json.loads(text)
-            for path, line, name, n in data["calls"]:
-                key = (str(path), int(line), str(name))
-                counts[key] = counts.get(key, 0) + int(n)
+            own = tuple((str(path), int(line), str(name), int(n)) for path, line, name, n in data["calls"])
+            for path, line, name, n in own:
+                counts[(path, line, name)] = counts.get((path, line, name), 0) + n
+            steps.append(ExampleStep(len(data["failures"]) > failed, own))
+            failed = len(data["failures"])
         calls = tuple((*key, n) for key, n in sorted(counts.items()))
         failures, setup = tuple(str(f) for f in data["failures"]), tuple(str(s) for s in data["setup"])
-        return ExampleReport(int(data["ran"]), tried, failures, calls, setup)
+        return ExampleReport(int(data["ran"]), tried, failures, calls, setup, tuple(steps))
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"the example's report does not read: {exc}") from exc
 
 
-def called_symbols(
-    index: RepoIndex, calls: Iterable[tuple[str, int, str, int]]
-) -> frozenset[tuple[str, str]]:
+def called_symbols(index: RepoIndex, calls: Iterable[Call]) -> frozenset[tuple[str, str]]:
     """(path, qualified name) of the indexed symbols the calls ran: the function of the call's name
     whose span starts at its code's first line (a symbol's span starts at its first decorator, as a
     code object's first line does), else the innermost one of that name holding that line, else the
@@ -442,6 +486,24 @@ def called_symbols(
         if found is not None and found.kind != "class":
             out.add((path, found.name))
     return frozenset(out)
+
+
+def showing_statements(steps: Sequence[tuple[bool, bool]]) -> set[int]:
+    """Which of the example's statements show the issue, given for each (whether it raised, whether
+    it called the workspace): those that raised having called the workspace, else the last one that
+    called it. Spectrum-based fault localization reads a failing test's coverage so; an issue's
+    example sets up first and shows the bug last (or where it raises)."""
+    calling = [i for i, (_, called) in enumerate(steps) if called]
+    raised = {i for i in calling if steps[i][0]}
+    return raised or set(calling[-1:])
+
+
+def showing_files(index: RepoIndex, report: ExampleReport) -> frozenset[str]:
+    """The workspace files whose functions the statements showing the issue called
+    (`showing_statements`; `retrieval.SHOWING_FILE_WEIGHT`)."""
+    called = [called_symbols(index, step.calls) for step in report.steps]
+    shown = showing_statements([(step.raised, bool(c)) for step, c in zip(report.steps, called, strict=True)])
+    return frozenset(path for i in shown for path, _ in called[i])
 
 
 def _at(symbols: list[Symbol], line: int) -> Symbol | None:

@@ -67,7 +67,7 @@ def _runtime(progress: list[Progress]) -> Runtime:
 def _weighed(ctx: JobContext, runner: ExampleRunner, progress: list[Progress] | None = None) -> JobContext:
     """`ctx` ranked as the engine ranks a job's context after the example ran (`engine.resolve`)."""
     found = issue_example(_runtime([] if progress is None else progress), ctx.issue, ctx.index, runner)
-    return JobContext(ctx.issue, ctx.index, notes=found.notes, executed=found.called)
+    return JobContext(ctx.issue, ctx.index, notes=found.notes, executed=found.called, showing=found.files)
 
 
 def test_the_functions_the_example_calls_rank_first(tmp_path: Path) -> None:
@@ -89,6 +89,12 @@ def test_the_functions_the_example_calls_rank_first(tmp_path: Path) -> None:
         ("geo/shapes.py", "Shape.area_of_triangle"),
         ("geo/shapes.py", "Shape.__init__"),
     }
+    # Its last statement shows the issue; the file it ran there gains in the file order.
+    shown = "the issue's example runs it where it shows the issue"
+    assert [(h.path, shown in h.reasons) for h in weighed.hits] == [
+        ("geo/shapes.py", True),
+        ("geo/__init__.py", False),
+    ]
     assert any(
         "the issue's example ran (2 of 2 statements" in n and "called 3 functions" in n for n in weighed.notes
     )

@@ -22,9 +22,12 @@ from swe_lsp.workspace.example_run import (
     called_symbols,
     example_statements,
     parse_report,
+    showing_files,
+    showing_statements,
     tracer_input,
 )
 from swe_lsp.workspace.example_setup import setup_code
+from swe_lsp.workspace.retrieval import SHOWING_FILE_WEIGHT
 
 PRINTER = '''\
 """Printing expressions."""
@@ -127,6 +130,18 @@ def test_the_example_names_the_functions_it_calls(tmp_path: Path) -> None:
         ("pkg/printer.py", "Printer._element"),
         ("pkg/printer.py", "Printer._print_Matrix"),
     }
+    # The statement showing the issue: none that called the workspace raised, so the last calling it.
+    assert showing_files(index, report) == {"pkg/printer.py"}
+    # Each statement's own run: which raised, and what each called apart from the others.
+    assert [step.raised for step in report.steps] == [False, False, False, True, False]
+    assert [sorted(called_symbols(index, step.calls)) for step in report.steps] == [
+        [],
+        [],
+        [("pkg/printer.py", "Printer._element"), ("pkg/printer.py", "Printer._print_MatrixElement"),
+         ("pkg/printer.py", "Printer.doprint")],
+        [],
+        [("pkg/printer.py", "Printer._print_Matrix"), ("pkg/printer.py", "Printer.doprint")],
+    ]  # fmt: skip
 
 
 def test_a_report_that_is_missing_or_broken_is_a_clear_error() -> None:
@@ -160,6 +175,30 @@ def test_a_symbol_the_example_called_ranks_first_among_its_siblings(tmp_path: Pa
     assert plain.symbols[0].name != "Printer._print_MatrixElement"
     assert ran.symbols[0].name == "Printer._print_MatrixElement"
     assert "the issue's example calls it" in ran.symbols[0].reasons
+
+
+def test_the_files_the_statements_showing_the_issue_ran_gain_and_the_symbols_keep_their_order(
+    tmp_path: Path,
+) -> None:
+    tree = _repo(tmp_path / "repo")
+    index = RepoIndex.build_or_load(tree, None)
+    issue = "Registering a printer prints the wrong text\n\nThe printer's register step is wrong."
+    plain = retrieve(index, issue, top=5, top_symbols=10)
+    shown = retrieve(index, issue, top=5, top_symbols=10, showing=frozenset({"pkg/registry.py"}))
+    before, after = ({h.path: h for h in found.files} for found in (plain, shown))
+    assert after["pkg/registry.py"].score == pytest.approx(
+        before["pkg/registry.py"].score + SHOWING_FILE_WEIGHT, abs=1e-3
+    )
+    assert "the issue's example runs it where it shows the issue" in after["pkg/registry.py"].reasons
+    assert after["pkg/printer.py"].score == before["pkg/printer.py"].score
+    assert [s.name for s in shown.symbols] == [s.name for s in plain.symbols]
+
+
+def test_the_statements_showing_the_issue_are_those_that_raised_else_the_last_calling_the_workspace() -> None:
+    # (raised, called the workspace) per statement
+    assert showing_statements([(False, True), (True, True), (False, True), (True, True)]) == {1, 3}
+    assert showing_statements([(False, True), (False, True), (True, False), (False, False)]) == {1}
+    assert showing_statements([(True, False), (False, False)]) == set()
 
 
 def test_localize_runs_the_example_in_the_configured_sandbox(
@@ -262,6 +301,19 @@ def test_names_the_example_leaves_undefined_come_from_the_module_that_binds_most
     # `pkg.abc` binds the most of what is missing, so `kind` is its string, not `deep.names`'s function.
     assert (report.ran, report.failures, report.setup_failures) == (3, ("NameError",), ())
     assert ("pkg/printer.py", "Printer._print_MatrixElement") in called_symbols(index, report.calls)
+
+
+def test_module_names_the_example_leaves_undefined_are_imported_as_its_reader_did(tmp_path: Path) -> None:
+    """`re.UNICODE` and `np.zeros` in an issue come from its reader's session: a standard-library
+    module of that name, or the alias the data stack's documentation imports a module as."""
+    tree = _repo(tmp_path / "repo")
+    statements = ["flags = re.I | re.U", "Printer().doprint('Matrix' * np.zeros(1).size)", "sp.sqrt(2)"]
+    index = RepoIndex.build_or_load(tree, None)
+    config = json.loads(tracer_input(statements, index))
+    assert config["modules"] == [["np", "numpy"], ["re", "re"]]  # not `sp`: scipy's or sympy's
+    report = parse_report(_run(tree, statements, index).stdout, len(statements))
+    assert (report.ran, report.failures) == (2, ("NameError",))
+    assert ("pkg/printer.py", "Printer._print_Matrix") in called_symbols(index, report.calls)
 
 
 TRAC_ISSUE = """Filtering on a slug drops its underscores
