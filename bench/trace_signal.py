@@ -20,10 +20,10 @@ misses put back, PRELUDE), Django (pure Python, its three dependencies installed
 examples get the settings `example_setup.setup_code` gives Django's own tree, as the product's do),
 seaborn and xarray (pure Python, on their dependencies' releases of the time), and matplotlib 3.6-3.7
 and scikit-learn 1.3 on their released wheels (their C extensions are not built here). Each
-statement's own calls are kept (`ExampleReport.steps`), for the variants that weigh what the
-statements showing the issue called (`focus_steps`). The issue's code runs on this machine, in a
-child process, only because these are public issues of this bench; the product runs it only in the
-sandbox.
+statement's own calls are kept (`ExampleReport.steps`), for the files the statements showing the
+issue ran (`example_run.showing_statements`, `retrieval.SHOWING_FILE_WEIGHT`) and the variants that
+weigh what they called. The issue's code runs on this machine, in a child process, only because
+these are public issues of this bench; the product runs it only in the sandbox.
 
 Needs `bench/symbol_tune.py`'s dumps (it reads them, it does not make them; they hold no example, so
 a variant's weight is the whole of it). Traces are cached under bench/.cache/trace/. Summary:
@@ -203,16 +203,16 @@ def with_trace(dump: dict, found: dict) -> dict:
     `executed_files`."""
     called, counts = set(found["called"]), found.get("counts", {})
     steps = found.get("steps", [])
-    focus = showing_statements([(step["raised"], bool(step["called"])) for step in steps])
+    shown = showing_statements([(step["raised"], bool(step["called"])) for step in steps])
     out = copy.deepcopy(dump)
     for c in out["cands"]:
         name = f"{c['file']}::{c['name']}"
         c["called"] = name in called
         c["count"] = counts.get(name, 0)
         c["steps"] = [i for i, step in enumerate(steps) if name in step["called"]]
-        c["focus"] = bool(focus & set(c["steps"]))
-    out["focus_steps"] = len(focus)
-    out["focus_files"] = sorted({n.partition("::")[0] for i in focus for n in steps[i]["called"]})
+        c["showing"] = bool(shown & set(c["steps"]))
+    out["showing_steps"] = len(shown)
+    out["showing_files"] = sorted({n.partition("::")[0] for i in shown for n in steps[i]["called"]})
     out["called"] = sorted(called)
     out["executed_files"] = sorted({name.partition("::")[0] for name in called})
     return out
@@ -257,7 +257,7 @@ def boosted(
                 gain = symbol * (weigh(c) if weigh else 1.0)
                 c["hand"] = round(c["hand"] + gain, 4)
                 c["hand_plain"] = round(c["hand_plain"] + gain, 4)
-        executed, shown = set(e["executed_files"]), set(e["focus_files"])
+        executed, shown = set(e["executed_files"]), set(e["showing_files"])
         files = zip(e["files"], e["file_scores"], strict=True)
         scores = [s + (file if p in executed else 0.0) + (showing if p in shown else 0.0) for p, s in files]
         order = sorted(range(len(scores)), key=lambda i: -scores[i])
@@ -317,10 +317,11 @@ VARIANTS = {
 
 
 # Which statements called a symbol, measured (not served): the weight only, or more, for what the
-# statements showing the issue called (`focus_steps`), or less for what many statements called.
+# statements showing the issue called (`example_run.showing_statements`), or less for what many
+# statements called.
 STEP_VARIANTS: dict[str, Weigh] = {
-    "only what the showing statements called": lambda c: float(c["focus"]),
-    "half for what only the others called": lambda c: 1.0 if c["focus"] else 0.5,
+    "only what the showing statements called": lambda c: float(c["showing"]),
+    "half for what only the others called": lambda c: 1.0 if c["showing"] else 0.5,
     "over the root of the statements calling it": lambda c: 1 / math.sqrt(max(1, len(c["steps"]))),
     "only what one statement called": lambda c: float(len(c["steps"]) <= 1),
 }
