@@ -68,15 +68,15 @@ _NOT_IMPORTED = frozenset({"test", "tests", "testing", "doc", "docs", "example",
 # then the shallowest (`name_sources`), then the `modules` ([name, module]) among them (`re` of
 # `re.UNICODE`, `np`: the reader's session had imported them, `module_named`), then each statement
 # in one namespace with the example's output swallowed, a profile hook counting the calls whose
-# code lies in one of `paths` (the
-# workspace's Python files, matched by path suffix, so an installed copy of the project counts too;
-# `aliases` name the files of a `src/` or `lib/` layout as installed) except those made while a
-# module is being imported (a statement's `from pkg.sub import f` runs `pkg.sub`'s set-up code,
-# which says nothing of the issue), and an alarm ending a statement after `statement_s`; a statement
-# that fails is left and the next one runs. After each statement a report line: statements run and
-# failed so far, the set-up lines that failed (a package that does not import says why the
-# statements failed), the calls it added as [path, first line, name, count]. Written for any Python
-# 3 from 3.6 on (the workspace's own interpreter runs it).
+# code lies in one of `paths` (the workspace's Python files, matched by path suffix, so an installed
+# copy of the project counts too; `aliases` name the files of a `src/` or `lib/` layout as
+# installed) except those made while a module is being imported (a statement's `from pkg.sub
+# import f` runs `pkg.sub`'s set-up code, which says nothing of the issue), and an alarm ending a
+# statement after `statement_s`; a statement that fails is left and the next one runs. After each
+# statement a report line: statements run and failed so far, the set-up lines that failed (a
+# package that does not import says why the statements failed), the calls it added as [path, first
+# line, name, count]. Written for any Python 3 from 3.6 on (the workspace's own interpreter runs
+# it).
 TRACER = (
     r"""
 import builtins, io, json, os, signal, sys
