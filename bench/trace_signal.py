@@ -128,7 +128,11 @@ def trace(row: dict) -> dict:
     cached under TRACES."""
     out = TRACES / f"{row['instance_id']}.json"
     if out.exists():
-        return json.loads(out.read_text())
+        kept = json.loads(out.read_text())
+        # A trace from before each statement's run was kept has no `steps`: the showing statements'
+        # files would read as none, so it is traced again rather than scored as if it had none.
+        if "steps" in kept or not kept["ran"]:
+            return kept
     statements = example_statements(row["problem_statement"])
     found: dict = {"statements": len(statements), "ran": 0, "called": []}
     if statements:
@@ -421,29 +425,26 @@ def main() -> int:
         for d in dumps
     ]  # fmt: skip
     results = {}
+    halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
     for name, (symbol, file, showing) in VARIANTS.items():
-        halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
         results[name] = {h: scored(part, symbol, file, showing=showing) for h, part in halves.items()}
     for most in (1, 3, 10, 100):
-        halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
         results[f"executed symbols +{retrieval.EXECUTED_WEIGHT}, called at most {most} times"] = {
             h: scored(part, retrieval.EXECUTED_WEIGHT, 0.0, most) for h, part in halves.items()
         }
     for name, weigh in STEP_VARIANTS.items():
-        halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
         results[f"executed symbols +{retrieval.EXECUTED_WEIGHT}, {name}"] = {
             h: scored(part, retrieval.EXECUTED_WEIGHT, 0.0, weigh=weigh) for h, part in halves.items()
         }
-    halves = {"a": dumps[0::2], "b": dumps[1::2], "all": dumps}
     results[f"{SERVED}, the showing files' weight moving the symbols' file places"] = {
         h: scored(part, retrieval.EXECUTED_WEIGHT, 0.0, showing_moves_symbols=True)
         for h, part in halves.items()
     }
+    drawn_halves = {"a": drawn_dumps[0::2], "b": drawn_dumps[1::2], "all": drawn_dumps}
     for w in (0.6, 0.8):
-        halves = {"a": drawn_dumps[0::2], "b": drawn_dumps[1::2], "all": drawn_dumps}
         results[
             f"executed symbols +{w}, showing files +{retrieval.SHOWING_FILE_WEIGHT}, their files drawn"
-        ] = {h: scored(part, w, 0.0) for h, part in halves.items()}
+        ] = {h: scored(part, w, 0.0) for h, part in drawn_halves.items()}
     repos = sorted({r["repo"] for r in rows})
     for repo in repos:
         part = [d for d in dumps if d["instance_id"].startswith(repo.replace("/", "__") + "-")]
@@ -458,7 +459,6 @@ def main() -> int:
     }
     args.out.write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps({k: summary[k] for k in ("coverage", "whole_dataset")}, indent=1))
-    halves = ("a", "b", "all")
     for name, r in results.items():
         shown = "  ".join(
             f"{h} "

@@ -53,7 +53,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Snapshot, index, retrieve, print."""
-    from swe_lsp.search.example import ExampleOutcome
     from swe_lsp.workspace import RepoIndex, WorkspaceError, make_snapshot, retrieve
     from swe_lsp.workspace.retrieval import first_stage
     from swe_lsp.workspace.semantic import configured_semantic
@@ -89,15 +88,17 @@ def run(args: argparse.Namespace) -> int:
             def embedded(done: int, total: int) -> None:
                 update(f"embedding symbols ({done}/{total})", 0.5 + 0.5 * done / total)
 
-            example = ExampleOutcome()
-            if args.run_example:
+            executed: frozenset[tuple[str, str]] = frozenset()
+            showing: frozenset[str] = frozenset()
+            if args.run_example:  # the sandbox's modules are imported only then (about 0.7 s)
                 update("running the issue's example in the sandbox", 0.4)
                 example = _run_example(settings, snapshot.root, index, issue, update)
+                executed, showing = example.called, example.files
                 example_notes.extend(example.notes)
             symbols = args.symbols or 2 * args.top
             found = retrieve(
                 index, issue, args.top, symbols, reorder, semantic=semantic, on_embed=embedded,
-                executed=example.called, showing=example.files,
+                executed=executed, showing=showing,
             )  # fmt: skip
             if args.explain and ranker is not None:
                 explained = ranker.explain(first_stage(index, issue), history)[: args.top]
