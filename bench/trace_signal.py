@@ -18,8 +18,9 @@ Only repositories whose examples run here are measured (RUNS_HERE): sympy (pure 
 dependency, mpmath, is in this environment; a release older than this Python gets the few names it
 misses put back, PRELUDE), Django (pure Python, its three dependencies installed under DEPS; its
 examples get the settings `example_setup.setup_code` gives Django's own tree, as the product's do),
-seaborn and xarray (pure Python, on their dependencies' releases of the time), and matplotlib 3.6-3.7
-and scikit-learn 1.3 on their released wheels (their C extensions are not built here). Each
+seaborn and xarray (pure Python, on their dependencies' releases of the time), and matplotlib,
+scikit-learn and astropy on their released wheels (their C extensions are not built here), on the
+Python of their time where this one has no wheel (PYTHON). Each
 statement's own calls are kept (`ExampleReport.steps`), for the files the statements showing the
 issue ran (`example_run.showing_statements`, `retrieval.SHOWING_FILE_WEIGHT`) and the variants that
 weigh what they called. The issue's code runs on this machine, in a child process, only because
@@ -33,11 +34,13 @@ bench/results/trace_signal.json.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +64,7 @@ from swe_lsp.workspace.example_run import (  # noqa: E402
     parse_report,
     showing_statements,
     tracer_input,
+    workspace_commands,
 )
 from swe_lsp.workspace.index import RepoIndex  # noqa: E402
 
@@ -76,18 +80,27 @@ EXAMPLE_S = 180
 # the standard library, installed under DEPS (pip's `--target`, made on the first run; sympy's
 # mpmath is in this environment already). sympy and Django are pure Python and run from the tree.
 # Matplotlib's C extensions are not built here: its examples run on the released wheel of their
-# minor version that this Python has (3.6.3, 3.7.5; none for 3.3 and 3.5), whose files map to the
-# tree's by path (`example_run`: an installed copy of a `lib/` layout) and whose functions map to
-# the tree's by name where their lines moved: a measure of the signal on code a release or so away
-# from the instance's, where the product runs the workspace's own.
+# minor version (3.3.4, 3.5.3, 3.6.3, 3.7.5), whose files map to the tree's by path (`example_run`:
+# an installed copy of a `lib/` layout) and whose functions map to the tree's by name where their
+# lines moved: a measure of the signal on code a release or so away from the instance's, where the
+# product runs the workspace's own.
 # seaborn and xarray are pure Python and run from the tree, on the numpy/pandas/matplotlib (and
-# dask, which `DataArray.chunk` imports) releases of their versions' time. scikit-learn's C
-# extensions are not built here either: its 1.3 examples run on the released 1.3.0 wheel (0.20-0.22
-# have no wheel for this Python).
+# dask, which `DataArray.chunk` imports) releases of their versions' time. scikit-learn's and
+# astropy's C extensions are not built here either: their examples run on the released wheel of
+# the version (scikit-learn 0.20.4, 0.21.3, 0.22.2.post1, 1.3.0; astropy 1.3.3).
+# Sphinx 3.x-4.0 declared its dependencies open-ended; their later releases dropped what it uses
+# (Jinja2's `environmentfilter`, docutils' old node API) or require a newer Sphinx.
+SPHINX_3_PINS = (
+    "Jinja2<3.1", "markupsafe<2.1", "docutils<0.17", "alabaster<0.7.13", "sphinxcontrib-applehelp<1.0.5",
+    "sphinxcontrib-devhelp<1.0.3", "sphinxcontrib-htmlhelp<2.0.2", "sphinxcontrib-serializinghtml<1.1.6",
+    "sphinxcontrib-qthelp<1.0.4",
+)  # fmt: skip
 RUNS_HERE: dict[str, dict[str, tuple[str, ...]]] = {
     "sympy/sympy": {"*": ()},
     "django/django": {"*": ("asgiref", "sqlparse", "pytz")},
     "matplotlib/matplotlib": {
+        "3.3": ("matplotlib==3.3.4", "numpy==1.19.5"),
+        "3.5": ("matplotlib==3.5.3", "numpy==1.21.6"),
         "3.6": ("matplotlib==3.6.3", "numpy<2"),
         "3.7": ("matplotlib==3.7.5", "numpy<2"),
     },
@@ -96,14 +109,86 @@ RUNS_HERE: dict[str, dict[str, tuple[str, ...]]] = {
         "0.13": ("numpy==1.25.2", "pandas==2.0.3", "matplotlib==3.7.5"),
     },
     "pydata/xarray": {"0.12": ("numpy==1.23.5", "pandas==1.5.3", "scipy==1.10.1", "dask[array]==2022.2.0")},
-    "scikit-learn/scikit-learn": {"1.3": ("scikit-learn==1.3.0", "numpy==1.25.2", "pandas==2.0.3")},
+    "scikit-learn/scikit-learn": {
+        "0.20": ("scikit-learn==0.20.4", "numpy==1.16.6", "scipy==1.2.3", "pandas==0.24.2"),
+        "0.21": ("scikit-learn==0.21.3", "numpy==1.17.5", "scipy==1.3.3", "pandas==0.25.3"),
+        "0.22": ("scikit-learn==0.22.2.post1", "numpy==1.18.5", "scipy==1.4.1", "pandas==0.25.3"),
+        "1.3": ("scikit-learn==1.3.0", "numpy==1.25.2", "pandas==2.0.3"),
+    },
+    "astropy/astropy": {"1.3": ("astropy==1.3.3", "numpy==1.13.3")},
+    # pytest runs from the tree (`src/`, INSTALLED_FROM) on its release's dependencies (the release
+    # itself is installed with them, and shadowed by the tree; a 5.4 tree late in its cycle imports
+    # 6.0's new ones too); 6.3 was never released (it became 7.0), so 6.2.5's stand in.
+    "pytest-dev/pytest": {
+        "4.4": ("pytest==4.4.2",),
+        "4.5": ("pytest==4.5.0",),
+        "4.6": ("pytest==4.6.11",),
+        "5.0": ("pytest==5.0.1",),
+        "5.2": ("pytest==5.2.4",),
+        "5.4": ("pytest==5.4.3", "iniconfig==1.0.1", "toml==0.10.1"),
+        "6.3": ("pytest==6.2.5",),
+        "7.0": ("pytest==7.0.1",),
+        "8.0": ("pytest==8.0.2",),
+    },
+    # pylint and Sphinx run from the tree on their release's dependencies (the release installed
+    # with them, shadowed by the tree; pylint 2.13's tree still imports `toml`); their examples are
+    # commands (`pylint test.py --notes=...`) and projects of given files (`conf.py`, `index.rst`),
+    # `example_run.example_command_run`.
+    "pylint-dev/pylint": {
+        "2.13": ("pylint==2.13.9", "toml==0.10.2"),
+        "2.14": ("pylint==2.14.5",),
+        "2.15": ("pylint==2.15.10",),
+    },
+    "sphinx-doc/sphinx": {
+        **{
+            version: (f"Sphinx=={release}", *SPHINX_3_PINS)
+            for version, release in (
+                ("3.1", "3.1.2"),
+                ("3.2", "3.2.1"),
+                ("3.3", "3.3.1"),
+                ("3.4", "3.4.3"),
+                ("3.5", "3.5.4"),
+                ("4.0", "4.0.3"),
+            )
+        },
+        "5.0": ("Sphinx==5.0.2",),
+        "5.1": ("Sphinx==5.1.1",),
+    },
 }
+# The folder of the tree a user's environment has installed (editable) for a `src/` layout run
+# from the tree, and the module its build writes that the tree lacks (setuptools_scm's version).
+INSTALLED_FROM = {"pytest-dev/pytest": "src"}
+WRITTEN_AT_INSTALL = {"pytest-dev/pytest": "_pytest._version"}
 # (repository, version) whose examples run on a released wheel of the project (above) rather than
-# the tree: the tree must not be importable there.
+# the tree: the tree must not be importable there, so the program runs from outside it.
 FROM_RELEASE = {
+    ("matplotlib/matplotlib", "3.3"),
+    ("matplotlib/matplotlib", "3.5"),
     ("matplotlib/matplotlib", "3.6"),
     ("matplotlib/matplotlib", "3.7"),
+    ("scikit-learn/scikit-learn", "0.20"),
+    ("scikit-learn/scikit-learn", "0.21"),
+    ("scikit-learn/scikit-learn", "0.22"),
     ("scikit-learn/scikit-learn", "1.3"),
+    ("astropy/astropy", "1.3"),
+}
+# (repository, version) whose releases of the time have no wheel for this Python: their examples
+# run on the Python of their time, as a user's environment of then had (the product runs the
+# program with the workspace's own interpreter; it is written for any Python 3 from 3.6 on). This
+# machine kind has them under pyenv (`PYENV_ROOT`, ~/.pyenv by default).
+PYTHON = {
+    ("matplotlib/matplotlib", "3.3"): "3.8",
+    ("matplotlib/matplotlib", "3.5"): "3.10",
+    ("scikit-learn/scikit-learn", "0.20"): "3.7",
+    ("scikit-learn/scikit-learn", "0.21"): "3.7",
+    ("scikit-learn/scikit-learn", "0.22"): "3.7",
+    ("astropy/astropy", "1.3"): "3.6",
+    **{("pytest-dev/pytest", v): "3.7" for v in ("4.4", "4.5", "4.6", "5.0", "5.2", "5.4")},
+    ("pytest-dev/pytest", "6.3"): "3.9",
+    ("pytest-dev/pytest", "7.0"): "3.9",
+    ("pylint-dev/pylint", "2.13"): "3.10",
+    ("pylint-dev/pylint", "2.14"): "3.10",
+    **{("sphinx-doc/sphinx", v): "3.9" for v in ("3.1", "3.2", "3.3", "3.4", "3.5", "4.0", "5.0", "5.1")},
 }
 DEPS = CACHE / "example-deps"
 # Run before the workspace's imports: a sympy release older than this Python misses a few names the
@@ -127,32 +212,57 @@ def trace(row: dict) -> dict:
     statements tried and run, the symbols it called (`called_symbols`) and the files they are in;
     cached under TRACES."""
     out = TRACES / f"{row['instance_id']}.json"
+    repo = row["repo"]
+    tree = materialize(repo, row["base_commit"], CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
+    index = RepoIndex.build_or_load(tree, CACHE / "index", key=f"rank-{repo}")
+    statements = example_statements(row["problem_statement"], workspace_commands(index))
+    digest = hashlib.sha256(json.dumps(statements).encode()).hexdigest()[:16]
     if out.exists():
         kept = json.loads(out.read_text())
         # A trace from before each statement's run was kept has no `steps`: the showing statements'
-        # files would read as none, so it is traced again rather than scored as if it had none.
-        if "steps" in kept or not kept["ran"]:
+        # files would read as none, so it is traced again rather than scored as if it had none; and
+        # so is one of other statements (the command the issue runs is one more, its files in it).
+        same = kept.get("digest", digest) == digest and kept["statements"] == len(statements)
+        if ("steps" in kept or not kept["ran"]) and same:
             return kept
-    statements = example_statements(row["problem_statement"])
-    found: dict = {"statements": len(statements), "ran": 0, "called": []}
+    found: dict = {"statements": len(statements), "digest": digest, "ran": 0, "called": []}
     if statements:
-        repo = row["repo"]
-        tree = materialize(repo, row["base_commit"], CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
-        index = RepoIndex.build_or_load(tree, CACHE / "index", key=f"rank-{repo}")
-        (tree / INPUT_PATH).write_text(tracer_input(statements, index, PRELUDE))
-        (tree / PROGRAM_PATH).write_text(TRACER)
+        # A released copy of the project runs the program from outside the tree: the tree's own
+        # package (`sklearn/` at its root, unbuilt) must not shadow the installed one, and a
+        # script's folder comes first on `sys.path`.
+        outside = (repo, row["version"]) in FROM_RELEASE
+        place = Path(tempfile.mkdtemp(prefix="trace-")) if outside else tree
+        prelude = PRELUDE
+        if repo in WRITTEN_AT_INSTALL:
+            parent, _, child = WRITTEN_AT_INSTALL[repo].rpartition(".")
+            prelude += (
+                f"import importlib, sys, types\nwritten = types.ModuleType({parent + '.' + child!r})\n"
+                f"written.version = {row['version'] + '.0'!r}\nsys.modules[written.__name__] = written\n"
+                f"setattr(importlib.import_module({parent!r}), {child!r}, written)\n"
+            )
+        (place / INPUT_PATH).write_text(tracer_input(statements, index, prelude))
+        (place / PROGRAM_PATH).write_text(TRACER)
         started = time.perf_counter()
-        # A released copy of the project runs with `-P`: the tree's own package (`sklearn/` at its
-        # root, unbuilt) must not shadow the installed one.
-        isolated = ["-P"] if (repo, row["version"]) in FROM_RELEASE else []
         try:
             run = subprocess.run(
-                [sys.executable, *isolated, PROGRAM_PATH, INPUT_PATH],
+                [interpreter(repo, row["version"]), str(place / PROGRAM_PATH), str(place / INPUT_PATH)],
                 capture_output=True,
                 text=True,
                 timeout=EXAMPLE_S,
                 cwd=tree,
-                env={**os.environ, "PYTHONPATH": str(deps(repo, row["version"])), "MPLBACKEND": "Agg"},
+                env={
+                    **os.environ,
+                    "PYTHONPATH": os.pathsep.join(
+                        [
+                            *([str(tree / INSTALLED_FROM[repo])] if repo in INSTALLED_FROM else []),
+                            str(deps(repo, row["version"])),
+                        ]
+                    ),
+                    "MPLBACKEND": "Agg",
+                    # The example's tests run under the tree's pytest: this environment's plugins
+                    # (pytest-asyncio) are written for another.
+                    "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                },
             )
             report = parse_report(run.stdout, len(statements))
             found["ran"] = report.ran
@@ -171,8 +281,10 @@ def trace(row: dict) -> dict:
         except (subprocess.TimeoutExpired, ValueError) as exc:
             found["failure"] = str(exc)
         finally:
-            (tree / INPUT_PATH).unlink()
-            (tree / PROGRAM_PATH).unlink()
+            (place / INPUT_PATH).unlink()
+            (place / PROGRAM_PATH).unlink()
+            if outside:
+                place.rmdir()
         found["seconds"] = round(time.perf_counter() - started, 1)
     TRACES.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(found))
@@ -190,9 +302,23 @@ def deps(repo: str, version: str) -> Path:
         folder = folder.with_name(f"{folder.name}-{version}")
     if wanted and not folder.exists():
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--target", str(folder), *wanted], check=True
+            [interpreter(repo, version), "-m", "pip", "install", "-q", "--target", str(folder), *wanted],
+            check=True,
         )
     return folder
+
+
+def interpreter(repo: str, version: str) -> str:
+    """The Python that runs `repo`'s examples at `version`: this one, or the older one PYTHON names,
+    from pyenv's versions."""
+    wanted = PYTHON.get((repo, version))
+    if wanted is None:
+        return sys.executable
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = sorted(root.glob(f"{wanted}.*/bin/python{wanted}"))
+    if not found:
+        sys.exit(f"{repo} {version}'s examples need Python {wanted}, which is not under {root}")
+    return str(found[-1])
 
 
 def runs_here(repo: str, version: str) -> tuple[str, ...] | None:

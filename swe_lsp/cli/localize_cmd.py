@@ -141,12 +141,12 @@ def _run_example(settings: Any, tree: Path, index: Any, issue: str, update: Any)
     from swe_lsp.errors import SweLspError
     from swe_lsp.sandbox import open_sandbox, run_program
     from swe_lsp.search.example import ExampleOutcome, example_calls
-    from swe_lsp.workspace.example_run import example_statements
+    from swe_lsp.workspace.example_run import example_statements, workspace_commands
 
-    statements = example_statements(issue)
+    statements = example_statements(issue, workspace_commands(index))
     if not statements:
         return ExampleOutcome(
-            notes=("the issue has no example to run (no >>> lines, code blocks or inline calls)",)
+            notes=("the issue has no example to run (no >>> lines, code blocks, inline calls or commands)",)
         )
     try:
         opened = open_sandbox(settings.sandbox)

@@ -27,6 +27,7 @@ from swe_lsp.workspace.example_run import (
     parse_report,
     showing_files,
     tracer_input,
+    workspace_commands,
 )
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def issue_example(rt: Runtime, issue: str, index: RepoIndex, runner: ExampleRunn
     """The issue's example run by `runner` on the workspace of `index`: what it called (which the
     job's ranking then weighs, `JobContext(executed=...)`) and a note on how it went, or nothing
     called (with a note why) when the sandbox is not ready or the run reported nothing."""
-    statements = example_statements(issue)
+    statements = example_statements(issue, workspace_commands(index))
     if not statements:
         return ExampleOutcome()
 

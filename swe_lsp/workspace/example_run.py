@@ -2,37 +2,41 @@
 
 Word overlap cannot tell a gold method from the dozens of siblings in its file that share its
 file's score; the issue's example can: `latex((M*N)[i, j])` calls `LatexPrinter._print_MatrixElement`
-and none of the other `_print_*` methods the issue's words match as well. Measured on the sympy,
-Django and matplotlib (3.6-3.7) Lite issues (`bench/trace_signal.py`), the example runs for 48 of
-sympy's 55 (37 without the names its reader's session had defined, `free_names`), 26 of Django's 71
-(none without its unfenced code and its settings, `example_setup`), 8 of matplotlib's 11, and 4,
-2 and 2 of seaborn's, xarray's and scikit-learn's (1.3) 4, 4 and 3; it reaches every gold file in 63
-of those 90 and calls a median 40 of the 1,900 candidates of the best 30 files
-(`retrieval.EXECUTED_WEIGHT`); the statements showing the issue name the files that gain
-(`showing_files`, `retrieval.SHOWING_FILE_WEIGHT`).
+and none of the other `_print_*` methods the issue's words match as well. Measured on the Lite
+issues of every repository but flask's and requests' (`bench/trace_signal.py`), the example runs for
+119 of 199 (sympy's 48 of 55 after the names its reader's session had defined, `free_names`;
+Django's 26 of 71 after its unfenced code and its settings, `example_setup`) and calls a median 40
+of the 1,800 candidates of the best 30 files (`retrieval.EXECUTED_WEIGHT`); the statements showing
+the issue name the files that gain (`showing_files`, `retrieval.SHOWING_FILE_WEIGHT`). An issue's
+example is also what it runs rather than types: its test modules under pytest (`example_tests`),
+the workspace's command line it runs with the files it gives (`example_command_run`).
 
 This module holds what does not depend on where the example runs: its statements
-(`example_statements`), the program that runs them (`TRACER`, one file for any Python from 3.6 on,
-as the workspace's environment has it), reading that program's report (`parse_report`) and naming
-the workspace's symbols it called (`called_symbols`). The job runs it in the workspace's sandbox
-(`search.example`), never outside one: the issue's code is untrusted input.
+(`example_statements`, the run of its tests or command last), the program that runs them
+(`TRACER`, one file for any Python from 3.6 on, as the workspace's environment has it), reading that
+program's report (`parse_report`) and naming the workspace's symbols it called (`called_symbols`).
+The job runs it in the workspace's sandbox (`search.example`), never outside one: the issue's code
+is untrusted input.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import configparser
 import doctest
 import json
 import re
+import shlex
 import sys
-from collections.abc import Iterable, Sequence
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from swe_lsp.workspace.example_setup import setup_code
 from swe_lsp.workspace.files import read_text
 from swe_lsp.workspace.index import RepoIndex
-from swe_lsp.workspace.mentions import code_blocks, code_spans, outside_fences
+from swe_lsp.workspace.mentions import code_blocks, code_spans, led_code_blocks, outside_fences
 from swe_lsp.workspace.model import Symbol
 from swe_lsp.workspace.retrieval import _TEST_PATH
 
@@ -195,21 +199,27 @@ class ExampleReport:
     steps: tuple[ExampleStep, ...] = ()
 
 
-def example_statements(issue: str) -> list[str]:
+def example_statements(issue: str, commands: Commands | None = None) -> list[str]:
     """The issue's example as statements to run in order: its prompt lines (`>>>`, IPython's
     `In [n]:`, read by the standard library's doctest parser) when it has any, else the top-level
     statements of its fenced blocks that parse as Python (a block with a Python 2 `print x` or its
     output pasted in keeps the rest), else its inline code spans that are calls or operations
     (`latex(acsc(x), inv_trig_style="full")`, `0**-oo`), else the code typed between its prose
     without fences (`_unfenced_code`: Django's issues, converted from Trac, have no fences; 30 of
-    its 71 Lite issues have code so); at most MAX_STATEMENTS."""
+    its 71 Lite issues have code so); at most MAX_STATEMENTS. Then, last, the run of what the issue
+    runs rather than types: its test modules under pytest (`example_test_run`), else the command it
+    runs of the workspace's `commands` (`example_command_run`: `pylint test.py --notes=...`), with
+    the files it gives by name."""
     plain = "\n".join(line.rstrip() for line in issue.splitlines())  # GitHub's \r\n, trailing blanks
     try:
         sources = [e.source for e in doctest.DocTestParser().get_examples(_as_doctest(plain))]
     except ValueError:  # a prompt block indented inconsistently
         sources = []
+    run, consumed = _run_of(plain, commands)
     if not sources:
-        sources = [s for block in code_blocks(plain) for s in _block_statements(block)]
+        sources = [
+            s for block in code_blocks(plain) if block not in consumed for s in _block_statements(block)
+        ]
     if not sources:
         sources = [span for span in code_spans(plain) if _computes(span)]
     if not sources:
@@ -221,7 +231,353 @@ def example_statements(issue: str) -> list[str]:
         except SyntaxError:
             continue
         found.append(source)
-    return found[:MAX_STATEMENTS]
+    return [*found[: MAX_STATEMENTS - 1], run] if run else found[:MAX_STATEMENTS]
+
+
+def _run_of(issue: str, commands: Commands | None) -> tuple[str | None, set[str]]:
+    """The statement running what the issue runs (`example_statements`), with the fenced blocks it
+    writes as files: those are not statements of the example as well."""
+    tests = example_tests(issue)
+    run = example_test_run(tests, example_test_options(issue))
+    if run is not None or commands is None:
+        return run, {block for _, block in tests}
+    files = command_files(issue, commands)
+    return example_command_run(issue, commands), set(files.values()) if files is not None else set()
+
+
+# A test module: pytest collects `test*` functions and `Test*` classes at its top level.
+_TEST_DEFINITION = re.compile(r"^(?:async\s+)?def\s+test\w*\s*\(|^class\s+Test\w*\s*[(:]", re.M)
+_TEST_MODULE = re.compile(r"^(?:test_\w*|\w*_test)\.py$")  # pytest's default `python_files`
+# A pytest command line, at a shell prompt or not, as `python -m pytest` or not; its words after.
+_PYTEST_COMMAND = re.compile(r"^\s*(?:\$\s*)?(?:python[\d.]*\s+-m\s+)?(?:py\.test|pytest)(?=\s|$)(.*)$", re.M)
+# pytest's options whose value is the next word (dropped with it: `-k expr` selects among tests the
+# run does not have, `-p` loads a plugin the sandbox may not have, `-n` needs xdist), and those left
+# out: they stop for a debugger or wait on one.
+_PYTEST_VALUED = frozenset(
+    {"-k", "-m", "-p", "-c", "-o", "-W", "-n", "--rootdir", "--basetemp", "--confcutdir", "--ignore",
+     "--deselect", "--junitxml", "--log-file", "--numprocesses"}
+)  # fmt: skip
+_PYTEST_LEFT_OUT = frozenset(
+    {"--pdb", "--trace", "--pdbcls", "--lf", "--last-failed", "--ff", "--sw", "--stepwise"}
+)
+
+
+def example_tests(issue: str) -> list[tuple[str, str]]:
+    """The test modules of the issue's example as (file name, source): its fenced blocks that parse
+    as Python and define tests at their top level (`def test_show_wrong_path(private_dir)` with its
+    fixture, pytest-7220), named as the issue names them (`test_path_error.py:` before the block, or
+    `# content of test_x.py` in its first line; a block named otherwise, `noxfile.py`, is none), else
+    `test_example_<n>.py`. A pytest issue's example
+    is a test file run with pytest, not statements: its functions only run when pytest collects
+    them, with their fixtures."""
+    found: list[tuple[str, str]] = []
+    for fenced in led_code_blocks(issue):
+        lead, block = fenced.lead, fenced.text
+        if not _TEST_DEFINITION.search(block):
+            continue
+        try:
+            ast.parse(block)
+        except SyntaxError:
+            continue
+        named = _given_name(lead, block)
+        if named and not _TEST_MODULE.match(named.rpartition("/")[2]):
+            continue  # a file of tests' other kind (`noxfile.py`'s `def test(session)`), not pytest's
+        name = named.rpartition("/")[2] if named else f"test_example_{len(found) + 1}.py"
+        if name in {n for n, _ in found}:
+            name = f"{name[:-3]}_{len(found) + 1}.py"
+        found.append((name, block))
+    return found
+
+
+def example_test_options(issue: str) -> list[str]:
+    """The options of the first pytest command line in the issue's code (fenced, then inline):
+    `-rA`, `--fixtures`, `--import-mode=importlib`. Its paths are left out (the run has the
+    example's own test modules), and so are `_PYTEST_VALUED`'s options with their values,
+    `_PYTEST_LEFT_OUT`'s, and what follows a pipe, a redirection or another command."""
+    for text in [*code_blocks(issue), *code_spans(issue)]:
+        match = _PYTEST_COMMAND.search(text)
+        if match is None:
+            continue
+        out, valued = [], False
+        for word in match.group(1).split():
+            if word in ("|", "&&", "||", ";") or word.startswith((">", "2>")):
+                break
+            option = word.partition("=")[0]
+            if valued:
+                valued = False
+            elif word in _PYTEST_VALUED:
+                valued = True
+            elif word.startswith("-") and word != "--" and option not in _PYTEST_VALUED | _PYTEST_LEFT_OUT:
+                out.append(word)
+        return out
+    return []
+
+
+def example_test_run(tests: list[tuple[str, str]], options: list[str]) -> str | None:
+    """The statement running the example's test modules (`example_tests`) with pytest, in a fresh
+    folder of the sandbox, with the issue's pytest `options`: it raises when the tests fail (pytest's
+    exit code 1, or any but 0 and 5, none collected), as the statement showing the issue does. None
+    when the issue has no test module and no pytest option (a bare `pytest` runs nothing of the
+    example)."""
+    if not tests and not options:
+        return None
+    arguments = ["-p", "no:cacheprovider", *options]
+    return _in_fresh_folder(
+        dict(tests),
+        f"_swe_lsp_code = __import__('pytest').main({sorted(dict(tests))!r} + {arguments!r})\n"
+        "if int(_swe_lsp_code) not in (0, 5):\n"
+        "    raise AssertionError('the example tests failed: pytest exit code %s' % int(_swe_lsp_code))\n",
+    )
+
+
+@dataclass(frozen=True)
+class Commands:
+    """What the workspace lets an issue's command line run: its console scripts (name ->
+    `module:attribute`, from its packaging: `pylint = pylint:run_pylint`) and its top-level packages
+    (`python -m sphinx`)."""
+
+    scripts: Mapping[str, str]
+    packages: frozenset[str]
+
+
+def workspace_commands(index: RepoIndex) -> Commands:
+    """The console scripts the workspace's packaging declares (pyproject.toml's `[project.scripts]`,
+    setup.cfg's `console_scripts`, the `name = module:function` strings of setup.py's
+    `entry_points`) and its top-level packages: what an issue's `pylint a` or `python -m sphinx`
+    runs of it."""
+    scripts: dict[str, str] = {}
+    pyproject = read_text(index.root, "pyproject.toml") if "pyproject.toml" in index.paths else None
+    if pyproject:
+        try:
+            declared = tomllib.loads(pyproject).get("project", {}).get("scripts", {})
+        except tomllib.TOMLDecodeError:
+            declared = {}
+        scripts.update({str(k): str(v) for k, v in declared.items() if isinstance(v, str)})
+    setup_cfg = read_text(index.root, "setup.cfg") if "setup.cfg" in index.paths else None
+    if setup_cfg:
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read_string(setup_cfg)
+            listed = parser.get("options.entry_points", "console_scripts", fallback="")
+        except configparser.Error:
+            listed = ""
+        scripts.update(dict(_ENTRY_POINT.findall(listed)))
+    setup_py = read_text(index.root, "setup.py") if "setup.py" in index.paths else None
+    if setup_py and "console_scripts" in setup_py:
+        scripts.update(dict(_QUOTED_ENTRY_POINT.findall(setup_py)))
+    paths = sorted(p for p in index.paths if p.endswith(".py"))
+    return Commands(scripts, frozenset(_packages(paths)))
+
+
+_ENTRY_POINT = re.compile(r"^\s*([\w.-]+)\s*=\s*([\w.]+:[\w.]+)\s*$", re.M)
+_QUOTED_ENTRY_POINT = re.compile(r"[\"']\s*([\w.-]+)\s*=\s*([\w.]+:[\w.]+)\s*[\"']")
+# A shell prompt before a command (`$ `, `(venv) host:project user$ `); a quote before the `$`
+# means the `$` is the command's own.
+_SHELL_PROMPT = re.compile(r"^[^'\"`]*?\$\s+")
+_SHELL_ENDS = frozenset({"|", "||", "&&", ";", "&"})
+_PYTHON = re.compile(r"^python[\d.]*$")
+_VERSION = re.compile(r"^v?\d+(?:\.\d+)+\S*$")
+_TEST_RUNNERS = frozenset({"pytest", "py.test"})
+_PYTHON_FENCES = frozenset({"", "python", "python3", "py", "py3"})
+_FILE_ARGUMENT = re.compile(r"^[\w./-]+(?:\.(?:py|rst|txt|cfg|ini|toml|json|yaml|yml)|/)$")
+
+
+def example_command(issue: str, commands: Commands) -> list[str] | None:
+    """The first command line in the issue's code (fenced, then inline) that runs one of the
+    workspace's console scripts or packages (`pylint test.py --notes="YES,???"`,
+    `python3 -m sphinx -b html docs/ out`), as the argument vector its entry sees: the script's name
+    or `-m` and the package, then the words up to a pipe, redirection or next command. None when
+    it has none."""
+    for text in [*code_blocks(issue), *code_spans(issue)]:
+        for line in text.splitlines():
+            try:
+                words = shlex.split(_SHELL_PROMPT.sub("", line.strip(), count=1))
+            except ValueError:  # an unclosed quote: prose or output, not a command
+                continue
+            if not words:
+                continue
+            ends = [i for i, w in enumerate(words) if w in _SHELL_ENDS or w.startswith((">", "2>", "<"))]
+            words = words[: ends[0]] if ends else words
+            if not words:
+                continue
+            program = words[0].rpartition("/")[2]
+            if program in _TEST_RUNNERS or _VERSION.match(words[1] if len(words) > 1 else ""):
+                continue  # pytest's line is `example_test_options`'; `pytest 4.4.0` is `pip list`'s
+            if program in commands.scripts:
+                return [program, *words[1:]]
+            module = words[2] if _PYTHON.match(program) and words[1:2] == ["-m"] and len(words) > 2 else ""
+            if module.partition(".")[0] in commands.packages:
+                return ["-m", *words[2:]]
+    return None
+
+
+def given_files(issue: str) -> dict[str, str]:
+    """The files the issue gives by name, each a fenced block: named by a comment as its first line
+    (`# example.py`, `# in conf.py`, `# content of test_x.py`) or at the end of the line before it
+    (`.pylintrc:`, "Simple `helloworld.py`"); relative paths only, the first block of a name. The
+    files a directory tree it draws lays out (`_diagram_files`) and no block gives are empty."""
+    out: dict[str, str] = {}
+    laid_out: list[str] = []
+    for fenced in led_code_blocks(issue):
+        diagram = _diagram_files(fenced.text)
+        name = None if diagram is not None else _given_name(fenced.lead, fenced.text)
+        laid_out += diagram or []
+        if name and name not in out:
+            out[name] = fenced.text
+    return {**dict.fromkeys(laid_out, ""), **out}
+
+
+# A line of a directory tree as `tree` prints it (`|-- a.py`, `` `-- b.py``, `├── conf.py`), under
+# its parents' rails (`|   `, `│   `) or blanks, four characters a level.
+_DIAGRAM_ENTRY = re.compile(r"^(?P<rails>(?:[|│] {3}| {4})*)(?:[|`├└]-- |[├└]── )(?P<name>[^\s/]+)/?\s*$")
+
+
+def _diagram_files(block: str) -> list[str] | None:
+    """The files a directory tree drawn as `tree` prints it lays out (`a/a.py`, `a/b.py` of
+    pylint-7114's `.` / `|-- a` / `|   |-- a.py`), to be made empty where the issue gives no text
+    for them ("which are all empty"); None when the block is no such drawing. Its first line is the
+    root (`.` or a folder, which the paths start with); an entry with entries under it is a folder,
+    and so is one without an extension."""
+    lines = [line for line in block.splitlines() if line.strip()]
+    entries = [_DIAGRAM_ENTRY.match(line) for line in lines[1:]]
+    if not entries or not all(entries) or _DIAGRAM_ENTRY.match(lines[0]):
+        return None
+    root = lines[0].strip().rstrip("/")
+    stack: list[str] = [] if root == "." else [root]
+    base = len(stack)
+    paths: list[str] = []
+    for entry in entries:
+        assert entry is not None
+        depth = base + len(entry.group("rails")) // 4
+        stack[depth:] = [entry.group("name")]
+        paths.append("/".join(stack))
+    folders = {p.rpartition("/")[0] for p in paths}
+    files = [p for p in paths if p not in folders and "." in p.rpartition("/")[2]]
+    return [p for p in files if ".." not in p.split("/")]
+
+
+_GIVEN = r"((?:[\w-]+/)*(?:[\w.-]+\.(?:py|rst|txt|cfg|ini|toml|json|yaml|yml)|\.?pylintrc))"
+_NAMED_BY_COMMENT = re.compile(rf"^#\s*(?:in\s+|content\s+of\s+|file:?\s+)?{_GIVEN}\s*:?\s*$")
+_NAMED_BEFORE = re.compile(rf"(?:^|[\s`'\"]){_GIVEN}[`'\"]?\s*:?\s*$")
+
+
+def _given_name(lead: str, block: str) -> str | None:
+    """The file name the issue gives a block (`given_files`), or None."""
+    first = block.strip().splitlines()[0].strip() if block.strip() else ""
+    named = _NAMED_BY_COMMENT.match(first) or _NAMED_BEFORE.search(lead)
+    name = named.group(1) if named else None
+    return name if name and ".." not in name.split("/") else None
+
+
+def example_command_run(issue: str, commands: Commands) -> str | None:
+    """The statement running the command the issue runs (`example_command`) as its console script
+    or `python -m` would, in a fresh folder of the sandbox holding the files the issue gives
+    (`given_files`; a file the command names that no block is named as is the issue's one unnamed
+    Python block, if it has just one): `sys.argv` set, the script's function called or the package
+    run as `__main__`, its `SystemExit` caught (a linter exits non-zero when it reports). An
+    exception it raises is the statement's own. None when the issue runs no command of the
+    workspace's."""
+    argv = _command_argv(issue, commands)
+    files = command_files(issue, commands)
+    if argv is None or files is None:
+        return None
+    if argv[0] == "-m":
+        call = f"__import__('runpy').run_module({argv[1]!r}, run_name='__main__', alter_sys=True)"
+        shown = ["python -m " + argv[1], *argv[2:]]
+    else:
+        module, _, attribute = commands.scripts[argv[0]].partition(":")
+        entry = f"__import__('importlib').import_module({module!r})"
+        call = f"__import__('functools').reduce(getattr, {attribute.split('.')!r}, {entry})()"
+        shown = argv
+    return _in_fresh_folder(
+        files,
+        "_swe_lsp_sys = __import__('sys')\n"
+        f"_swe_lsp_argv, _swe_lsp_sys.argv = _swe_lsp_sys.argv, {shown!r}\n"
+        "try:\n"
+        f"    {call}\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "finally:\n"
+        "    _swe_lsp_sys.argv = _swe_lsp_argv\n",
+    )
+
+
+# How a project the issue gives without saying how to run it is built, by the file marking it, when
+# the workspace has the command: a Sphinx project (`conf.py`, as sphinx-quickstart writes it) with
+# `sphinx-build` in HTML, as its `make html` does. 4 of the 16 Sphinx Lite issues give their project
+# so (`# conf.py`, `# index.rst`, `# example.py`) and no command.
+DEFAULT_BUILDS = {"conf.py": ["sphinx-build", "-b", "html", "{folder}", "{folder}/_build/html"]}
+
+
+def _default_build(files: Mapping[str, str], commands: Commands) -> list[str] | None:
+    """The command building the project the issue gives (`DEFAULT_BUILDS`), or None."""
+    for marker, argv in DEFAULT_BUILDS.items():
+        given = [name for name in files if name.rpartition("/")[2] == marker]
+        if given and argv[0] in commands.scripts:
+            folder = given[0].rpartition("/")[0] or "."
+            return [word.format(folder=folder) for word in argv]
+    return None
+
+
+def _command_argv(issue: str, commands: Commands) -> list[str] | None:
+    """The command the issue runs, else the build of the project it gives (`DEFAULT_BUILDS`)."""
+    return example_command(issue, commands) or _default_build(given_files(issue), commands)
+
+
+def command_files(issue: str, commands: Commands) -> dict[str, str] | None:
+    """The files the command the issue runs gets in its folder (`example_command_run`): those it
+    gives by name, and a `.py` file the command names that no block is named as when the issue has
+    one unnamed Python block (fenced as Python or as nothing). None when it runs no command of the
+    workspace's, or runs one on a file or folder it does not give (`docs/` of `python -m sphinx -b
+    html docs/ out`, its project's `conf.py` left out): that run would show nothing of the issue."""
+    argv = _command_argv(issue, commands)
+    if argv is None:
+        return None
+    files = given_files(issue)
+    unnamed = [
+        b.text
+        for b in led_code_blocks(issue)
+        if b.language in _PYTHON_FENCES and not _given_name(b.lead, b.text) and _parses(b.text)
+    ]
+    wanted = [w for w in argv[1:] if w.endswith(".py") and not w.startswith("-") and w not in files]
+    if len(unnamed) == 1 and len(wanted) == 1 and ".." not in wanted[0].split("/"):
+        files[wanted[0]] = unnamed[0]
+    folders = {name.rpartition("/")[0] + "/" for name in files}
+    if any(
+        _FILE_ARGUMENT.match(w) and w not in files and w.rstrip("/") + "/" not in folders for w in argv[1:]
+    ):
+        return None  # it runs on a file or folder the issue does not give: on nothing, here
+    return files
+
+
+def _parses(block: str) -> bool:
+    try:
+        ast.parse(block)
+    except SyntaxError:
+        return False
+    return True
+
+
+def _in_fresh_folder(files: Mapping[str, str], body: str) -> str:
+    """A statement writing `files` (relative path -> text) into a fresh folder, running `body`
+    there and removing the folder, back where it was. Names bound start with `_swe_lsp_`: the
+    example's own stay as they were."""
+    indented = "".join(f"    {line}\n" for line in body.splitlines())
+    return (
+        "_swe_lsp_os, _swe_lsp_shutil = __import__('os'), __import__('shutil')\n"
+        "_swe_lsp_dir, _swe_lsp_cwd = __import__('tempfile').mkdtemp(), _swe_lsp_os.getcwd()\n"
+        f"for _swe_lsp_name, _swe_lsp_source in {dict(files)!r}.items():\n"
+        "    _swe_lsp_path = _swe_lsp_os.path.join(_swe_lsp_dir, _swe_lsp_name)\n"
+        "    _swe_lsp_os.makedirs(_swe_lsp_os.path.dirname(_swe_lsp_path), exist_ok=True)\n"
+        "    with open(_swe_lsp_path, 'w') as _swe_lsp_file:\n"
+        "        _swe_lsp_file.write(_swe_lsp_source)\n"
+        "_swe_lsp_os.chdir(_swe_lsp_dir)\n"
+        "try:\n"
+        f"{indented}"
+        "finally:\n"
+        "    _swe_lsp_os.chdir(_swe_lsp_cwd)\n"
+        "    _swe_lsp_shutil.rmtree(_swe_lsp_dir, ignore_errors=True)\n"
+    )
 
 
 def _block_statements(block: str) -> list[str]:

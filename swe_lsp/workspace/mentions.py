@@ -16,6 +16,7 @@ _DOTTED = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b")
 _BACKTICK = re.compile(r"``?([^`\n]{1,120}?)``?")
 _FENCE = re.compile(r"```.*?(?:```|$)", re.DOTALL)
 _FENCED_BODY = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
+_FENCED_WITH_LANGUAGE = re.compile(r"```([^\n]*)\n(.*?)```", re.DOTALL)
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 _ERROR = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception|Warning|Exit)):\s*(.+?)\s*$", re.MULTILINE)
 
@@ -61,6 +62,28 @@ def find_mentions(issue: str) -> Mentions:
 def code_blocks(issue: str) -> list[str]:
     """The text inside each closed ``` fence of `issue`, without the fence lines."""
     return _FENCED_BODY.findall(issue)
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """A closed ``` fence of an issue: its text (as `code_blocks` gives it), the language its fence
+    line names (`python`, `ini`; "" when none) and the last non-blank line before it, where an issue
+    names what the block is (`test_path_error.py:`)."""
+
+    lead: str
+    language: str
+    text: str
+
+
+def led_code_blocks(issue: str) -> list[CodeBlock]:
+    """Each closed ``` fence of `issue` with its language and the line before it (`CodeBlock`)."""
+    out = []
+    for match in _FENCED_WITH_LANGUAGE.finditer(issue):
+        before = [line for line in issue[: match.start()].splitlines() if line.strip()]
+        out.append(
+            CodeBlock(before[-1].strip() if before else "", match.group(1).strip().lower(), match.group(2))
+        )
+    return out
 
 
 def code_spans(issue: str) -> list[str]:

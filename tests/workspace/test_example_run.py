@@ -19,12 +19,21 @@ from swe_lsp.workspace.example_run import (
     MARKER,
     PROGRAM_PATH,
     TRACER,
+    Commands,
     called_symbols,
+    command_files,
+    example_command,
+    example_command_run,
     example_statements,
+    example_test_options,
+    example_test_run,
+    example_tests,
+    given_files,
     parse_report,
     showing_files,
     showing_statements,
     tracer_input,
+    workspace_commands,
 )
 from swe_lsp.workspace.example_setup import setup_code
 from swe_lsp.workspace.retrieval import SHOWING_FILE_WEIGHT
@@ -428,3 +437,189 @@ def test_an_installed_copy_of_a_lib_layout_counts_though_its_lines_moved(tmp_pat
     report = parse_report(run.stdout, len(statements))
     assert (report.ran, report.failures) == (3, ())
     assert called_symbols(index, report.calls) == {("lib/geo/shapes.py", "area")}
+
+
+TEST_ISSUE = """Wrong report for a failing test
+
+test_printing.py:
+```python
+import pytest
+
+from pkg import Printer
+
+
+@pytest.fixture
+def printer():
+    return Printer()
+
+
+def test_matrix_element(printer):
+    assert printer.doprint("MatrixElement") == "matrix element"
+```
+
+noxfile.py:
+```python
+import nox
+
+@nox.session
+def test(session):
+    session.run("pytest")
+```
+
+Run with `pytest -rA -k matrix --pdb tests/ | tee log`:
+```
+E       AssertionError: assert 'MATRIX ELEMENT' == 'matrix element'
+```
+"""
+
+
+def test_an_example_that_is_a_test_module_runs_under_pytest_with_the_issue_s_options() -> None:
+    # The block defining tests is a test module, named as the issue names it; `noxfile.py`'s
+    # `def test(session)` is not pytest's. The command's paths, `-k` with its value, `--pdb` (it
+    # would wait on a debugger) and what follows the pipe are left out.
+    assert example_tests(TEST_ISSUE) == [
+        ("test_printing.py", TEST_ISSUE.split("```python\n")[1].split("```")[0])
+    ]
+    assert example_test_options(TEST_ISSUE) == ["-rA"]
+    statements = example_statements(TEST_ISSUE)
+    # The test module runs as a module, not as statements; the noxfile's block stays statements.
+    assert "def test_matrix_element(printer)" not in "".join(statements[:-1])
+    assert statements[-1] == example_test_run(example_tests(TEST_ISSUE), ["-rA"])
+    assert "'-p', 'no:cacheprovider', '-rA'" in statements[-1]
+    # An issue with a pytest option and no test module runs pytest with it (`pytest --fixtures`).
+    assert example_test_run([], ["--fixtures"]) is not None
+    assert example_test_run([], []) is None
+    assert example_tests("```python\ndef test_x(:\n```") == []  # it must parse
+
+
+def test_the_example_s_test_module_runs_and_its_failure_shows_the_issue(tmp_path: Path) -> None:
+    tree = _repo(tmp_path / "repo")
+    index = RepoIndex.build_or_load(tree, None)
+    statements = [example_test_run(example_tests(TEST_ISSUE), example_test_options(TEST_ISSUE)) or ""]
+    before = sorted([*(p.name for p in tree.iterdir()), INPUT_PATH, PROGRAM_PATH])
+    run = _run(tree, statements, index)
+    assert run.returncode == 0, run.stderr
+    report = parse_report(run.stdout, len(statements))
+    # The test fails (`_element` upper-cases): the statement raised, as one showing the issue does.
+    assert report.failures == ("AssertionError",)
+    assert [step.raised for step in report.steps] == [True]
+    assert {
+        ("pkg/printer.py", "Printer.doprint"),
+        ("pkg/printer.py", "Printer._print_MatrixElement"),
+        ("pkg/printer.py", "Printer._element"),
+    } <= called_symbols(index, report.calls)
+    assert showing_files(index, report) == {"pkg/printer.py"}
+    # The module was written in a folder of its own, removed after: the tree has only what it had
+    # and the program's two files.
+    assert sorted(p.name for p in tree.iterdir()) == before
+
+
+CLI = """import sys
+
+from pkg.printer import Printer
+
+
+def main():
+    kind = open(sys.argv[1]).read().strip()
+    print(Printer().doprint(kind))
+    sys.exit(1 if "--strict" in sys.argv else 0)
+"""
+
+COMMAND_ISSUE = """The printer prints element kinds wrong
+
+kinds.txt:
+```
+MatrixElement
+```
+
+```shell
+(venv) host:project user$ pkg-print kinds.txt --strict | head -1
+MATRIX ELEMENT
+```
+"""
+
+
+def test_the_workspace_s_commands_come_from_its_packaging(tmp_path: Path) -> None:
+    tree = _repo(tmp_path / "repo")
+    (tree / "pyproject.toml").write_text(
+        '[project]\nname = "pkg"\n[project.scripts]\npkg-print = "pkg.cli:main"\n'
+    )
+    (tree / "setup.cfg").write_text("[options.entry_points]\nconsole_scripts =\n    pkg-old = pkg.cli:main\n")
+    (tree / "setup.py").write_text(
+        "setup(entry_points={'console_scripts': ['pkg-build = pkg.cmd.build:main']})\n"
+    )
+    commands = workspace_commands(RepoIndex.build_or_load(tree, None))
+    assert dict(commands.scripts) == {
+        "pkg-print": "pkg.cli:main",
+        "pkg-old": "pkg.cli:main",
+        "pkg-build": "pkg.cmd.build:main",
+    }
+    assert commands.packages == {"pkg"}
+
+
+def test_the_command_the_issue_runs_and_the_files_it_gives() -> None:
+    commands = Commands(
+        {"pkg-print": "pkg.cli:main", "sphinx-build": "sphinx.cmd.build:main"}, frozenset({"pkg"})
+    )
+    # The prompt, the pipe and what follows it are not the command's.
+    assert example_command(COMMAND_ISSUE, commands) == ["pkg-print", "kinds.txt", "--strict"]
+    assert example_command("Run `python3 -m pkg.tool -v x.py > log`.", commands) == [
+        "-m",
+        "pkg.tool",
+        "-v",
+        "x.py",
+    ]
+    assert example_command("Run `python3 -m other -v` or `git log`.", commands) is None
+    assert given_files(COMMAND_ISSUE) == {"kinds.txt": "MatrixElement\n"}
+    project = "```\n# conf.py\nextensions = []\n```\n```\n# docs/index.rst\nTitle\n```\n```\n# ../x.py\n```"
+    assert sorted(given_files(project)) == ["conf.py", "docs/index.rst"]  # nothing outside the folder
+    # A Sphinx project given without a command is built as `make html` builds it, where the
+    # workspace has `sphinx-build`; the statement carries its files.
+    built = example_command_run(project, commands) or ""
+    assert "['sphinx-build', '-b', 'html', '.', './_build/html']" in built
+    assert "'docs/index.rst': '# docs/index.rst\\nTitle\\n'" in built
+    assert example_command_run(project, Commands({}, frozenset())) is None
+    # `pkg-print 1.2.0` is a line of `pip list`, not a command; pytest's line is the test modules'.
+    assert example_command("```\npkg-print    1.2.0\n```", commands) is None
+    assert example_command("```\n$ pytest -rA\n```", Commands({"pytest": "pytest:main"}, frozenset())) is None
+    # A command on a file the issue does not give runs on nothing: none; the issue's one unnamed
+    # Python block is the `.py` file its command names (an `ini` block is no such file).
+    assert example_command_run("```\n$ pkg-print missing.txt\n```", commands) is None
+    lint = "```python\n# YES: yes\n```\n```ini\nDefault\n```\n```shell\npkg-print test.py --notes=YES\n```"
+    assert command_files(lint, commands) == {"test.py": "# YES: yes\n"}
+    # A directory tree drawn as `tree` prints it lays out empty files, unless a block gives one's text.
+    drawn = (
+        "Given:\n```\n.\n|-- a\n|   |-- a.py\n|   `-- b.py\n`-- r.py\n```\n"
+        "r.py:\n```python\nfrom a import b\n```\n"
+        "```\nproject/\n├── conf.py\n└── docs/\n    └── index.rst\n```"
+    )
+    assert given_files(drawn) == {
+        "a/a.py": "",
+        "a/b.py": "",
+        "r.py": "from a import b\n",
+        "project/conf.py": "",
+        "project/docs/index.rst": "",
+    }
+
+
+def test_the_command_the_issue_runs_runs_the_workspace_s_script_on_its_files(tmp_path: Path) -> None:
+    tree = _repo(tmp_path / "repo")
+    (tree / "pkg" / "cli.py").write_text(CLI)
+    (tree / "pyproject.toml").write_text(
+        '[project]\nname = "pkg"\n[project.scripts]\npkg-print = "pkg.cli:main"\n'
+    )
+    index = RepoIndex.build_or_load(tree, None)
+    statements = example_statements(COMMAND_ISSUE, workspace_commands(index))
+    assert len(statements) == 1  # the output under the command is no statement
+    before = sorted([*(p.name for p in tree.iterdir()), INPUT_PATH, PROGRAM_PATH])
+    run = _run(tree, statements, index)
+    assert run.returncode == 0, run.stderr
+    report = parse_report(run.stdout, len(statements))
+    # The script read the given file from its folder; its exit status (1 with `--strict`) is caught,
+    # as a shell would see it, not a failure of the statement.
+    assert (report.ran, report.failures) == (1, ())
+    assert {
+        ("pkg/cli.py", "main"),
+        ("pkg/printer.py", "Printer._print_MatrixElement"),
+    } <= called_symbols(index, report.calls)
+    assert sorted(p.name for p in tree.iterdir()) == before
