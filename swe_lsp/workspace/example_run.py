@@ -236,13 +236,17 @@ def example_statements(issue: str, commands: Commands | None = None) -> list[str
 
 def _run_of(issue: str, commands: Commands | None) -> tuple[str | None, set[str]]:
     """The statement running what the issue runs (`example_statements`), with the fenced blocks it
-    writes as files: those are not statements of the example as well."""
+    writes as files and the one holding its command line: those are not statements of the example
+    as well."""
     tests = example_tests(issue)
     run = example_test_run(tests, example_test_options(issue))
     if run is not None or commands is None:
         return run, {block for _, block in tests}
     files = command_files(issue, commands)
-    return example_command_run(issue, commands), set(files.values()) if files is not None else set()
+    if files is None:
+        return None, set()
+    found = _found_command(issue, commands)  # its block is a shell session (`$ cmd`, its output)
+    return example_command_run(issue, commands), {*files.values(), *([found[1]] if found else [])}
 
 
 # A test module: pytest collects `test*` functions and `Test*` classes at its top level.
@@ -267,9 +271,8 @@ def example_tests(issue: str) -> list[tuple[str, str]]:
     as Python and define tests at their top level (`def test_show_wrong_path(private_dir)` with its
     fixture, pytest-7220), named as the issue names them (`test_path_error.py:` before the block, or
     `# content of test_x.py` in its first line; a block named otherwise, `noxfile.py`, is none), else
-    `test_example_<n>.py`. A pytest issue's example
-    is a test file run with pytest, not statements: its functions only run when pytest collects
-    them, with their fixtures."""
+    `test_example_<n>.py`. A pytest issue's example is a test file run with pytest, not statements:
+    its functions only run when pytest collects them, with their fixtures."""
     found: list[tuple[str, str]] = []
     for fenced in led_code_blocks(issue):
         lead, block = fenced.lead, fenced.text
@@ -388,6 +391,12 @@ def example_command(issue: str, commands: Commands) -> list[str] | None:
     `python3 -m sphinx -b html docs/ out`), as the argument vector its entry sees: the script's name
     or `-m` and the package, then the words up to a pipe, redirection or next command. None when
     it has none."""
+    found = _found_command(issue, commands)
+    return found[0] if found else None
+
+
+def _found_command(issue: str, commands: Commands) -> tuple[list[str], str] | None:
+    """`example_command`'s argument vector with the code (block or span) it was found in."""
     for text in [*code_blocks(issue), *code_spans(issue)]:
         for line in text.splitlines():
             try:
@@ -404,10 +413,10 @@ def example_command(issue: str, commands: Commands) -> list[str] | None:
             if program in _TEST_RUNNERS or _VERSION.match(words[1] if len(words) > 1 else ""):
                 continue  # pytest's line is `example_test_options`'; `pytest 4.4.0` is `pip list`'s
             if program in commands.scripts:
-                return [program, *words[1:]]
+                return [program, *words[1:]], text
             module = words[2] if _PYTHON.match(program) and words[1:2] == ["-m"] and len(words) > 2 else ""
             if module.partition(".")[0] in commands.packages:
-                return ["-m", *words[2:]]
+                return ["-m", *words[2:]], text
     return None
 
 
@@ -504,8 +513,8 @@ def example_command_run(issue: str, commands: Commands) -> str | None:
 
 # How a project the issue gives without saying how to run it is built, by the file marking it, when
 # the workspace has the command: a Sphinx project (`conf.py`, as sphinx-quickstart writes it) with
-# `sphinx-build` in HTML, as its `make html` does. 4 of the 16 Sphinx Lite issues give their project
-# so (`# conf.py`, `# index.rst`, `# example.py`) and no command.
+# `sphinx-build` in HTML, as its `make html` does. 3 of the 13 Sphinx issues of the Lite dev set give
+# their project so (`# conf.py`, `# index.rst`, `# example.py`) and no command.
 DEFAULT_BUILDS = {"conf.py": ["sphinx-build", "-b", "html", "{folder}", "{folder}/_build/html"]}
 
 

@@ -185,3 +185,28 @@ def test_a_package_that_does_not_import_is_named_in_the_note(tmp_path: Path) -> 
         weighed = _weighed(ctx, verifier)
     assert not weighed.executed  # its statements failed on the same import
     assert weighed.notes[-1].endswith("its set-up failed: import geo: ModuleNotFoundError")
+
+
+def test_the_command_the_issue_runs_runs_in_the_sandbox_with_the_files_it_gives(tmp_path: Path) -> None:
+    """An issue about a command line (`geo-area shape.txt`) has no statements to type; the command
+    runs as the workspace's console script declares it, on the file the issue gives."""
+    tree = _workspace(tmp_path / "ws")
+    (tree / "geo" / "cli.py").write_text(
+        "import sys\n\nfrom geo.shapes import Shape\n\n\ndef main():\n"
+        "    width, height = open(sys.argv[1]).read().split()\n"
+        "    print(Shape(int(width), int(height)).area_rounded())\n"
+    )
+    (tree / "pyproject.toml").write_text(
+        '[project]\nname = "geo"\n[project.scripts]\ngeo-area = "geo.cli:main"\n'
+    )
+    issue = "The area is wrong\n\nshape.txt:\n```\n3 5\n```\n\n```console\n$ geo-area shape.txt\n8\n```\n"
+    ctx = JobContext(issue, RepoIndex.build_or_load(tree, None))
+    with LocalSandbox(SandboxSettings(kind="local", timeout_s=60)) as box:
+        weighed = _weighed(ctx, SandboxVerifier(box, tree, "true", 60, threading.Event(), "job"))
+    assert {
+        ("geo/cli.py", "main"),
+        ("geo/shapes.py", "Shape.area_rounded"),
+        ("geo/shapes.py", "Shape.area_of_triangle"),
+    } <= weighed.executed
+    assert any("the issue's example ran (1 of 1 statements" in n for n in weighed.notes), weighed.notes
+    assert not (tree / "shape.txt").exists()  # the given file was written in the sandbox only
