@@ -212,6 +212,8 @@ def trace(row: dict) -> dict:
     statements tried and run, the symbols it called (`called_symbols`) and the files they are in;
     cached under TRACES."""
     out = TRACES / f"{row['instance_id']}.json"
+    # The statements depend on the workspace's commands (`workspace_commands`), so the tree is
+    # checked out even for a cached trace: the statements decide whether it still holds.
     repo = row["repo"]
     tree = materialize(repo, row["base_commit"], CACHE / "trees" / f"rank-{repo.replace('/', '+')}")
     index = RepoIndex.build_or_load(tree, CACHE / "index", key=f"rank-{repo}")
@@ -236,9 +238,9 @@ def trace(row: dict) -> dict:
         if repo in WRITTEN_AT_INSTALL:
             parent, _, child = WRITTEN_AT_INSTALL[repo].rpartition(".")
             prelude += (
-                f"import importlib, sys, types\nwritten = types.ModuleType({parent + '.' + child!r})\n"
-                f"written.version = {row['version'] + '.0'!r}\nsys.modules[written.__name__] = written\n"
-                f"setattr(importlib.import_module({parent!r}), {child!r}, written)\n"
+                f"import importlib, sys, types\n_written = types.ModuleType({parent + '.' + child!r})\n"
+                f"_written.version = {row['version'] + '.0'!r}\nsys.modules[_written.__name__] = _written\n"
+                f"setattr(importlib.import_module({parent!r}), {child!r}, _written)\n"
             )
         (place / INPUT_PATH).write_text(tracer_input(statements, index, prelude))
         (place / PROGRAM_PATH).write_text(TRACER)

@@ -242,11 +242,11 @@ def _run_of(issue: str, commands: Commands | None) -> tuple[str | None, set[str]
     run = example_test_run(tests, example_test_options(issue))
     if run is not None or commands is None:
         return run, {block for _, block in tests}
-    files = command_files(issue, commands)
-    if files is None:
+    plan = _command_plan(issue, commands)
+    if plan is None:
         return None, set()
-    found = _found_command(issue, commands)  # its block is a shell session (`$ cmd`, its output)
-    return example_command_run(issue, commands), {*files.values(), *([found[1]] if found else [])}
+    # The block holding the command line is a shell session (`$ cmd`, its output).
+    return _command_statement(plan, commands), {*plan.files.values(), plan.source} - {""}
 
 
 # A test module: pytest collects `test*` functions and `Test*` classes at its top level.
@@ -481,15 +481,60 @@ def _given_name(lead: str, block: str) -> str | None:
 def example_command_run(issue: str, commands: Commands) -> str | None:
     """The statement running the command the issue runs (`example_command`) as its console script
     or `python -m` would, in a fresh folder of the sandbox holding the files the issue gives
-    (`given_files`; a file the command names that no block is named as is the issue's one unnamed
-    Python block, if it has just one): `sys.argv` set, the script's function called or the package
-    run as `__main__`, its `SystemExit` caught (a linter exits non-zero when it reports). An
-    exception it raises is the statement's own. None when the issue runs no command of the
-    workspace's."""
-    argv = _command_argv(issue, commands)
-    files = command_files(issue, commands)
-    if argv is None or files is None:
+    (`command_files`): `sys.argv` set, the script's function called or the package run as
+    `__main__`, its `SystemExit` caught (a linter exits non-zero when it reports). An exception it
+    raises is the statement's own. None when the issue runs no command of the workspace's."""
+    plan = _command_plan(issue, commands)
+    return _command_statement(plan, commands) if plan else None
+
+
+def command_files(issue: str, commands: Commands) -> dict[str, str] | None:
+    """The files the command the issue runs gets in its folder (`example_command_run`): those it
+    gives by name, and a `.py` file the command names that no block is named as when the issue has
+    one unnamed Python block (fenced as Python or as nothing). None when it runs no command of the
+    workspace's, or runs one on a file or folder it does not give (`docs/` of `python -m sphinx -b
+    html docs/ out`, its project's `conf.py` left out): that run would show nothing of the issue."""
+    plan = _command_plan(issue, commands)
+    return dict(plan.files) if plan else None
+
+
+@dataclass(frozen=True)
+class _CommandPlan:
+    """The command an issue runs, read once: its argument vector (`example_command`, else the build
+    of the project it gives, `DEFAULT_BUILDS`), the files its folder gets (`command_files`) and the
+    code its line was found in ("" for a build the issue does not write out)."""
+
+    argv: tuple[str, ...]
+    files: Mapping[str, str]
+    source: str
+
+
+def _command_plan(issue: str, commands: Commands) -> _CommandPlan | None:
+    found = _found_command(issue, commands)
+    given = given_files(issue)
+    argv = found[0] if found else _default_build(given, commands)
+    if argv is None:
         return None
+    files = dict(given)
+    unnamed = [
+        b.text
+        for b in led_code_blocks(issue)
+        if b.language in _PYTHON_FENCES and not _given_name(b.lead, b.text) and _parses(b.text)
+    ]
+    wanted = [w for w in argv[1:] if w.endswith(".py") and not w.startswith("-") and w not in files]
+    if len(unnamed) == 1 and len(wanted) == 1 and ".." not in wanted[0].split("/"):
+        files[wanted[0]] = unnamed[0]
+    folders = {name.rpartition("/")[0] + "/" for name in files}
+    if any(
+        _FILE_ARGUMENT.match(w) and w not in files and w.rstrip("/") + "/" not in folders for w in argv[1:]
+    ):
+        return None  # it runs on a file or folder the issue does not give: on nothing, here
+    return _CommandPlan(tuple(argv), files, found[1] if found else "")
+
+
+def _command_statement(plan: _CommandPlan, commands: Commands) -> str:
+    """`example_command_run`'s statement for a command read (`_command_plan`)."""
+    argv = list(plan.argv)
     if argv[0] == "-m":
         call = f"__import__('runpy').run_module({argv[1]!r}, run_name='__main__', alter_sys=True)"
         shown = ["python -m " + argv[1], *argv[2:]]
@@ -499,7 +544,7 @@ def example_command_run(issue: str, commands: Commands) -> str | None:
         call = f"__import__('functools').reduce(getattr, {attribute.split('.')!r}, {entry})()"
         shown = argv
     return _in_fresh_folder(
-        files,
+        plan.files,
         "_swe_lsp_sys = __import__('sys')\n"
         f"_swe_lsp_argv, _swe_lsp_sys.argv = _swe_lsp_sys.argv, {shown!r}\n"
         "try:\n"
@@ -528,37 +573,6 @@ def _default_build(files: Mapping[str, str], commands: Commands) -> list[str] | 
     return None
 
 
-def _command_argv(issue: str, commands: Commands) -> list[str] | None:
-    """The command the issue runs, else the build of the project it gives (`DEFAULT_BUILDS`)."""
-    return example_command(issue, commands) or _default_build(given_files(issue), commands)
-
-
-def command_files(issue: str, commands: Commands) -> dict[str, str] | None:
-    """The files the command the issue runs gets in its folder (`example_command_run`): those it
-    gives by name, and a `.py` file the command names that no block is named as when the issue has
-    one unnamed Python block (fenced as Python or as nothing). None when it runs no command of the
-    workspace's, or runs one on a file or folder it does not give (`docs/` of `python -m sphinx -b
-    html docs/ out`, its project's `conf.py` left out): that run would show nothing of the issue."""
-    argv = _command_argv(issue, commands)
-    if argv is None:
-        return None
-    files = given_files(issue)
-    unnamed = [
-        b.text
-        for b in led_code_blocks(issue)
-        if b.language in _PYTHON_FENCES and not _given_name(b.lead, b.text) and _parses(b.text)
-    ]
-    wanted = [w for w in argv[1:] if w.endswith(".py") and not w.startswith("-") and w not in files]
-    if len(unnamed) == 1 and len(wanted) == 1 and ".." not in wanted[0].split("/"):
-        files[wanted[0]] = unnamed[0]
-    folders = {name.rpartition("/")[0] + "/" for name in files}
-    if any(
-        _FILE_ARGUMENT.match(w) and w not in files and w.rstrip("/") + "/" not in folders for w in argv[1:]
-    ):
-        return None  # it runs on a file or folder the issue does not give: on nothing, here
-    return files
-
-
 def _parses(block: str) -> bool:
     try:
         ast.parse(block)
@@ -578,7 +592,7 @@ def _in_fresh_folder(files: Mapping[str, str], body: str) -> str:
         f"for _swe_lsp_name, _swe_lsp_source in {dict(files)!r}.items():\n"
         "    _swe_lsp_path = _swe_lsp_os.path.join(_swe_lsp_dir, _swe_lsp_name)\n"
         "    _swe_lsp_os.makedirs(_swe_lsp_os.path.dirname(_swe_lsp_path), exist_ok=True)\n"
-        "    with open(_swe_lsp_path, 'w') as _swe_lsp_file:\n"
+        "    with open(_swe_lsp_path, 'w', encoding='utf-8') as _swe_lsp_file:\n"
         "        _swe_lsp_file.write(_swe_lsp_source)\n"
         "_swe_lsp_os.chdir(_swe_lsp_dir)\n"
         "try:\n"
