@@ -85,6 +85,18 @@ def sample(
     return chosen
 
 
+def installed_once(tree: Path, version: str) -> None:
+    """The checkout as a user's workspace is once its project was installed in it (`pip install -e
+    .`, without which its own tests do not run there): the version module its build declares
+    (`swe_lsp.generated.version_files`, pytest's `src/_pytest/_version.py`) written, with the
+    instance's version (`4.4` -> `4.4.0`), which the job's snapshot then carries and the build is
+    told (`sandbox.environment.scm_version_env`)."""
+    from swe_lsp.generated import version_files
+
+    for rel in version_files(tree):
+        (tree / rel).write_text(f"version = {version + '.0'!r}\n", encoding="utf-8")
+
+
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in version.split("."))
 
@@ -109,6 +121,8 @@ def run_instance(inst: Instance, sandbox: Any, mirrors: Path, own_plan: bool = F
 
     gold = patched_texts(inst.patch, read) or {}
     tests = patched_texts(inst.test_patch, read) or {}
+    if own_plan:
+        installed_once(tree, inst.version)
     plan = sandbox.plan(tree) if own_plan else plan_for(inst, tree)
     sandbox.pin_plan(tree, plan)
     row.update(python=plan.python.chosen, python_note=plan.python.note, plan_notes=list(plan.notes))

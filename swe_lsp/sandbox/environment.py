@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from swe_lsp.generated import distribution_name, scm_settings, version_files, written_version
 from swe_lsp.sandbox.pythons import PythonChoice, choose_python
 
 ENV_REPOSITORY = "swe-lsp-env"
@@ -202,14 +203,50 @@ def plan_environment(
         steps.append(requirements_step(files))
         sources.extend(files)
     installable = any(name in sources for name in ("setup.py", "pyproject.toml"))
+    env: list[tuple[str, str]] = []
     if installable:
         steps.append(project_step(tree, extras_for_tests(tree)))
         sources.extend(compiled or ())
+        told = scm_version_env(tree)
+        if told is not None:
+            env.append(told[0])
+            notes.append(told[1])
     elif not files:
         notes.append("no dependency files: the tests run with the base image's packages only")
     if not network:
         notes.append("sandbox.build_network is off: the build can only use what the base image has")
-    return make_plan(tree, choice, steps, sources, network, notes)
+    return make_plan(tree, choice, steps, sources, network, notes, env)
+
+
+def scm_version_env(tree: Path) -> tuple[tuple[str, str], str] | None:
+    """The version a project that reads its own from git (setuptools-scm, hatch-vcs) is told in the
+    build container, which has no `.git` (pytest's build fails there without it), as the variable
+    setuptools-scm reads and a note for the plan; None when the project does not.
+
+    The version is the release the workspace's generated version module names (the snapshot carries
+    it: `swe_lsp.generated`), else the `fallback_version` the project declares for a tree without
+    git (setuptools-scm uses it itself: nothing is told), else 0.0.0. It is told for the project's
+    own distribution only
+    (`SETUPTOOLS_SCM_PRETEND_VERSION_FOR_PYTEST`): the plain variable would also version every
+    dependency the same step builds from an sdist."""
+    settings = scm_settings(tree)
+    written = written_version(tree)
+    if settings is None or (written is None and settings.get("fallback_version")):
+        return None
+    version = written or "0.0.0"
+    name = distribution_name(tree)
+    key = "SETUPTOOLS_SCM_PRETEND_VERSION"
+    if name:
+        key += "_FOR_" + re.sub(r"[-.]", "_", name).upper()
+    whence = (
+        f"the release its version module names ({', '.join(version_files(tree))})"
+        if written
+        else "no version module in the workspace: install the project there once to have its own"
+    )
+    note = f"the build has no git metadata: the project's version is given as {version} ({whence})"
+    if not name:
+        note += "; its name is not in its packaging files, so every package this build makes gets it"
+    return (key, version), note
 
 
 def requirement_files(tree: Path) -> list[str]:

@@ -1,8 +1,11 @@
 """Copying a workspace tree into a sandbox: which files go, and how they are packed.
 
 Caches, virtual environments and VCS data stay behind (`swe_lsp.ignored`, the list the index uses
-too). Paths that come from a
-model (a candidate's changed files) are checked to stay inside the tree.
+too). A container gets no extension module the host built in place (`swe_lsp.generated`): it was
+built for the host's Python and libraries, and the container's environment builds its own (a host
+build of the same name would be taken as up to date and shadow it). A process sandbox, which runs
+the host's Python, copies them. Paths that come from a model (a candidate's changed files) are
+checked to stay inside the tree.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from swe_lsp.generated import is_extension_build
 from swe_lsp.ignored import IGNORED_DIRS
 from swe_lsp.sandbox.errors import SandboxError
 
@@ -32,11 +36,12 @@ def safe_relpath(name: str) -> str:
 
 
 def iter_tree(tree: Path) -> Iterator[tuple[Path, str]]:
-    """Every file, link and folder under `tree` that is copied, as (path, relative POSIX name)."""
+    """Every file, link and folder under `tree` that is copied into a container, as (path, relative
+    POSIX name)."""
     for root, dirs, files in os.walk(tree):
         dirs[:] = sorted(d for d in dirs if d not in IGNORED_DIRS)
         base = Path(root)
-        for name in dirs + sorted(files):
+        for name in dirs + sorted(f for f in files if not is_extension_build(f)):
             path = base / name
             yield path, path.relative_to(tree).as_posix()
 

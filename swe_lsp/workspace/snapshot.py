@@ -1,9 +1,12 @@
 """Private snapshots of a workspace: what the user sees, copied where a job may write.
 
 A snapshot holds HEAD plus staged and unstaged changes, the untracked files git does not ignore,
-and the editor's unsaved buffers. It is made from the working tree itself (`git ls-files --cached
---others --exclude-standard` lists exactly those files) rather than `git archive` plus a replayed
-diff: the result is the same tree, one pass, no patch that can fail to apply. Files are cloned
+the editor's unsaved buffers, and of the ignored files only the build outputs the project imports
+from its own tree (`swe_lsp.generated`: its declared version module, its extensions built in
+place), without which a copy run by the workspace's Python cannot import it. It is made from the
+working tree itself (`git ls-files --cached --others --exclude-standard` lists exactly those
+files, `--ignored` the outputs) rather than `git archive` plus a replayed diff: the result is the
+same tree, one pass, no patch that can fail to apply. Files are cloned
 (reflink) where the filesystem allows and copied otherwise, never hardlinked: a job that writes a
 hardlinked file in place would write the user's file.
 
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from swe_lsp.generated import build_outputs
 from swe_lsp.workspace.errors import WorkspaceError
 
 _GIT_ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
@@ -37,8 +41,9 @@ class Snapshot:
     `keep=True` leaves it for review.
 
     `changed` are tracked files whose content differs from HEAD (staged or not), `untracked` the
-    untracked files copied, `buffers` the files replaced by unsaved editor text, all relative to
-    `root`. `base_commit` is None when the workspace is not a git repository (or has no commit).
+    untracked files copied, `buffers` the files replaced by unsaved editor text, `generated` the
+    ignored build outputs copied (`swe_lsp.generated.build_outputs`), all relative to `root`.
+    `base_commit` is None when the workspace is not a git repository (or has no commit).
     """
 
     root: Path
@@ -48,6 +53,7 @@ class Snapshot:
     untracked: tuple[str, ...] = ()
     buffers: tuple[str, ...] = ()
     keep: bool = False
+    generated: tuple[str, ...] = ()
 
     def close(self) -> None:
         """Remove the snapshot unless it is kept for review."""
@@ -76,14 +82,15 @@ def make_snapshot(workspace: Path | str, buffers: Mapping[str | Path, str] | Non
     except OSError as exc:
         raise WorkspaceError(f"cannot create a snapshot under {parent}: {exc}; check `cache_dir`") from exc
     try:
-        base, files, changed, untracked = _listing(workspace)
-        for rel in files:
+        base, files, changed, untracked, generated = _listing(workspace)
+        for rel in files + generated:
             _copy(workspace, root, rel)
         written = tuple(_write_buffer(workspace, root, path, text) for path, text in (buffers or {}).items())
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    return Snapshot(root, workspace, base, tuple(changed), tuple(untracked), tuple(sorted(written)), keep)
+    return Snapshot(root, workspace, base, tuple(changed), tuple(untracked), tuple(sorted(written)), keep,
+                    tuple(generated))  # fmt: skip
 
 
 def _git(cwd: Path, *args: str, git_dir: Path | None = None) -> str:
@@ -99,8 +106,9 @@ def _git(cwd: Path, *args: str, git_dir: Path | None = None) -> str:
         raise WorkspaceError(f"git {args[0]} failed in {cwd}: {exc.stderr.strip()}") from exc
 
 
-def _listing(workspace: Path) -> tuple[str | None, list[str], list[str], list[str]]:
-    """(base commit, files to copy, changed, untracked), paths relative to the workspace."""
+def _listing(workspace: Path) -> tuple[str | None, list[str], list[str], list[str], list[str]]:
+    """(base commit, files to copy, changed, untracked, ignored build outputs to copy), paths
+    relative to the workspace."""
     if _inside_git(workspace):
         tracked = set(_split(_git(workspace, "ls-files", "-z", "--cached")))
         others = _split(_git(workspace, "ls-files", "-z", "--others", "--exclude-standard"))
@@ -109,15 +117,24 @@ def _listing(workspace: Path) -> tuple[str | None, list[str], list[str], list[st
         except WorkspaceError:
             base = None  # a repository without commits yet
         changed = sorted(_changed_since_head(workspace, tracked) if base else tracked)
-        return base, sorted(tracked | set(others)), changed, sorted(others)
+        files = sorted(tracked | set(others))
+        return base, files, changed, sorted(others), build_outputs(workspace, files, _ignored(workspace))
     with tempfile.TemporaryDirectory(prefix="swe-lsp-gitignore-") as tmp:
         # An empty repository outside the folder lets git itself apply the folder's .gitignore
         # files (every level, negations included) without writing anything into the folder.
         subprocess.run(["git", "init", "-q", tmp], check=True, env={**os.environ, **_GIT_ENV})
-        listed = _split(
-            _git(workspace, "ls-files", "-z", "--others", "--exclude-standard", git_dir=Path(tmp) / ".git")
-        )
-    return None, sorted(listed), [], sorted(listed)
+        git_dir = Path(tmp) / ".git"
+        listed = _split(_git(workspace, "ls-files", "-z", "--others", "--exclude-standard", git_dir=git_dir))
+        ignored = _ignored(workspace, git_dir)
+    return None, sorted(listed), [], sorted(listed), build_outputs(workspace, listed, ignored)
+
+
+def _ignored(workspace: Path, git_dir: Path | None = None) -> list[str]:
+    """The files git ignores, a wholly ignored folder (`build/`, `.venv/`) left out unread."""
+    return _split(
+        _git(workspace, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
+             git_dir=git_dir)
+    )  # fmt: skip
 
 
 def _changed_since_head(workspace: Path, tracked: set[str]) -> set[str]:

@@ -1,4 +1,5 @@
-"""Helpers for the sandbox tests: a tiny buggy pure-Python package, and test settings."""
+"""Helpers for the sandbox tests: a tiny buggy pure-Python package, a C extension's source, and
+test settings."""
 
 from __future__ import annotations
 
@@ -11,6 +12,16 @@ BUGGY = "def add(a, b):\n    return a - b\n"
 GOOD = "def add(a, b):\n    return a + b\n"
 BAD = "def add(a, b):\n    return a * b\n"
 REPRO = "from calc.ops import add\nassert add(2, 3) == 5, add(2, 3)\nprint('fixed')\n"
+# An extension module `_fast` with `add(a, b)`, for the projects that build one.
+FAST_ADD_C = """\
+    #include <Python.h>
+    static PyObject* add(PyObject* s, PyObject* a) {
+        long x, y; if (!PyArg_ParseTuple(a, "ll", &x, &y)) return NULL; return PyLong_FromLong(x + y);
+    }
+    static PyMethodDef M[] = {{"add", add, METH_VARARGS, ""}, {NULL, NULL, 0, NULL}};
+    static struct PyModuleDef D = {PyModuleDef_HEAD_INIT, "_fast", NULL, -1, M};
+    PyMODINIT_FUNC PyInit__fast(void) { return PyModule_Create(&D); }
+    """
 
 
 @dataclass(frozen=True)

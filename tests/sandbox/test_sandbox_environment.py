@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sandbox_helpers import FAST_ADD_C
 from tiny_project import write_files
 
 from swe_lsp.sandbox.env_layer import EnvironmentBuildError, build_script, host_pip_settings
@@ -154,15 +155,7 @@ C_EXTENSION = {
             print(add(2, 3))
         VERSION = importlib.metadata.version("cpkg")
         """,
-    "cpkg/_fast.c": """\
-        #include <Python.h>
-        static PyObject* add(PyObject* s, PyObject* a) {
-            long x, y; if (!PyArg_ParseTuple(a, "ll", &x, &y)) return NULL; return PyLong_FromLong(x + y);
-        }
-        static PyMethodDef M[] = {{"add", add, METH_VARARGS, ""}, {NULL, NULL, 0, NULL}};
-        static struct PyModuleDef D = {PyModuleDef_HEAD_INIT, "_fast", NULL, -1, M};
-        PyMODINIT_FUNC PyInit__fast(void) { return PyModule_Create(&D); }
-        """,
+    "cpkg/_fast.c": FAST_ADD_C,
     "tests/test_add.py": """\
         import sys, cpkg
         def test_add():
