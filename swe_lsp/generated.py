@@ -42,7 +42,8 @@ def is_extension_build(path: str) -> bool:
     return bool(_EXTENSION_BUILD.search(path))
 
 
-def _pyproject(tree: Path) -> dict:
+def read_pyproject(tree: Path) -> dict:
+    """The project's pyproject.toml as data; empty when it has none or it does not parse."""
     try:
         return tomllib.loads((tree / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -78,7 +79,7 @@ def _literal(node: ast.expr | None) -> object:
 def scm_settings(tree: Path) -> dict[str, object] | None:
     """The project's setuptools-scm / hatch-vcs settings (`write_to`, `fallback_version`, ...), `{}`
     when it versions itself from git without any, None when it does not."""
-    data = _pyproject(tree)
+    data = read_pyproject(tree)
     tool = data.get("tool", {})
     if isinstance(tool.get("setuptools_scm"), dict):
         return dict(tool["setuptools_scm"])
@@ -111,7 +112,7 @@ def version_files(tree: Path) -> list[str]:
 
 def distribution_name(tree: Path) -> str | None:
     """The project's distribution name as its packaging files give it literally, else None."""
-    name = _pyproject(tree).get("project", {}).get("name")
+    name = read_pyproject(tree).get("project", {}).get("name")
     if isinstance(name, str) and name:
         return name
     parser = configparser.ConfigParser(interpolation=None)

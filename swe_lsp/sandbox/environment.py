@@ -13,16 +13,14 @@ always does. Verification containers made from it still have no network.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 import shlex
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swe_lsp.generated import distribution_name, scm_settings, version_files, written_version
+from swe_lsp.generated import distribution_name, read_pyproject, scm_settings, version_files, written_version
 from swe_lsp.sandbox.pythons import PythonChoice, choose_python
 
 ENV_REPOSITORY = "swe-lsp-env"
@@ -33,7 +31,10 @@ TEST_EXTRAS = ("test", "tests", "testing", "dev")
 # System packages a project with compiled extensions needs to build them (C/C++ compiler, the
 # Python headers of the container's own Python, pkg-config for the libraries it links).
 BUILD_PACKAGES = ("build-essential", "python3-dev", "pkg-config")
-_EXTENSION_SOURCES = ("*.pyx", "*.pxd", "*.c", "*.cpp", "*.h")
+_EXTENSION_SOURCES = ("*.pyx", "*.pxd", "*.c", "*.cpp", "*.h", "meson.build")
+# Build backends that exist to build compiled code (meson-python's, scikit-build-core's): such a
+# project needs the compilers whatever its files say.
+_NATIVE_BACKENDS = ("mesonpy", "scikit_build_core.build")
 _EXTENSION_MARKERS = re.compile(r"\b(Extension|ext_modules|cythonize|build_ext|numpy\.distutils)\b")
 # Requirement files under these folders are read when their name says they are for the tests or
 # the base install (Django keeps its test requirements in tests/requirements/py3.txt); database
@@ -159,6 +160,32 @@ def requirements_step(files: Sequence[str]) -> BuildStep:
     )
 
 
+def build_backend(tree: Path) -> str:
+    """The PEP 517 build backend pyproject.toml names (`mesonpy`, `setuptools.build_meta`), "" if none."""
+    backend = read_pyproject(tree).get("build-system", {}).get("build-backend", "")
+    return backend if isinstance(backend, str) else ""
+
+
+def rebuilt_at_import(tree: Path) -> bool:
+    """Whether the project's editable install builds again when it is imported (meson-python's:
+    its loader runs the build's own `ninja` on the first import of each process, so a changed
+    `.pyx` or `.c` is rebuilt, and a changed `.py` is read from the tree)."""
+    return build_backend(tree) == "mesonpy"
+
+
+def build_requirements_step(tree: Path) -> BuildStep:
+    """The packages the project's build needs (its `[build-system] requires`), installed into the
+    environment itself: see `project_step`."""
+    requires = read_pyproject(tree).get("build-system", {}).get("requires", [])
+    names = " ".join(shlex.quote(str(r)) for r in requires)
+    return BuildStep(
+        "build requirements",
+        f"{PIP} install {names}",
+        "what the project's build needs, in the environment: its editable install builds again at "
+        "each import, with these",
+    )
+
+
 def project_step(tree: Path, extras: Sequence[str]) -> BuildStep:
     """`pip install -e .[extras]`: runs the project's own build, so computed dependencies, entry
     points and compiled extensions exist, and the tree stays importable from /workspace.
@@ -166,8 +193,20 @@ def project_step(tree: Path, extras: Sequence[str]) -> BuildStep:
     Built the PEP 517 way first, in an isolated environment with a current setuptools: a project's
     pinned requirements (e.g. an old `packaging`) can break the current setuptools in the project's
     environment, and the isolated build does not see them. Old `numpy.distutils` builds need the
-    legacy `setup.py develop` in the environment itself: that is the fallback."""
+    legacy `setup.py develop` in the environment itself: that is the fallback.
+
+    A project whose editable install builds again at import (`rebuilt_at_import`: meson-python's,
+    scikit-learn's, numpy's, matplotlib's since 3.9) is built without isolation, on the build
+    requirements installed before it (`build_requirements_step`): its loader runs the `ninja` and
+    `meson` of the environment it was built in, and an isolated one is deleted after the install,
+    so every later import would fail."""
     target = shlex.quote("." + (f"[{','.join(extras)}]" if extras else ""))
+    if rebuilt_at_import(tree):
+        return BuildStep(
+            "project",
+            f"{PIP} install --no-build-isolation -e {target}",
+            "the project itself, editable, built in the environment (its imports rebuild it there)",
+        )
     return BuildStep(
         "project",
         f"{PIP} install --use-pep517 -e {target} || {PIP} install --no-use-pep517 -e {target}",
@@ -205,6 +244,8 @@ def plan_environment(
     installable = any(name in sources for name in ("setup.py", "pyproject.toml"))
     env: list[tuple[str, str]] = []
     if installable:
+        if rebuilt_at_import(tree):
+            steps.append(build_requirements_step(tree))
         steps.append(project_step(tree, extras_for_tests(tree)))
         sources.extend(compiled or ())
         told = scm_version_env(tree)
@@ -226,9 +267,8 @@ def scm_version_env(tree: Path) -> tuple[tuple[str, str], str] | None:
     The version is the release the workspace's generated version module names (the snapshot carries
     it: `swe_lsp.generated`), else the `fallback_version` the project declares for a tree without
     git (setuptools-scm uses it itself: nothing is told), else 0.0.0. It is told for the project's
-    own distribution only
-    (`SETUPTOOLS_SCM_PRETEND_VERSION_FOR_PYTEST`): the plain variable would also version every
-    dependency the same step builds from an sdist."""
+    own distribution only (`SETUPTOOLS_SCM_PRETEND_VERSION_FOR_PYTEST`): the plain variable would
+    also version every dependency the same step builds from an sdist."""
     settings = scm_settings(tree)
     written = written_version(tree)
     if settings is None or (written is None and settings.get("fallback_version")):
@@ -262,12 +302,7 @@ def requirement_files(tree: Path) -> list[str]:
 def extras_for_tests(tree: Path) -> list[str]:
     """The optional-dependency groups of TEST_EXTRAS the project defines (pyproject or setup.cfg,
     or a literal `extras_require` in setup.py)."""
-    names: set[str] = set()
-    pyproject = tree / "pyproject.toml"
-    if pyproject.is_file():
-        with contextlib.suppress(tomllib.TOMLDecodeError):
-            project = tomllib.loads(pyproject.read_text(errors="replace")).get("project", {})
-            names |= set(project.get("optional-dependencies", {}))
+    names: set[str] = set(read_pyproject(tree).get("project", {}).get("optional-dependencies", {}))
     for path in (tree / "setup.cfg", tree / "setup.py"):
         if path.is_file():
             text = path.read_text(errors="replace")
@@ -286,7 +321,8 @@ def _compiled_sources(tree: Path) -> list[str] | None:
     pyproject = tree / "pyproject.toml"
     if pyproject.is_file():
         text += pyproject.read_text(errors="replace")
-    if not _EXTENSION_MARKERS.search(text) and "cython" not in text.lower():
+    native = build_backend(tree) in _NATIVE_BACKENDS
+    if not native and not _EXTENSION_MARKERS.search(text) and "cython" not in text.lower():
         return None
     found: list[str] = []
     for pattern in _EXTENSION_SOURCES:

@@ -15,6 +15,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -80,8 +81,12 @@ def tree_archive(tree: Path, prefix: str, uid: int) -> IO[bytes]:
 
 
 def files_archive(files: Mapping[str, bytes], prefix: str, uid: int, mode: int = 0o644) -> bytes:
-    """A tar of in-memory `files` (relative names) under `prefix`, with their parent folders."""
+    """A tar of in-memory `files` (relative names) under `prefix`, with their parent folders, dated
+    now: a candidate's changed file must be newer than what was built from the file it replaces,
+    or a build that goes by dates (ninja, which meson-python's editable import runs; make) keeps
+    the old build and the candidate is tested on code it did not write."""
     buf = io.BytesIO()
+    now = time.time()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         made: set[str] = set()
         for name, data in files.items():
@@ -92,7 +97,7 @@ def files_archive(files: Mapping[str, bytes], prefix: str, uid: int, mode: int =
                     made.add(parent.as_posix())
                     tar.addfile(_dir_info(f"{prefix}/{parent.as_posix()}", uid))
             info = tarfile.TarInfo(f"{prefix}/{rel}")
-            info.size, info.mode = len(data), mode
+            info.size, info.mode, info.mtime = len(data), mode, now
             _own(info, uid)
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
@@ -100,7 +105,7 @@ def files_archive(files: Mapping[str, bytes], prefix: str, uid: int, mode: int =
 
 def _dir_info(name: str, uid: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
-    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, time.time()
     _own(info, uid)
     return info
 

@@ -107,6 +107,18 @@ def test_plan_for_a_compiled_project_adds_compilers(tmp_path: Path) -> None:
     assert "m.c" in plan.sources  # the built extension is in the image: its source is in the key
 
 
+def test_plan_for_a_meson_project_builds_it_in_the_environment(tmp_path: Path) -> None:
+    # meson-python's editable install builds again at each import, with the environment's ninja.
+    write(tmp_path, MESON_EXTENSION)
+    plan = plan_environment(tmp_path)
+    names = [s.name for s in plan.steps]
+    assert names == ["system packages", "virtual environment", "build requirements", "project"]
+    requirements, project = plan.steps[2:]
+    assert "'meson-python>=0.13'" in requirements.command and "ninja" in requirements.command
+    assert "--no-build-isolation -e ." in project.command and "||" not in project.command
+    assert {"meson.build", "mpkg/_fast.c"} <= set(plan.sources)
+
+
 def test_offline_plan_says_so(tmp_path: Path) -> None:
     plan = plan_environment(tmp_path, network=False)
     assert "--system-site-packages" in plan.steps[0].command
@@ -189,6 +201,41 @@ def test_a_compiled_project_on_python_39_builds_and_tests(new_docker, tmp_path: 
     with sandbox.session(other) as session:
         listing = session.run(["sh", "-c", "ls tests"], 60)
     assert listing.stdout.split() == ["test_add.py"]
+
+
+MESON_EXTENSION = {
+    "pyproject.toml": """\
+        [build-system]
+        build-backend = "mesonpy"
+        requires = ["meson-python>=0.13", "meson>=1.1", "ninja"]
+
+        [project]
+        name = "mpkg"
+        version = "0.1"
+        """,
+    "meson.build": """\
+        project('mpkg', 'c')
+        py = import('python').find_installation(pure: false)
+        py.extension_module('_fast', 'mpkg/_fast.c', install: true, subdir: 'mpkg')
+        py.install_sources('mpkg/__init__.py', subdir: 'mpkg')
+        """,
+    "mpkg/__init__.py": "from mpkg._fast import add\n",
+    "mpkg/_fast.c": FAST_ADD_C,
+    "tests/test_add.py": "import mpkg\ndef test_add():\n    assert mpkg.add(2, 3) == 5\n",
+}
+
+
+@pytest.mark.docker
+def test_a_meson_project_builds_and_a_changed_extension_is_rebuilt(new_docker, tmp_path: Path) -> None:
+    tree = write(tmp_path / "mpkg", MESON_EXTENSION)
+    pytest_argv = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    with new_docker(warm=0).session(tree) as session:
+        built = session.run(pytest_argv, 300)
+        # A candidate that changes the C source: the import rebuilds it, so its test sees the change.
+        session.put_files({"mpkg/_fast.c": FAST_ADD_C.replace("x + y", "x + y + 1").encode()})
+        changed = session.run(pytest_argv, 300)
+    assert built.ok and "1 passed" in built.stdout, built.stdout + built.stderr
+    assert not changed.ok and "assert 6 == 5" in changed.stdout, changed.stdout + changed.stderr
 
 
 @pytest.mark.docker
