@@ -10,7 +10,9 @@ Two kinds, both written by the project's own install (`pip install -e .`) and ne
 - **compiled extension modules built in place** (`_path.cpython-311-x86_64-linux-gnu.so`), named
   for the one interpreter and platform they were built for (PEP 3149's ABI tag): a copy run by the
   host's Python needs them, and a container, whose Python and libraries are its own, must build its
-  own instead of loading the host's.
+  own instead of loading the host's. A meson-python editable build keeps them (and the modules it
+  generates) in its build folder instead, and an import hook maps them in: `meson_outputs` places
+  them where the package imports them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import ast
 import configparser
 import contextlib
+import json
 import re
 import tomllib
 from collections.abc import Iterable
@@ -35,6 +38,9 @@ _VERSION_KEYS = ("write_to", "version_file", "version-file")
 # The version a generated version module assigns (`__version__ = version = '8.0.0.dev46+g2f7415cfb'`).
 _ASSIGNED_VERSION = re.compile(r"""^\s*(?:__version__|version)\s*=.*?['"]([^'"]+)['"]""", re.M)
 _RELEASE = re.compile(r"^v?(\d+(?:\.\d+)*)")
+# Where meson-python's editable builds keep meson's record of what they install: `build/<tag>`
+# (`build/cp311`), its default build folder.
+MESON_PLANS = "build/*/meson-info/intro-install_plan.json"
 
 
 def is_extension_build(path: str) -> bool:
@@ -153,3 +159,52 @@ def build_outputs(tree: Path, sources: Iterable[str], ignored: Iterable[str]) ->
         if rel in declared or (is_extension_build(rel) and path.parent in python_folders):
             kept.append(rel)
     return sorted(kept)
+
+
+def meson_outputs(workspace: Path) -> dict[str, Path]:
+    """The files a meson build in the workspace made that its package imports, by the path each has
+    in the tree (its `[tool.meson-python]` editable build, `build/cp311`, keeps them apart from the
+    sources, and its import hook maps them in): `sklearn/utils/_typedefs.cpython-311-x86_64-linux-gnu.so`
+    -> the built file. Read from each build folder's install plan (`meson-info/intro-install_plan.json`,
+    meson's own record of where each output is installed), the newest folder's first; only the
+    extension builds and the generated Python modules, placed beside the package's own sources (a
+    `src/` layout too). A copy run by the workspace's Python imports them where the hook, which
+    leads to the workspace itself, is told to step aside (`sandbox.process`)."""
+    found: dict[str, Path] = {}
+    plans = sorted(workspace.glob(MESON_PLANS), key=lambda p: p.stat().st_mtime, reverse=True)
+    for plan_file in plans:
+        build = plan_file.parent.parent.resolve()
+        try:
+            plan = json.loads(plan_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        entries = [
+            (Path(source), destination)
+            for section in plan.values() if isinstance(section, dict)
+            for source, info in section.items() if isinstance(info, dict)
+            if (destination := _installed_path(info.get("destination"))) is not None
+        ]  # fmt: skip
+        bases: dict[str, str] = {}  # top-level package -> its folder in the tree ("" or "src/")
+        for source, destination in entries:
+            if not source.is_relative_to(build) and source.is_relative_to(workspace):
+                rel = source.relative_to(workspace).as_posix()
+                if rel.endswith("/" + destination) or rel == destination:
+                    bases.setdefault(destination.split("/")[0], rel[: len(rel) - len(destination)])
+        for source, destination in entries:
+            top = destination.split("/")[0]
+            imported = destination.endswith(".py") or is_extension_build(destination)
+            if imported and source.is_relative_to(build) and top in bases and source.is_file():
+                found.setdefault(bases[top] + destination, source)
+    return found
+
+
+def _installed_path(destination: object) -> str | None:
+    """An install destination under Python's library folders as a relative POSIX path
+    (`{py_platlib}/pkg/_a.so` -> `pkg/_a.so`), else None (headers, data, scripts)."""
+    if not isinstance(destination, str):
+        return None
+    for prefix in ("{py_platlib}/", "{py_purelib}/"):
+        if destination.startswith(prefix):
+            path = PurePosixPath(destination[len(prefix) :])
+            return path.as_posix() if path.parts and ".." not in path.parts else None
+    return None

@@ -174,13 +174,17 @@ def rebuilt_at_import(tree: Path) -> bool:
 
 
 def build_requirements_step(tree: Path) -> BuildStep:
-    """The packages the project's build needs (its `[build-system] requires`), installed into the
-    environment itself: see `project_step`."""
+    """The packages the project's build needs, installed into the environment itself (see
+    `project_step`): its `[build-system] requires`, then what its backend asks for on top for an
+    editable build (PEP 517's `get_requires_for_build_editable`, asked through pypa's `build`):
+    meson-python asks for `ninja` there, which scikit-learn does not list."""
     requires = read_pyproject(tree).get("build-system", {}).get("requires", [])
-    names = " ".join(shlex.quote(str(r)) for r in requires)
+    names = " ".join(shlex.quote(str(r)) for r in [*requires, "build"])
+    asked = 'import build; print(chr(10).join(build.ProjectBuilder(".").get_requires_for_build("editable")))'
+    wanted = "/tmp/swe-lsp-build-requires.txt"
     return BuildStep(
         "build requirements",
-        f"{PIP} install {names}",
+        f"{PIP} install {names} && {VENV}/bin/python -c '{asked}' > {wanted} && {PIP} install -r {wanted}",
         "what the project's build needs, in the environment: its editable install builds again at "
         "each import, with these",
     )

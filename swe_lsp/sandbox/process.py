@@ -101,6 +101,18 @@ def _pythonpath(workdir: Path) -> str:
     return f"{workdir}:{src}" if src.is_dir() else str(workdir)
 
 
+# Prints the build folder of each meson-python editable import hook the interpreter installs at
+# start-up (`MesonpyMetaFinder`, from a `.pth` file in its site-packages).
+_MESON_HOOKS = (
+    "import sys\n"
+    "for f in sys.meta_path:\n"
+    "    if type(f).__name__ == 'MesonpyMetaFinder' and isinstance(getattr(f, '_build_path', None), str):\n"
+    "        print(f._build_path)\n"
+)
+# How long that look may take: one interpreter start-up with its `.pth` files.
+_HOOKS_TIMEOUT_S = 30.0
+
+
 class ProcessSession(SandboxSession):
     """A tree copied into a private temporary folder; commands run there through `wrap`."""
 
@@ -111,13 +123,32 @@ class ProcessSession(SandboxSession):
         self.workdir = self._root / "workspace"
         (self._root / "home").mkdir()
         self.copy_in(lambda: copy_tree(tree, self.workdir))
+        self._hooks = self._editable_hooks()
+
+    def _editable_hooks(self) -> dict[str, str]:
+        """What keeps the host's editable import hooks off the copy. The copy runs the workspace's
+        own Python, where a meson-python editable install (scikit-learn's, numpy's) puts a hook
+        ahead of every path that imports the project from the user's workspace, rebuilding it
+        there: the candidate's copy would never be imported, and `local` would write the user's
+        build folder. meson-python's hook steps aside for the build folders `MESONPY_EDITABLE_SKIP`
+        names (the variable it sets itself while it rebuilds); the copy holds what those builds
+        made (`swe_lsp.generated.meson_outputs`)."""
+        argv = self._wrap(["python3", "-c", _MESON_HOOKS], self.workdir)
+        try:
+            found = run_process(
+                argv, self.workdir, sandbox_env(self.workdir, None), _HOOKS_TIMEOUT_S, None, 1 << 16
+            )
+        except OSError:
+            return {}  # no python3 to start: the commands will say so themselves
+        builds = [line.strip() for line in found.stdout.splitlines() if line.strip()] if found.ok else []
+        return {"MESONPY_EDITABLE_SKIP": os.pathsep.join(builds)} if builds else {}
 
     def _run(
         self, argv: list[str], timeout_s: float, env: dict[str, str], cancel: threading.Event | None
     ) -> RunResult:
         """Run `argv` through the wrapper in the copy, as a process of its own session."""
         wrapped = self._wrap(argv, self.workdir)
-        env = sandbox_env(self.workdir, env)
+        env = sandbox_env(self.workdir, {**self._hooks, **env})
         return run_process(wrapped, self.workdir, env, timeout_s, cancel, self.settings.max_output_bytes)
 
     def put_files(self, files: Mapping[str, bytes | None]) -> None:

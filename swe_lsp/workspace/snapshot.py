@@ -3,12 +3,12 @@
 A snapshot holds HEAD plus staged and unstaged changes, the untracked files git does not ignore,
 the editor's unsaved buffers, and of the ignored files only the build outputs the project imports
 from its own tree (`swe_lsp.generated`: its declared version module, its extensions built in
-place), without which a copy run by the workspace's Python cannot import it. It is made from the
-working tree itself (`git ls-files --cached --others --exclude-standard` lists exactly those
-files, `--ignored` the outputs) rather than `git archive` plus a replayed diff: the result is the
-same tree, one pass, no patch that can fail to apply. Files are cloned
-(reflink) where the filesystem allows and copied otherwise, never hardlinked: a job that writes a
-hardlinked file in place would write the user's file.
+place or by its meson build, placed where the package imports them), without which a copy run by
+the workspace's Python cannot import it. It is made from the working tree itself (`git ls-files
+--cached --others --exclude-standard` lists exactly those files, `--ignored` the outputs) rather
+than `git archive` plus a replayed diff: the result is the same tree, one pass, no patch that can
+fail to apply. Files are cloned (reflink) where the filesystem allows and copied otherwise, never
+hardlinked: a job that writes a hardlinked file in place would write the user's file.
 
 Only git plumbing runs (`ls-files`, `diff-index`, `rev-parse`), with `GIT_OPTIONAL_LOCKS=0`, so
 not even `.git/index` is refreshed: the workspace is never written (a test hashes it, .git
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from swe_lsp.generated import build_outputs
+from swe_lsp.generated import build_outputs, meson_outputs
 from swe_lsp.workspace.errors import WorkspaceError
 
 _GIT_ENV = {"GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
@@ -85,6 +85,11 @@ def make_snapshot(workspace: Path | str, buffers: Mapping[str | Path, str] | Non
         base, files, changed, untracked, generated = _listing(workspace)
         for rel in files + generated:
             _copy(workspace, root, rel)
+        built = {rel: path for rel, path in meson_outputs(workspace).items() if not (root / rel).exists()}
+        for rel, path in built.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            _clone_or_copy(path, root / rel)
+        generated = sorted([*generated, *built])
         written = tuple(_write_buffer(workspace, root, path, text) for path, text in (buffers or {}).items())
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)

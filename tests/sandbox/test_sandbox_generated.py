@@ -5,6 +5,7 @@ git builds in a container, which has no `.git`."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from swe_lsp.generated import (
     build_outputs,
     distribution_name,
     is_extension_build,
+    meson_outputs,
     scm_settings,
     version_files,
     written_version,
@@ -199,3 +201,72 @@ def test_no_version_is_told_where_none_is_needed(tmp_path: Path) -> None:
     escape = '[tool.setuptools_scm]\nwrite_to = "../outside.py"\n'
     write_files(tmp_path / "escape", {"pyproject.toml": escape})
     assert version_files(tmp_path / "escape") == []
+
+
+def meson_built(root: Path) -> Path:
+    """A `src/` project as a meson-python editable install leaves it: its outputs under
+    `build/cp311`, with meson's install plan saying where each goes."""
+    build = root / "build" / "cp311"
+    write_files(
+        root, {"src/pkg/__init__.py": "", "build/cp311/_a" + EXT: "", "build/cp311/pkg/version.py": ""}
+    )
+    write_files(root, {"build/cp311/x.h": "", "build/cp311/sub/_b" + EXT: ""})
+    plan = {
+        "targets": {
+            str(build / f"_a{EXT}"): {"destination": f"{{py_platlib}}/pkg/_a{EXT}"},
+            str(build / "x.h"): {"destination": "{includedir}/x.h"},
+            str(build / "sub" / f"_b{EXT}"): {"destination": f"{{py_platlib}}/../evil/_b{EXT}"},
+        },
+        "configure": {str(build / "pkg" / "version.py"): {"destination": "{py_purelib}/pkg/version.py"}},
+        "python": {
+            str(root / "src" / "pkg" / "__init__.py"): {"destination": "{py_platlib}/pkg/__init__.py"}
+        },
+    }
+    write_files(root, {"build/cp311/meson-info/intro-install_plan.json": json.dumps(plan)})
+    return root
+
+
+def test_a_meson_build_outputs_go_where_the_package_imports_them(tmp_path: Path) -> None:
+    root = meson_built(tmp_path / "ws")
+    found = meson_outputs(root)
+    assert found == {
+        f"src/pkg/_a{EXT}": root / "build" / "cp311" / f"_a{EXT}",
+        "src/pkg/version.py": root / "build" / "cp311" / "pkg" / "version.py",
+    }  # not the header, not a destination that climbs out
+    write_files(root, {".gitignore": "build/\n"})
+    repo = git.Repo.init(root)
+    repo.index.add([".gitignore", "src/pkg/__init__.py"])
+    repo.index.commit("init")
+    with make_snapshot(root, {}, tmp_path / "cache") as snap:
+        assert snap.generated == (f"src/pkg/_a{EXT}", "src/pkg/version.py")
+        assert (snap.root / "src" / "pkg" / "version.py").is_file() and not (snap.root / "build").exists()
+
+
+# A stand-in for meson-python's editable import hook, installed at start-up (`sitecustomize` on the
+# copy's path stands for the `.pth` file in site-packages): like the real one it leads `pkg` to the
+# user's workspace unless `MESONPY_EDITABLE_SKIP` names its build folder.
+HOOK = """\
+    import importlib.util, os, sys
+
+    class MesonpyMetaFinder:
+        _build_path = "/nowhere/build/cp311"
+
+        def find_spec(self, fullname, path=None, target=None):
+            skipped = os.environ.get("MESONPY_EDITABLE_SKIP", "").split(os.pathsep)
+            if fullname != "pkg" or self._build_path in skipped:
+                return None
+            return importlib.util.spec_from_loader(fullname, loader=None, origin="the user's workspace")
+
+    sys.meta_path.insert(0, MesonpyMetaFinder())
+    """
+
+
+@pytest.mark.parametrize("sandbox", ["bwrap", "local"], indirect=True)
+def test_a_process_sandbox_keeps_an_editable_hook_off_the_copy(sandbox: Sandbox, tmp_path: Path) -> None:
+    tree = write_files(
+        tmp_path / "tree", {"sitecustomize.py": HOOK, "pkg/__init__.py": "WHERE = 'the copy'\n"}
+    )
+    with sandbox.session(tree) as session:
+        result = session.run(["python3", "-c", "import pkg; print(pkg.WHERE)"], 60)
+    assert result.ok, result.stderr
+    assert result.stdout.strip() == "the copy"
