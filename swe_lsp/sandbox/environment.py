@@ -13,12 +13,13 @@ always does. Verification containers made from it still have no network.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import re
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from swe_lsp.generated import distribution_name, read_pyproject, scm_settings, version_files, written_version
 from swe_lsp.sandbox.pythons import PythonChoice, choose_python
@@ -190,6 +191,51 @@ def build_requirements_step(tree: Path) -> BuildStep:
     )
 
 
+def cython_step(tree: Path) -> BuildStep | None:
+    """Cython in the environment of a setuptools project with Cython sources, so that a candidate's
+    changed `.pyx` can be built again there (`rebuild_for`): the project's own build ran isolated
+    and left none. The version its `[build-system] requires` asks for, only that package: its other
+    build pins (an oldest-supported numpy) would replace what the tests run on. Optional: without
+    it only such candidates fail to build."""
+    if rebuilt_at_import(tree) or not any(tree.rglob("*.pyx")):
+        return None
+    requires = read_pyproject(tree).get("build-system", {}).get("requires", [])
+    asked = [str(r) for r in requires if re.match(r"\s*cython\b", str(r), re.I)] or ["Cython"]
+    return BuildStep(
+        "cython",
+        f"{PIP} install {' '.join(shlex.quote(r) for r in asked)}",
+        "Cython in the environment: a candidate's changed .pyx is built again there",
+        optional=True,
+    )
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """How a session builds a setuptools project's extensions again (`rebuild_for`): the command,
+    and what the build must be told (the version of a project that reads it from git, which the
+    copy has no `.git` for: `scm_version_env`)."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str]
+
+
+def rebuild_for(tree: Path, changed: Iterable[str]) -> Rebuild | None:
+    """The build of a setuptools project's extensions again in place, for a session whose candidate
+    changed their sources (`changed`: its files), else None. The environment built them once from
+    the sources of then, and nothing builds them at import: without this the candidate's tests
+    would run the extension it replaced. meson-python projects need none (their import rebuilds,
+    `rebuilt_at_import`). Run by the session's `python3`, the environment's."""
+    if not (tree / "setup.py").is_file() or rebuilt_at_import(tree):
+        return None
+    patterns = [p for p in _EXTENSION_SOURCES if p != "meson.build"]
+    if not any(fnmatch.fnmatch(PurePosixPath(rel).name, p) for rel in changed for p in patterns):
+        return None
+    if _compiled_sources(tree) is None:
+        return None
+    told = scm_version_env(tree)
+    return Rebuild(("python3", "setup.py", "build_ext", "--inplace"), dict([told[0]]) if told else {})
+
+
 def project_step(tree: Path, extras: Sequence[str]) -> BuildStep:
     """`pip install -e .[extras]`: runs the project's own build, so computed dependencies, entry
     points and compiled extensions exist, and the tree stays importable from /workspace.
@@ -252,6 +298,9 @@ def plan_environment(
             steps.append(build_requirements_step(tree))
         steps.append(project_step(tree, extras_for_tests(tree)))
         sources.extend(compiled or ())
+        cython = cython_step(tree) if compiled is not None else None
+        if cython is not None:
+            steps.append(cython)
         told = scm_version_env(tree)
         if told is not None:
             env.append(told[0])

@@ -1,8 +1,10 @@
 """The runs that verify one candidate patch: reproduction before, regression tests, reproduction after.
 
 All in one session, so the tree is copied once: the script runs on the original tree (it should
-fail: it reproduces the issue), the candidate's files are written, the tests that exercise the
-changed files run, and then the script again (it should pass). The tests run before the script's
+fail: it reproduces the issue), the candidate's files are written (and a setuptools project's
+extensions built again when it changed their sources: a build that fails is the candidate's
+failure), the tests that exercise the changed files run, and then the script again (it should
+pass). The tests run before the script's
 second run because a script may write into the tree (a reproduction written from tests puts its
 test files in place): the regression run must see the repository's tests and the patch, nothing
 else. The search stage validates its script once per issue (`run_script` on the original tree) and
@@ -14,10 +16,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from swe_lsp.sandbox.base import Sandbox
+from swe_lsp.sandbox.environment import rebuild_for
 from swe_lsp.sandbox.result import RunResult
 
 # Where the reproduction script is written in the copy: a dot folder, which pytest does not collect.
@@ -71,6 +74,12 @@ def verify_candidate(
                 before = session.run(["python3", REPRO_PATH], timeout_s, cancel=cancel)
         if not (before and before.cancelled):
             session.put_files(changed)
+            rebuild = rebuild_for(tree, changed)
+            if rebuild is not None:
+                built = session.run(list(rebuild.argv), timeout_s, env=rebuild.env, cancel=cancel)
+                if not built.ok:  # in the tests' place, saying why nothing else ran
+                    why = f"the candidate's extensions do not build ({' '.join(rebuild.argv)}):\n"
+                    return CandidateRuns(before, None, replace(built, stderr=why + built.stderr))
             if test_argv:
                 tests = session.run(list(test_argv), timeout_s, env=test_env, cancel=cancel)
             if repro_script is not None and not (tests and tests.cancelled):

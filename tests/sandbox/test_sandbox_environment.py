@@ -9,7 +9,13 @@ from sandbox_helpers import FAST_ADD_C
 from tiny_project import write_files
 
 from swe_lsp.sandbox.env_layer import EnvironmentBuildError, build_script, host_pip_settings
-from swe_lsp.sandbox.environment import BUILD_PACKAGES, extras_for_tests, plan_environment, requirement_files
+from swe_lsp.sandbox.environment import (
+    BUILD_PACKAGES,
+    extras_for_tests,
+    plan_environment,
+    rebuild_for,
+    requirement_files,
+)
 from swe_lsp.sandbox.pythons import choose_python, nearest, pick
 
 write = write_files
@@ -236,6 +242,39 @@ def test_a_meson_project_builds_and_a_changed_extension_is_rebuilt(new_docker, t
         changed = session.run(pytest_argv, 300)
     assert built.ok and "1 passed" in built.stdout, built.stdout + built.stderr
     assert not changed.ok and "assert 6 == 5" in changed.stdout, changed.stdout + changed.stderr
+
+
+@pytest.mark.docker
+def test_a_candidate_that_changes_an_extension_is_tested_on_its_build(new_docker, tmp_path: Path) -> None:
+    from swe_lsp.sandbox import verify_candidate
+
+    tree = write(tmp_path / "cpkg", C_EXTENSION)
+    sandbox = new_docker(warm=0)
+    tests = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_add.py"]
+    wrong = {"cpkg/_fast.c": FAST_ADD_C.replace("x + y", "x * y").encode()}
+    runs = verify_candidate(sandbox, tree, wrong, None, tests)
+    assert runs.tests is not None and not runs.tests.ok and "2 == 3" in runs.tests.stdout, runs.tests
+    broken = {"cpkg/_fast.c": b"this is not C\n"}
+    runs = verify_candidate(sandbox, tree, broken, None, tests)
+    assert runs.tests is not None and not runs.tests.ok
+    assert runs.tests.stderr.startswith("the candidate's extensions do not build (python3 setup.py build_ext")
+
+
+def test_a_rebuild_only_where_a_candidate_changed_a_setuptools_extension(tmp_path: Path) -> None:
+    write(tmp_path / "c", {**C_EXTENSION, "cpkg/_speed.pyx": "def f():\n    return 1\n"})
+    rebuild = rebuild_for(tmp_path / "c", ["cpkg/_fast.c"])
+    assert rebuild is not None and rebuild.argv == ("python3", "setup.py", "build_ext", "--inplace")
+    assert rebuild.env == {}
+    assert rebuild_for(tmp_path / "c", ["cpkg/__init__.py", "README.md"]) is None
+    assert "Cython" in plan_environment(tmp_path / "c").steps[-1].command  # a .pyx can be built again
+    write(tmp_path / "m", MESON_EXTENSION)
+    assert rebuild_for(tmp_path / "m", ["mpkg/_fast.c"]) is None  # its import rebuilds it
+    write(tmp_path / "p", {"setup.py": "from setuptools import setup\nsetup(name='p')\n", "p/x.c": ""})
+    assert rebuild_for(tmp_path / "p", ["p/x.c"]) is None  # builds no extension
+    # A project that reads its version from git is told it for the build, as for the environment's.
+    write(tmp_path / "c", {"pyproject.toml": "[project]\nname = 'cpkg'\n[tool.setuptools_scm]\n"})
+    told = rebuild_for(tmp_path / "c", ["cpkg/_fast.c"])
+    assert told is not None and told.env == {"SETUPTOOLS_SCM_PRETEND_VERSION_FOR_CPKG": "0.0.0"}
 
 
 @pytest.mark.docker
