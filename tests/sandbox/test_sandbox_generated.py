@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import sysconfig
 from pathlib import Path
 
@@ -67,8 +66,8 @@ SECRETS = {".env": "TOKEN=s3cret\n", "pkg/local_settings.py": "PASSWORD = 's3cre
 
 def built_project(root: Path) -> Path:
     """The project committed, then installed in place as a developer would: its version module
-    written and its extension compiled for this interpreter (plus a copy in build/), and a couple of
-    ignored secrets beside them."""
+    written and its extension compiled for this interpreter, whose base is the `python3` a process
+    sandbox runs (plus a copy in build/), and a couple of ignored secrets beside them."""
     cc = shutil.which("cc") or shutil.which("gcc")
     include = Path(sysconfig.get_paths()["include"])
     if cc is None or not (include / "Python.h").is_file():
@@ -102,7 +101,7 @@ def test_a_process_sandbox_imports_the_snapshot_as_the_workspace_does(
     project = built_project(tmp_path / "ws")
     code = "import pkg; print(pkg.version, pkg.add(2, 3))"
     with make_snapshot(project, {}, tmp_path / "cache") as snap, sandbox.session(snap.root) as session:
-        result = session.run([sys.executable, "-c", code], 60)
+        result = session.run(["python3", "-c", code], 60)
     assert result.ok, result.stderr
     assert result.stdout.split() == ["1.2.3.dev4+gabc", "5"]
 
