@@ -6,6 +6,7 @@ git builds in a container, which has no `.git`."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sysconfig
@@ -269,3 +270,38 @@ def test_a_process_sandbox_keeps_an_editable_hook_off_the_copy(sandbox: Sandbox,
         result = session.run(["python3", "-c", "import pkg; print(pkg.WHERE)"], 60)
     assert result.ok, result.stderr
     assert result.stdout.strip() == "the copy"
+
+
+SETUPTOOLS_PROJECT = {
+    "setup.py": """\
+        from setuptools import Extension, setup
+        setup(name="cpkg", ext_modules=[Extension("cpkg._fast", ["cpkg/_fast.c"])])
+        """,
+    ".gitignore": "*.so\nbuild/\n",
+    "cpkg/__init__.py": "from cpkg._fast import add\n",
+    "cpkg/_fast.c": FAST_ADD_C,
+    "tests/test_add.py": "import cpkg\ndef test_add():\n    assert cpkg.add(1, 2) == 3\n",
+}
+
+
+@pytest.mark.parametrize("sandbox", ["bwrap", "local"], indirect=True)
+def test_a_process_sandbox_tests_a_candidate_on_its_own_extension(sandbox: Sandbox, tmp_path: Path) -> None:
+    from swe_lsp.sandbox import verify_candidate
+
+    root = write_files(tmp_path / "ws", SETUPTOOLS_PROJECT)
+    built = subprocess.run(
+        ["python3", "setup.py", "-q", "build_ext", "--inplace"], cwd=root, capture_output=True, text=True
+    )
+    if built.returncode != 0:  # the user's own in-place build, with the host's setuptools and compiler
+        pytest.skip(f"python3 cannot build the extension in place here: {built.stderr[-300:]}")
+    for made in (root / "cpkg").glob("_fast.*"):  # built an hour ago, as a user's build is: setuptools
+        os.utime(made, (made.stat().st_mtime - 3600,) * 2)  # copies a rebuild over it only if newer
+    repo = git.Repo.init(root)
+    repo.index.add(list(SETUPTOOLS_PROJECT))
+    repo.index.commit("init")
+    tests = ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    wrong = {"cpkg/_fast.c": FAST_ADD_C.replace("x + y", "x * y").encode()}
+    with make_snapshot(root, {}, tmp_path / "cache") as snap:
+        assert any(g.startswith("cpkg/_fast.") for g in snap.generated)  # the host's build, carried
+        runs = verify_candidate(sandbox, snap.root, wrong, None, tests)
+    assert runs.tests is not None and not runs.tests.ok and "2 == 3" in runs.tests.stdout, runs.tests
