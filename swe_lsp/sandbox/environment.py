@@ -167,6 +167,11 @@ def build_backend(tree: Path) -> str:
     return backend if isinstance(backend, str) else ""
 
 
+def _build_requires(tree: Path) -> list[str]:
+    """The requirements pyproject.toml's `[build-system]` lists for the project's build."""
+    return [str(r) for r in read_pyproject(tree).get("build-system", {}).get("requires", [])]
+
+
 def rebuilt_at_import(tree: Path) -> bool:
     """Whether the project's editable install builds again when it is imported (meson-python's:
     its loader runs the build's own `ninja` on the first import of each process, so a changed
@@ -179,8 +184,7 @@ def build_requirements_step(tree: Path) -> BuildStep:
     `project_step`): its `[build-system] requires`, then what its backend asks for on top for an
     editable build (PEP 517's `get_requires_for_build_editable`, asked through pypa's `build`):
     meson-python asks for `ninja` there, which scikit-learn does not list."""
-    requires = read_pyproject(tree).get("build-system", {}).get("requires", [])
-    names = " ".join(shlex.quote(str(r)) for r in [*requires, "build"])
+    names = " ".join(shlex.quote(r) for r in [*_build_requires(tree), "build"])
     asked = 'import build; print(chr(10).join(build.ProjectBuilder(".").get_requires_for_build("editable")))'
     wanted = "/tmp/swe-lsp-build-requires.txt"
     return BuildStep(
@@ -191,16 +195,15 @@ def build_requirements_step(tree: Path) -> BuildStep:
     )
 
 
-def cython_step(tree: Path) -> BuildStep | None:
+def cython_step(tree: Path, compiled: Sequence[str]) -> BuildStep | None:
     """Cython in the environment of a setuptools project with Cython sources, so that a candidate's
     changed `.pyx` can be built again there (`rebuild_for`): the project's own build ran isolated
     and left none. The version its `[build-system] requires` asks for, only that package: its other
     build pins (an oldest-supported numpy) would replace what the tests run on. Optional: without
-    it only such candidates fail to build."""
-    if rebuilt_at_import(tree) or not any(tree.rglob("*.pyx")):
+    it only such candidates fail to build. `compiled`: its extension sources (`_compiled_sources`)."""
+    if rebuilt_at_import(tree) or not any(rel.endswith(".pyx") for rel in compiled):
         return None
-    requires = read_pyproject(tree).get("build-system", {}).get("requires", [])
-    asked = [str(r) for r in requires if re.match(r"\s*cython\b", str(r), re.I)] or ["Cython"]
+    asked = [r for r in _build_requires(tree) if re.match(r"\s*cython\b", r, re.I)] or ["Cython"]
     return BuildStep(
         "cython",
         f"{PIP} install {' '.join(shlex.quote(r) for r in asked)}",
@@ -298,7 +301,7 @@ def plan_environment(
             steps.append(build_requirements_step(tree))
         steps.append(project_step(tree, extras_for_tests(tree)))
         sources.extend(compiled or ())
-        cython = cython_step(tree) if compiled is not None else None
+        cython = cython_step(tree, compiled) if compiled is not None else None
         if cython is not None:
             steps.append(cython)
         told = scm_version_env(tree)

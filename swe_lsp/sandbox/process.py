@@ -7,6 +7,7 @@ too; bwrap's PID namespace makes that complete, the local kind does its best.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -22,6 +23,8 @@ from swe_lsp.sandbox.base import Ending, SandboxSession, result_of, wait_for
 from swe_lsp.sandbox.result import OutputCap, RunResult
 from swe_lsp.sandbox.tree import copy_tree, write_files
 from swe_lsp.settings import SandboxSettings
+
+log = logging.getLogger(__name__)
 
 # After a kill, how long the output pipes may stay open (a daemonised grandchild holding them).
 _DRAIN_S = 2.0
@@ -140,7 +143,12 @@ class ProcessSession(SandboxSession):
             )
         except OSError:
             return {}  # no python3 to start: the commands will say so themselves
-        builds = [line.strip() for line in found.stdout.splitlines() if line.strip()] if found.ok else []
+        if not found.ok:  # the runs go on, but an editable hook, if any, may lead them to the workspace
+            log.warning(
+                "could not list the editable import hooks of the sandbox's python3: %s", found.stderr[-500:]
+            )
+            return {}
+        builds = [line.strip() for line in found.stdout.splitlines() if line.strip()]
         return {"MESONPY_EDITABLE_SKIP": os.pathsep.join(builds)} if builds else {}
 
     def _run(

@@ -4,12 +4,12 @@ All in one session, so the tree is copied once: the script runs on the original 
 fail: it reproduces the issue), the candidate's files are written (and a setuptools project's
 extensions built again when it changed their sources: a build that fails is the candidate's
 failure), the tests that exercise the changed files run, and then the script again (it should
-pass). The tests run before the script's
-second run because a script may write into the tree (a reproduction written from tests puts its
-test files in place): the regression run must see the repository's tests and the patch, nothing
-else. The search stage validates its script once per issue (`run_script` on the original tree) and
-then asks for the after-run only (`repro_before=False`); the trainer's gold check still runs both.
-The search stage judges and records the outcome; this module only runs and reports.
+pass). The tests run before the script's second run because a script may write into the tree (a
+reproduction written from tests puts its test files in place): the regression run must see the
+repository's tests and the patch, nothing else. The search stage validates its script once per
+issue (`run_script` on the original tree) and then asks for the after-run only
+(`repro_before=False`); the trainer's gold check still runs both. The search stage judges and
+records the outcome; this module only runs and reports.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ class Snapshot:
 
     `changed` are tracked files whose content differs from HEAD (staged or not), `untracked` the
     untracked files copied, `buffers` the files replaced by unsaved editor text, `generated` the
-    ignored build outputs copied (`swe_lsp.generated.build_outputs`), all relative to `root`.
+    ignored build outputs copied (`swe_lsp.generated.build_outputs`, and a meson build's by where
+    the package imports them, `meson_outputs`), all relative to `root`.
     `base_commit` is None when the workspace is not a git repository (or has no commit).
     """
 
