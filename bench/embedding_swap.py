@@ -18,9 +18,11 @@ own ranking. Naming the default model's folder gives back the dumped similaritie
 every instance's ranking unchanged (`unchanged` in the summary): the check that the texts and
 windows are the product's.
 
-Embedding is the cost: 400 candidates per instance, about 10 s each on this 2-core CPU for a
-MiniLM-sized model (35 min for the 199 dumped instances), far less on a GPU. Similarities are
-cached per model under bench/.cache/embedding-swap/ so a rerun only replays. Summary:
+Embedding is the cost: 400 candidates per instance, about 7 s an instance on this 2-core CPU for a
+MiniLM-sized model (24 min for the 199 dumped instances), far less on a GPU. Similarities are
+cached under bench/.cache/embedding-swap/, by the model folder's files (names, sizes, times: a model
+trained again into the same folder is embedded again) and by the dump they were computed for (a
+dump made again is too), so a rerun only replays. Summary:
 bench/results/embedding_swap-<name>.json (`--name`, else the folder's name).
 """
 
@@ -60,11 +62,23 @@ def source_lines(repo: str, commit: str, path: str, read: dict[tuple[str, str], 
     return read[(commit, path)]
 
 
+def model_key(folder: Path) -> str:
+    """What the similarities of a model folder are kept under: its files' names, sizes and times
+    (not their contents: a 7B embedding model's weights are 14 GB to read)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    listing = "\n".join(f"{p.relative_to(folder)} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in files)
+    return hashlib.sha256(f"{folder}\n{listing}".encode()).hexdigest()[:12]
+
+
 def similarities(row: dict, dump: dict, model_folder: str, cached: Path) -> dict[int, float]:
     """Each dumped candidate that has a similarity (by its place in the dump) with its similarity to
-    the issue's closest window under the named model; cached in `cached`."""
+    the issue's closest window under the named model; kept in `cached` with the dump's digest, and
+    embedded again when the dump is not the one they were computed for."""
+    digest = hashlib.sha256(json.dumps(dump, sort_keys=True).encode()).hexdigest()
     if cached.exists():
-        return {int(i): s for i, s in json.loads(cached.read_text()).items()}
+        kept = json.loads(cached.read_text())
+        if kept.get("dump") == digest:
+            return {int(i): s for i, s in kept["sims"].items()}
     read: dict[tuple[str, str], list[str]] = {}
     places = [i for i, c in enumerate(dump["cands"]) if "sim" in c]
     texts = []
@@ -75,7 +89,7 @@ def similarities(row: dict, dump: dict, model_folder: str, cached: Path) -> dict
     sims = load_semantic(model_folder).similarities(row["problem_statement"], texts)
     found = {i: round(s, 5) for i, s in zip(places, sims, strict=True)}
     cached.parent.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(found))
+    cached.write_text(json.dumps({"dump": digest, "sims": found}))
     return found
 
 
@@ -83,12 +97,7 @@ def ranked(dump: dict) -> tuple[list[str], list[str]]:
     """The product's files and functions replayed from `dump`, with the example's calls weighed where
     it was traced (the served weights)."""
     trace = TRACES / f"{dump['instance_id']}.json"
-    if trace.exists():
-        dump = with_trace(dump, json.loads(trace.read_text()))
-    else:
-        dump = {**dump, "executed_files": [], "showing_files": [], "cands": [
-            {**c, "called": False} for c in dump["cands"]
-        ]}  # fmt: skip
+    dump = with_trace(dump, json.loads(trace.read_text()) if trace.exists() else {"called": []})
     files = replay_files(boosted([dump], 0.0, 0.0, showing=retrieval.SHOWING_FILE_WEIGHT)[0])
     return files, replay(boosted([dump], retrieval.EXECUTED_WEIGHT, 0.0)[0])
 
@@ -109,8 +118,11 @@ def main() -> int:
     parser.add_argument("--name", default=None, help="the summary's name (default: the folder's name)")
     args = parser.parse_args()
     folder = str(Path(args.model).resolve())
-    key = hashlib.sha256(folder.encode()).hexdigest()[:12]
-    rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()][: args.first]
+    key = model_key(Path(folder))
+    rows = sorted(
+        (json.loads(line) for line in args.data.read_text().splitlines() if line.strip()),
+        key=lambda row: row["instance_id"],
+    )[: args.first]  # by id: the halves alternate on it
     before, after = [], []
     for n, row in enumerate(rows, 1):
         record_path = STORE / f"instances-q{args.queries}" / f"{row['instance_id']}.json"
